@@ -1,0 +1,38 @@
+#pragma once
+// A model as the planner sees it: placeable units, the named tensors that flow
+// between them, and what each unit costs. Plain data, no LibTorch.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vggt_lab/export.hpp"
+
+namespace vggt_lab {
+
+struct UnitCost {
+  std::int64_t param_bytes = 0;       // parameters (fp32)
+  std::int64_t activation_bytes = 0;  // kept for backward, per micro-batch
+  double forward_flops = 0;
+};
+
+struct Unit {
+  std::string name;
+  UnitCost cost;
+};
+
+struct Edge {
+  std::string tensor;  // e.g. "tokens.4"
+  std::string from;    // producing unit
+  std::string to;      // consuming unit
+  std::int64_t bytes = 0;
+};
+
+struct VGGT_LAB_API ModelGraph {
+  std::vector<Unit> units;  // a topological order
+  std::vector<Edge> edges;
+
+  /// Index of the unit with this name, or -1.
+  int index_of(const std::string& name) const;
+};
+
+}  // namespace vggt_lab

@@ -1,0 +1,119 @@
+#include "cli/app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "host/config.hpp"
+
+namespace vggt_lab {
+namespace {
+
+using Action = std::function<int()>;
+
+void add_global_options(CLI::App& app, GlobalOptions& global) {
+  app.add_flag("-v,--verbose", global.verbose, "Log debug messages");
+  app.add_flag("-q,--quiet", global.quiet, "Log warnings and errors only");
+  app.add_option("--plugin-path", global.plugin_paths,
+                 "Plugin folder or library, searched first (repeatable)");
+}
+
+void add_run(CLI::App& app, const GlobalOptions& global, Action& action) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand("run", "Train under a layout described by an experiment file");
+  run->add_option("file", args->file, "Experiment TOML file")->required();
+  run->add_option("--out", args->out, "Run folder (default: <[output].dir>/<name>-<time>)");
+  run->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
+  run->callback([&, args] { action = [&global, args] { return command_run(global, *args); }; });
+}
+
+void add_plugins(CLI::App& app, const GlobalOptions& global, Action& action) {
+  auto args = std::make_shared<PluginsArgs>();
+  CLI::App* plugins = app.add_subcommand("plugins", "List the plugins that can be loaded");
+  plugins->add_option("--kind", args->kind, "Only this kind: model, placement, gradient, optimizer, data");
+  plugins->add_flag("--json", args->json, "Print JSON");
+  plugins->callback([&, args] {
+    if (!action) action = [&global, args] { return command_plugins_list(global, *args); };
+  });
+  auto show = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* show_cmd = plugins->add_subcommand("show", "Print one plugin's documentation and options");
+  show_cmd->add_option("kind", show->first, "Plugin kind")->required();
+  show_cmd->add_option("name", show->second, "Plugin name")->required();
+  show_cmd->callback([&, show] {
+    action = [&global, show] { return command_plugins_show(global, show->first, show->second); };
+  });
+}
+
+/// Subcommands whose work lands with a later issue: their --help documents
+/// them; running one says where it stands.
+void add_pending(CLI::App& app, const std::string& name, const std::string& about,
+                 const std::string& usage, const std::string& issue, Action& action) {
+  CLI::App* command = app.add_subcommand(name, about);
+  command->fallthrough(false);
+  command->allow_extras();
+  command->footer("Usage once implemented: " + usage);
+  command->callback([&action, name, issue] {
+    action = [name, issue]() -> int {
+      throw Error("`vggt-lab " + name + "` is not implemented yet (tracked in issue " + issue +
+                  ")");
+    };
+  });
+}
+
+void add_commands(CLI::App& app, const GlobalOptions& global, Action& action) {
+  add_run(app, global, action);
+  add_plugins(app, global, action);
+  add_pending(app, "plan", "Place a model on (imagined) devices and predict memory and time",
+              "vggt-lab plan FILE.toml [--devices N] [--device-memory 80GiB] [--json]", "#5",
+              action);
+  add_pending(app, "sweep", "Explore layouts and rank them",
+              "vggt-lab sweep FILE.toml [--mode plan|measure] [--jobs N] --out DIR", "#7", action);
+  add_pending(app, "infer", "Run a checkpoint on a folder of images",
+              "vggt-lab infer --config FILE.toml [--checkpoint CKPT] --images DIR --out DIR", "#4",
+              action);
+  add_pending(app, "data", "Export or inspect training data",
+              "vggt-lab data export FILE.toml --scenes N --out DIR", "#4", action);
+  add_pending(app, "model", "Inspect models: state-dict keys, module tree",
+              "vggt-lab model keys --preset 1b | vggt-lab model show FILE.toml", "#3", action);
+  add_pending(app, "launch", "Start N local data-parallel processes",
+              "vggt-lab launch -n N FILE.toml [--out DIR]", "#8", action);
+  app.add_subcommand("version", "Print the version and build fingerprint")->callback([&action] {
+    action = [] { return command_version(); };
+  });
+}
+
+int report(const std::exception& e, int status) {
+  std::cerr << "error: " << e.what() << "\n";
+  return status;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"vggt-lab: train VGGT with its layers spread over several devices"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  Action action;
+  add_global_options(app, global);
+  add_commands(app, global, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int status = app.exit(e);
+    return status == 0 ? 0 : 2;
+  }
+  try {
+    return action();
+  } catch (const ConfigError& e) {
+    for (const std::string& message : e.messages()) std::cerr << message << "\n";
+    return 2;
+  } catch (const InputError& e) {
+    return report(e, 2);
+  } catch (const std::exception& e) {
+    return report(e, 1);
+  }
+}
+
+}  // namespace vggt_lab

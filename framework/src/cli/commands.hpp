@@ -1,0 +1,29 @@
+#pragma once
+// One function per subcommand; app.cpp only parses arguments into these.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/session.hpp"
+
+namespace vggt_lab {
+
+struct RunArgs {
+  std::filesystem::path file;
+  std::optional<std::filesystem::path> out;
+  std::vector<std::string> overrides;
+};
+int command_run(const GlobalOptions& global, const RunArgs& args);
+
+struct PluginsArgs {
+  std::string kind;  // empty: all kinds
+  bool json = false;
+};
+int command_plugins_list(const GlobalOptions& global, const PluginsArgs& args);
+int command_plugins_show(const GlobalOptions& global, const std::string& kind,
+                         const std::string& name);
+
+int command_version();
+
+}  // namespace vggt_lab

@@ -1,0 +1,90 @@
+#pragma once
+// Experiment files: TOML with `include`, `--set` overrides, and validation
+// against the core's and the plugins' option schemas. Every error reads
+// `file:line:col: message`; all of them are reported at once.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/registry.hpp"
+#include "vggt_lab/error.hpp"
+#include "vggt_lab/options.hpp"
+
+namespace vggt_lab {
+
+struct VGGT_LAB_API SourceLocation {
+  std::string file;  // or "--set table.key=value" for overrides
+  int line = 0;      // 0: no position within `file`
+  int column = 0;
+  std::string str() const;
+};
+
+/// One key as written: a TOML value, or the text of a `--set` override that
+/// is typed once the schema is known.
+struct ConfigEntry {
+  std::optional<OptionValue> value;
+  std::string override_text;
+  SourceLocation where;
+};
+
+struct ConfigTable {
+  SourceLocation where;
+  std::map<std::string, ConfigEntry> entries;
+};
+
+/// A parsed experiment with its includes merged, not yet validated.
+struct RawConfig {
+  std::filesystem::path file;
+  std::map<std::string, ConfigTable> tables;
+};
+
+/// Bad configuration: one message per problem, each with its location.
+class VGGT_LAB_API ConfigError : public InputError {
+ public:
+  explicit ConfigError(std::vector<std::string> messages);
+  ~ConfigError() override;
+  const std::vector<std::string>& messages() const { return messages_; }
+
+ private:
+  std::vector<std::string> messages_;
+};
+
+struct ResolvedTable {
+  std::string plugin;  // empty for the core's own tables
+  Options options;
+};
+
+/// The validated configuration: every table of the core with defaults filled,
+/// and each plugin table that the experiment names.
+struct VGGT_LAB_API ResolvedConfig {
+  std::filesystem::path file;
+  std::map<std::string, ResolvedTable> tables;
+
+  const Options& core(const std::string& table) const;
+  /// The plugin a plugin table names, if the experiment has that table.
+  std::optional<std::string> plugin(const std::string& table) const;
+  const Options& plugin_options(const std::string& table) const;
+  /// The configuration as TOML, so a run can be reproduced from its folder.
+  std::string to_toml() const;
+};
+
+/// Reads `file` and its includes. Throws ConfigError.
+VGGT_LAB_API RawConfig load_config(const std::filesystem::path& file);
+
+/// Applies `table.key=value`; the value is typed later, by the schema.
+/// Throws ConfigError for a malformed assignment.
+VGGT_LAB_API void apply_override(RawConfig& config, const std::string& assignment);
+
+/// [plugins].search_path, each folder relative to the file that named it.
+VGGT_LAB_API std::vector<std::filesystem::path> config_search_path(const RawConfig& config);
+
+/// Validates every table against its schema. Throws ConfigError.
+VGGT_LAB_API ResolvedConfig resolve_config(const RawConfig& config, const Registry& registry);
+
+/// The core's tables and their schemas; the plugin tables and their kinds.
+VGGT_LAB_API const std::map<std::string, OptionSchema>& core_schemas();
+VGGT_LAB_API const std::map<std::string, Kind>& plugin_tables();
+
+}  // namespace vggt_lab

@@ -1,0 +1,209 @@
+// Reading experiment files: TOML syntax, includes, and --set overrides.
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+#include "host/config.hpp"
+#include "host/suggest.hpp"
+
+namespace vggt_lab {
+namespace {
+
+SourceLocation location_of(const toml::source_region& region, const std::filesystem::path& file) {
+  return {file.string(), static_cast<int>(region.begin.line),
+          static_cast<int>(region.begin.column)};
+}
+
+std::string at(const SourceLocation& where, const std::string& message) {
+  return where.str() + ": " + message;
+}
+
+/// Converts one TOML value; nullopt (with an error recorded) if it has no
+/// option type: dates, tables, mixed or nested arrays.
+std::optional<OptionValue> to_option_value(const toml::node& node, const SourceLocation& where,
+                                           const std::string& key,
+                                           std::vector<std::string>& errors) {
+  if (auto v = node.as_boolean()) return OptionValue(v->get());
+  if (auto v = node.as_integer()) return OptionValue(static_cast<std::int64_t>(v->get()));
+  if (auto v = node.as_floating_point()) return OptionValue(v->get());
+  if (auto v = node.as_string()) return OptionValue(v->get());
+  if (auto array = node.as_array()) {
+    if (array->empty()) return OptionValue(std::vector<std::string>{});
+    if (array->is_homogeneous(toml::node_type::integer)) {
+      std::vector<std::int64_t> out;
+      for (const auto& item : *array) out.push_back(item.as_integer()->get());
+      return OptionValue(out);
+    }
+    if (array->is_homogeneous(toml::node_type::string)) {
+      std::vector<std::string> out;
+      for (const auto& item : *array) out.push_back(item.as_string()->get());
+      return OptionValue(out);
+    }
+    bool numeric = true;
+    std::vector<double> out;
+    for (const auto& item : *array) {
+      numeric = numeric && (item.is_integer() || item.is_floating_point());
+      if (numeric) out.push_back(item.value<double>().value_or(0.0));
+    }
+    if (numeric) return OptionValue(out);
+    errors.push_back(at(where, "'" + key +
+                                   "' is a list of mixed or nested values; use a list of "
+                                   "numbers or a list of strings"));
+    return std::nullopt;
+  }
+  if (node.is_table()) {
+    errors.push_back(at(where, "'" + key +
+                                   "' is a nested table, which vggt-lab tables do not take; "
+                                   "write its keys in the table itself"));
+    return std::nullopt;
+  }
+  errors.push_back(at(where, "'" + key + "' has a type that vggt-lab options do not take"));
+  return std::nullopt;
+}
+
+bool known_table(const std::string& name) {
+  return core_schemas().count(name) || plugin_tables().count(name);
+}
+
+std::vector<std::string> table_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, schema] : core_schemas()) names.push_back(name);
+  for (const auto& [name, kind] : plugin_tables()) names.push_back(name);
+  return names;
+}
+
+void read_table(const std::string& name, const toml::table& table,
+                const std::filesystem::path& file, RawConfig& out,
+                std::vector<std::string>& errors) {
+  ConfigTable& target = out.tables[name];
+  if (target.where.file.empty()) target.where = location_of(table.source(), file);
+  for (const auto& [key, node] : table) {
+    SourceLocation where = location_of(key.source(), file);
+    std::string key_name(key.str());
+    if (auto value = to_option_value(node, where, key_name, errors)) {
+      target.entries[key_name] = ConfigEntry{std::move(value), {}, where};
+    }
+  }
+}
+
+class Loader {
+ public:
+  std::vector<std::string> errors;
+
+  /// Merges `file` (after its includes) into `out`.
+  void load(const std::filesystem::path& file, const SourceLocation& included_from,
+            RawConfig& out) {
+    std::filesystem::path canonical = std::filesystem::weakly_canonical(file);
+    if (!std::filesystem::is_regular_file(canonical)) {
+      std::string message = "cannot read experiment file '" + file.string() + "'";
+      errors.push_back(included_from.file.empty() ? message : at(included_from, message));
+      return;
+    }
+    if (std::count(stack_.begin(), stack_.end(), canonical)) {
+      errors.push_back(at(included_from, "include cycle: " + cycle_text(canonical)));
+      return;
+    }
+    toml::table root;
+    try {
+      root = toml::parse_file(canonical.string());
+    } catch (const toml::parse_error& e) {
+      errors.push_back(at(location_of(e.source(), file),
+                          "TOML syntax error: " + std::string(e.description())));
+      return;
+    }
+    stack_.push_back(canonical);
+    load_includes(root, file, out);
+    stack_.pop_back();
+    load_tables(root, file, out);
+  }
+
+ private:
+  std::vector<std::filesystem::path> stack_;
+
+  std::string cycle_text(const std::filesystem::path& again) const {
+    std::string text;
+    auto start = std::find(stack_.begin(), stack_.end(), again);
+    for (auto it = start; it != stack_.end(); ++it) text += it->filename().string() + " -> ";
+    return text + again.filename().string();
+  }
+
+  void load_includes(const toml::table& root, const std::filesystem::path& file, RawConfig& out) {
+    const toml::node* includes = root.get("include");
+    if (!includes) return;
+    const toml::array* list = includes->as_array();
+    SourceLocation where = location_of(includes->source(), file);
+    if (!list) {
+      errors.push_back(at(where, "'include' must be a list of file names, e.g. include = [\"base.toml\"]"));
+      return;
+    }
+    for (const auto& item : *list) {
+      SourceLocation item_where = location_of(item.source(), file);
+      auto name = item.value<std::string>();
+      if (!name) {
+        errors.push_back(at(item_where, "'include' entries must be strings (file names)"));
+        continue;
+      }
+      load(file.parent_path() / *name, item_where, out);
+    }
+  }
+
+  void load_tables(const toml::table& root, const std::filesystem::path& file, RawConfig& out) {
+    for (const auto& [key, node] : root) {
+      std::string name(key.str());
+      SourceLocation where = location_of(key.source(), file);
+      if (name == "include") continue;
+      const toml::table* table = node.as_table();
+      if (!table) {
+        errors.push_back(at(where, "unknown top-level key '" + name +
+                                       "'; settings belong in a table such as [train]" +
+                                       did_you_mean(name, table_names())));
+      } else if (!known_table(name)) {
+        errors.push_back(at(where, "unknown table [" + name + "]" +
+                                       did_you_mean(name, table_names()) +
+                                       "; known tables: " + join(table_names())));
+      } else {
+        read_table(name, *table, file, out, errors);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::string SourceLocation::str() const {
+  if (line <= 0) return file;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+ConfigError::ConfigError(std::vector<std::string> messages)
+    : InputError(join(messages, "\n")), messages_(std::move(messages)) {}
+ConfigError::~ConfigError() = default;
+
+RawConfig load_config(const std::filesystem::path& file) {
+  RawConfig config;
+  config.file = file;
+  Loader loader;
+  loader.load(file, {}, config);
+  if (!loader.errors.empty()) throw ConfigError(loader.errors);
+  return config;
+}
+
+void apply_override(RawConfig& config, const std::string& assignment) {
+  SourceLocation where{"--set " + assignment, 0, 0};
+  std::size_t eq = assignment.find('=');
+  std::size_t dot = assignment.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 ||
+      dot + 1 == eq) {
+    throw ConfigError({at(where, "expected table.key=value, e.g. --set train.steps=20")});
+  }
+  std::string table = assignment.substr(0, dot);
+  std::string key = assignment.substr(dot + 1, eq - dot - 1);
+  if (!known_table(table)) {
+    throw ConfigError({at(where, "unknown table [" + table + "]" + did_you_mean(table, table_names()))});
+  }
+  ConfigTable& target = config.tables[table];
+  if (target.where.file.empty()) target.where = where;
+  target.entries[key] = ConfigEntry{std::nullopt, assignment.substr(eq + 1), where};
+}
+
+}  // namespace vggt_lab

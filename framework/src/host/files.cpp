@@ -1,0 +1,41 @@
+#include "host/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "vggt_lab/error.hpp"
+
+namespace vggt_lab {
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& content) {
+  std::filesystem::path temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  auto fail = [&](const char* what) {
+    std::string reason = std::strerror(errno);
+    ::unlink(temporary.c_str());
+    throw Error("cannot write " + path.string() + " (" + what + ": " + reason + ")");
+  };
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("open");
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      fail("write");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("fsync");
+  }
+  if (::close(fd) != 0) fail("close");
+  if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename");
+}
+
+}  // namespace vggt_lab

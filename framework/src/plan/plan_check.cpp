@@ -1,0 +1,53 @@
+#include <map>
+
+#include "vggt_lab/placement.hpp"
+
+namespace vggt_lab {
+
+Placement::~Placement() = default;
+
+int ModelGraph::index_of(const std::string& name) const {
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    if (units[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
+                                    const Plan& plan) {
+  std::vector<std::string> problems;
+  std::map<std::string, std::pair<int, int>> place;  // unit -> (stage, position)
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    const Stage& stage = plan.stages[s];
+    if (stage.device < 0 || stage.device >= static_cast<int>(topology.devices.size())) {
+      problems.push_back("stage " + std::to_string(s) + " is on device " +
+                         std::to_string(stage.device) + ", but the topology has " +
+                         std::to_string(topology.devices.size()) + " device(s)");
+    }
+    for (const std::string& unit : stage.units) {
+      if (graph.index_of(unit) < 0) {
+        problems.push_back("stage " + std::to_string(s) + " names unit '" + unit +
+                           "', which the model does not have");
+      } else if (!place.emplace(unit, std::make_pair(int(s), int(place.size()))).second) {
+        problems.push_back("unit '" + unit + "' is placed twice (stages " +
+                           std::to_string(place[unit].first) + " and " + std::to_string(s) + ")");
+      }
+    }
+  }
+  for (const Unit& unit : graph.units) {
+    if (!place.count(unit.name)) problems.push_back("unit '" + unit.name + "' is not placed");
+  }
+  for (const Edge& edge : graph.edges) {
+    auto from = place.find(edge.from);
+    auto to = place.find(edge.to);
+    if (from != place.end() && to != place.end() && from->second > to->second) {
+      problems.push_back("tensor '" + edge.tensor + "' flows backwards, from '" + edge.from +
+                         "' (stage " + std::to_string(from->second.first) + ") to '" + edge.to +
+                         "' (stage " + std::to_string(to->second.first) +
+                         "), which runs before it");
+    }
+  }
+  return problems;
+}
+
+}  // namespace vggt_lab

@@ -1,0 +1,133 @@
+// The command line as a user meets it: exit statuses, messages, JSON, and
+// what a run leaves in its folder.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/support.hpp"
+
+namespace vggt_lab {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::run_command;
+using testing::TempDir;
+
+std::string exe() { return testing::vggt_lab_exe(); }
+
+std::string read(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Cli, BrokenExperimentGivesPreciseErrorStatus2AndWritesNothing) {
+  TempDir dir;
+  auto file = dir.write("bad.toml",
+                        "[experiment]\nname = \"bad\"\n\n[train]\nsteps = 3\nstepz = 4\n");
+  auto result = run_command(exe() + " run " + file.string() + " --out " +
+                            (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 2);
+  EXPECT_THAT(result.output, HasSubstr(file.string() +
+                                       ":6:1: unknown key 'stepz' in [train] (did you mean "
+                                       "'steps'?)"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
+}
+
+TEST(Cli, RunWritesResolvedConfigAndLogIntoTheRunFolder) {
+  TempDir dir;
+  auto file = dir.write("ok.toml", "[train]\nsteps = 3\n[placement]\nplugin = \"single\"\n");
+  auto out = dir.path() / "run";
+  auto result = run_command(exe() + " run " + file.string() + " --out " + out.string() +
+                            " --set train.log_every=1");
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::string resolved = read(out / "config.resolved.toml");
+  EXPECT_THAT(resolved, HasSubstr("[train]\nlog_every = 1\nsteps = 3\n"));
+  EXPECT_THAT(resolved, HasSubstr("[placement]\nplugin = \"single\"\ndevice = 0\n"));
+  EXPECT_THAT(read(out / "run.log"), HasSubstr("stopped after validating"));
+}
+
+TEST(Cli, RunRefusesToOverwriteAnExistingRun) {
+  TempDir dir;
+  auto file = dir.write("ok.toml", "");
+  auto out = (dir.path() / "run").string();
+  ASSERT_EQ(run_command(exe() + " run " + file.string() + " --out " + out).status, 0);
+  auto again = run_command(exe() + " run " + file.string() + " --out " + out);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_THAT(again.output, HasSubstr("already holds a run"));
+}
+
+TEST(Cli, MissingFileAndBadArgumentsExit2) {
+  auto missing = run_command(exe() + " run /nonexistent/exp.toml");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_THAT(missing.output, HasSubstr("cannot read experiment file '/nonexistent/exp.toml'"));
+  EXPECT_EQ(run_command(exe() + " run").status, 2);
+  EXPECT_EQ(run_command(exe() + " frobnicate").status, 2);
+}
+
+TEST(Cli, PluginsJsonListsWhatIsBuiltWithOptionSchemas) {
+  auto result = run_command(exe() + " plugins --json 2>/dev/null");
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto plugins = nlohmann::json::parse(result.output);
+  auto single = std::find_if(plugins.begin(), plugins.end(), [](const auto& p) {
+    return p["kind"] == "placement" && p["name"] == "single";
+  });
+  ASSERT_NE(single, plugins.end()) << result.output;
+  EXPECT_THAT((*single)["file"].get<std::string>(), HasSubstr("vggt_lab_plugin_placement_single.so"));
+  ASSERT_EQ((*single)["options"].size(), 1u);
+  EXPECT_EQ((*single)["options"][0]["key"], "device");
+  EXPECT_EQ((*single)["options"][0]["type"], "integer");
+  EXPECT_EQ((*single)["options"][0]["default"], 0);
+}
+
+TEST(Cli, PluginPathAddsFoldersAndKindFilters) {
+  auto result = run_command(exe() + " plugins --kind placement --json --plugin-path " +
+                            testing::test_plugin_dir("test_good").string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto plugins = nlohmann::json::parse(result.output);
+  std::vector<std::string> names;
+  for (const auto& p : plugins) names.push_back(p["name"]);
+  EXPECT_THAT(names, ::testing::Contains("test-good"));
+  EXPECT_THAT(names, ::testing::Contains("single"));
+}
+
+TEST(Cli, PluginsShowPrintsDocAndOptions) {
+  auto result = run_command(exe() + " plugins show placement single");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("device (integer, default 0, >= 0)"));
+  auto unknown = run_command(exe() + " plugins show placement singel");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("did you mean 'single'?"));
+}
+
+TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {
+  auto result = run_command(exe() + " plugins --plugin-path " +
+                            testing::test_plugin_dir("test_bad_api").string());
+  EXPECT_EQ(result.status, 2);
+  EXPECT_THAT(result.output, HasSubstr("plugin API version 999"));
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* command : {"run", "plan", "sweep", "infer", "data", "model", "plugins",
+                              "launch", "version"}) {
+    auto result = run_command(exe() + " " + command + " --help");
+    EXPECT_EQ(result.status, 0) << command << ": " << result.output;
+    EXPECT_THAT(result.output, HasSubstr("Usage")) << command;
+  }
+}
+
+TEST(Cli, ShippedExperimentsAreValid) {
+  for (const char* name : {"balanced.toml", "single.toml"}) {
+    TempDir dir;
+    auto result = run_command(exe() + " run " + std::string(SOURCE_ROOT) + "/experiments/" +
+                              name + " --out " + (dir.path() / "run").string());
+    EXPECT_EQ(result.status, 0) << name << ": " << result.output;
+  }
+}
+
+}  // namespace
+}  // namespace vggt_lab

@@ -1,0 +1,74 @@
+// One source, several broken or unusual plugin libraries, chosen by
+// TEST_VARIANT at compile time (see tests/CMakeLists.txt).
+#include <stdexcept>
+#include <vggt_lab/placement.hpp>
+#include <vggt_lab/plugin.hpp>
+
+namespace {
+
+class Trivial : public vggt_lab::Placement {
+ public:
+  vggt_lab::Plan place(const vggt_lab::ModelGraph&, const vggt_lab::Topology&) const override {
+    return {};
+  }
+};
+
+vggt_lab::PluginInfo info(const char* name) {
+  vggt_lab::PluginInfo out;
+  out.name = name;
+  out.version = "0.1";
+  out.summary = "test plugin";
+  return out;
+}
+
+vggt_lab::Factory<vggt_lab::Placement> trivial_factory() {
+  return [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
+    return std::make_unique<Trivial>();
+  };
+}
+
+void register_plugins(vggt_lab::Registrar& registrar) {
+#if TEST_VARIANT == 1  // throws in register
+  (void)registrar;
+  throw std::runtime_error("boom in register");
+#elif TEST_VARIANT == 2  // throws in create
+  registrar.add<vggt_lab::Placement>(
+      info("test-throws-create"),
+      [](const vggt_lab::Options&,
+         const vggt_lab::PluginContext&) -> std::unique_ptr<vggt_lab::Placement> {
+        throw std::runtime_error("boom in create");
+      });
+#elif TEST_VARIANT == 3 || TEST_VARIANT == 4  // two libraries claim one name
+  registrar.add<vggt_lab::Placement>(info("test-dup"), trivial_factory());
+#elif TEST_VARIANT == 5  // one library, two plugins
+  registrar.add<vggt_lab::Placement>(info("test-two-a"), trivial_factory());
+  registrar.add<vggt_lab::Placement>(info("test-two-b"), trivial_factory());
+#else
+  registrar.add<vggt_lab::Placement>(info("test-variant"), trivial_factory());
+#endif
+}
+
+}  // namespace
+
+#if TEST_VARIANT == 6  // wrong API version
+extern "C" __attribute__((visibility("default"))) const VggtLabPluginDescriptor*
+vggt_lab_plugin_entry() {
+  static const VggtLabPluginDescriptor d{999, sizeof(VggtLabPluginDescriptor), "placement",
+                                         "bad-api", "0.1", VGGT_LAB_BUILD_FINGERPRINT,
+                                         &register_plugins};
+  return &d;
+}
+#elif TEST_VARIANT == 7  // wrong fingerprint
+extern "C" __attribute__((visibility("default"))) const VggtLabPluginDescriptor*
+vggt_lab_plugin_entry() {
+  static const VggtLabPluginDescriptor d{VGGT_LAB_PLUGIN_API_VERSION,
+                                         sizeof(VggtLabPluginDescriptor), "placement",
+                                         "bad-fingerprint", "0.1", "compiler=other;torch=0.0",
+                                         &register_plugins};
+  return &d;
+}
+#elif TEST_VARIANT == 8  // no entry symbol at all
+extern "C" __attribute__((visibility("default"))) int not_a_vggt_lab_entry() { return 0; }
+#else
+VGGT_LAB_PLUGIN("placement", "test-variant", "0.1", register_plugins)
+#endif
