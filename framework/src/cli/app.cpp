@@ -61,6 +61,20 @@ void add_pending(CLI::App& app, const std::string& name, const std::string& abou
   });
 }
 
+void add_model(CLI::App& app, const GlobalOptions& global, Action& action) {
+  CLI::App* model = app.add_subcommand("model", "Inspect models");
+  model->require_subcommand(1);
+  auto args = std::make_shared<ModelKeysArgs>();
+  CLI::App* keys = model->add_subcommand(
+      "keys", "Print every state-dict key and shape (key<TAB>[shape]) without allocating");
+  keys->add_option("--plugin", args->plugin, "Model plugin")->capture_default_str();
+  keys->add_option("--preset", args->preset, "Size preset, e.g. 1b, small, tiny");
+  keys->add_option("--set", args->overrides, "Override a model option: model.key=value");
+  keys->callback([&, args] { action = [&global, args] { return command_model_keys(global, *args); }; });
+  add_pending(*model, "show", "Print the module tree with parameter counts per unit",
+              "vggt-lab model show FILE.toml", "#3", action);
+}
+
 void add_commands(CLI::App& app, const GlobalOptions& global, Action& action) {
   add_run(app, global, action);
   add_plugins(app, global, action);
@@ -74,8 +88,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, Action& action) {
               action);
   add_pending(app, "data", "Export or inspect training data",
               "vggt-lab data export FILE.toml --scenes N --out DIR", "#4", action);
-  add_pending(app, "model", "Inspect models: state-dict keys, module tree",
-              "vggt-lab model keys --preset 1b | vggt-lab model show FILE.toml", "#3", action);
+  add_model(app, global, action);
   add_pending(app, "launch", "Start N local data-parallel processes",
               "vggt-lab launch -n N FILE.toml [--out DIR]", "#8", action);
   app.add_subcommand("version", "Print the version and build fingerprint")->callback([&action] {

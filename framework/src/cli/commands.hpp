@@ -24,6 +24,13 @@ int command_plugins_list(const GlobalOptions& global, const PluginsArgs& args);
 int command_plugins_show(const GlobalOptions& global, const std::string& kind,
                          const std::string& name);
 
+struct ModelKeysArgs {
+  std::string plugin = "vggt";
+  std::string preset;
+  std::vector<std::string> overrides;  // model.key=value
+};
+int command_model_keys(const GlobalOptions& global, const ModelKeysArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab

@@ -113,7 +113,7 @@ TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* command : {"run", "plan", "sweep", "infer", "data", "model", "plugins",
-                              "launch", "version"}) {
+                              "launch", "version", "model keys"}) {
     auto result = run_command(exe() + " " + command + " --help");
     EXPECT_EQ(result.status, 0) << command << ": " << result.output;
     EXPECT_THAT(result.output, HasSubstr("Usage")) << command;
