@@ -32,6 +32,7 @@ nlohmann::json to_json(const RegisteredPlugin& plugin) {
           {"name", plugin.info.name},
           {"version", plugin.info.version},
           {"library", plugin.library->name},
+          {"library_version", plugin.library->version},
           {"file", plugin.library->path.string()},
           {"summary", plugin.info.summary},
           {"doc", plugin.info.doc},
