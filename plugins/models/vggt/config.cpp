@@ -19,6 +19,7 @@ VggtConfig preset(const std::string& name) {
     c.dpt_features = 128;
     c.dpt_out_channels = {96, 192, 384, 384};
     c.track_features = 64;
+    c.dpt_layers = {2, 5, 8, 11};
     c.track_out_channels = {96, 192, 384, 384};
     c.track_hidden_size = 192;
   } else if (name == "tiny") {
@@ -32,9 +33,11 @@ VggtConfig preset(const std::string& name) {
     c.dpt_features = 32;
     c.dpt_out_channels = {32, 64, 128, 128};
     c.track_features = 32;
+    c.dpt_layers = {0, 1, 2, 3};
     c.track_out_channels = {32, 64, 128, 128};
     c.track_hidden_size = 64;
     c.track_depth = 2;
+    c.track_corr_levels = 4;
   }
   return c;
 }
@@ -117,6 +120,11 @@ VggtConfig make_config(const vggt_lab::Options& options) {
   check(c.embed_dim % c.num_heads == 0,
         "embed_dim (" + std::to_string(c.embed_dim) + ") must be divisible by num_heads (" +
             std::to_string(c.num_heads) + ")");
+  for (int64_t layer : c.dpt_layers) {
+    check(layer >= 0 && layer < c.depth,
+          "the DPT heads read aggregator layer " + std::to_string(layer) + ", but depth is " +
+              std::to_string(c.depth) + "; raise depth or pick another preset");
+  }
   check(c.img_size % c.patch_size == 0, "img_size (" + std::to_string(c.img_size) +
                                             ") must be a multiple of patch_size (" +
                                             std::to_string(c.patch_size) + ")");

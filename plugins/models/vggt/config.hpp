@@ -18,6 +18,9 @@ struct VggtConfig {
   std::int64_t num_register_tokens = 4;
   std::string patch_embed = "dinov2_vitl14_reg";
   bool qk_norm = true;
+  double rope_freq = 100.0;
+  double init_values = 0.01;
+  std::vector<int64_t> dpt_layers = {4, 11, 17, 23};  // intermediate_layer_idx
   bool enable_camera = true;
   bool enable_depth = true;
   bool enable_point = true;
@@ -30,6 +33,9 @@ struct VggtConfig {
   std::vector<std::int64_t> track_out_channels = {256, 512, 1024, 1024};
   std::int64_t track_hidden_size = 384;
   std::int64_t track_depth = 6;  // update-transformer layers
+  std::int64_t track_corr_levels = 7;
+  std::int64_t dino_depth = 0;      // 0: the patch_embed variant's own
+  std::int64_t dino_num_heads = 0;  // 0: the patch_embed variant's own
 };
 
 /// The DINOv2 backbone behind a patch_embed name (depth, heads; its width is

@@ -65,13 +65,14 @@ void patch_embed(Spec& s, const VggtConfig& c) {
     return;
   }
   DinoShape dino = dino_shape(c.patch_embed);
+  if (c.dino_depth > 0) dino.depth = c.dino_depth;
   s.add(p + ".cls_token", {1, 1, dim});
   s.add(p + ".pos_embed", {1, grid * grid + 1, dim});
   if (c.num_register_tokens > 0) s.add(p + ".register_tokens", {1, c.num_register_tokens, dim});
   s.add(p + ".mask_token", {1, dim});
   s.conv(p + ".patch_embed.proj", dim, 3, c.patch_size);
   for (std::int64_t i = 0; i < dino.depth; ++i) {
-    s.block(p + ".blocks." + std::to_string(i), dim, dino.num_heads, 4.0, false);
+    s.block(p + ".blocks." + std::to_string(i), dim, 1, 4.0, false);
   }
   s.norm(p + ".norm", dim);
 }
@@ -140,7 +141,7 @@ void tracker(Spec& s, const VggtConfig& c) {
   const std::int64_t latent = c.track_features, hidden = c.track_hidden_size;
   const std::int64_t depth = c.track_depth;
   const std::int64_t transformer_dim = 3 * latent + 4;
-  const std::int64_t corr = 7 * 9 * 9;  // levels x (2 radius + 1)^2
+  const std::int64_t corr = c.track_corr_levels * 9 * 9;  // levels x (2 radius + 1)^2
   s.add(p + ".query_ref_token", {1, 2, transformer_dim});
   s.linear(p + ".corr_mlp.fc1", hidden, corr);
   s.linear(p + ".corr_mlp.fc2", latent, hidden);

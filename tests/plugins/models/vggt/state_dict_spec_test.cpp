@@ -75,13 +75,13 @@ TEST_F(VggtSpecTest, DisabledHeadsContributeNoKeys) {
 }
 
 TEST_F(VggtSpecTest, TinyPresetUsesAConvPatchEmbedAndFollowsOverrides) {
-  auto tensors = spec({"model.preset=tiny", "model.depth=3"});
+  auto tensors = spec({"model.preset=tiny", "model.depth=5"});
   EXPECT_EQ(tensors.at(2).name, "aggregator.patch_embed.proj.weight");
   EXPECT_EQ(tensors.at(2).shape, (std::vector<std::int64_t>{64, 3, 14, 14}));
   int frame_blocks = 0;
   for (const auto& t : tensors) frame_blocks += t.name.find(".ls2.gamma") != std::string::npos &&
                                                t.name.rfind("aggregator.frame_blocks.", 0) == 0;
-  EXPECT_EQ(frame_blocks, 3);
+  EXPECT_EQ(frame_blocks, 5);
   EXPECT_LT(parameters(tensors, ""), 30'000'000);
 }
 

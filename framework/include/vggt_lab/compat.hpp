@@ -1,0 +1,22 @@
+#pragma once
+// Every difference between the LibTorch versions vggt-lab builds against
+// (Debian's 1.13 on CPU, PyTorch's 2.x with CUDA) lives here.
+#include <torch/torch.h>
+#include <torch/version.h>
+
+namespace vggt_lab::compat {
+
+/// softmax(q kᵀ / sqrt(d)) v over the last two dimensions, no mask, no
+/// dropout. 2.x dispatches to the fused (flash / memory-efficient) kernels;
+/// 1.13 has no public fused op, so the math is written out.
+inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v);
+#else
+  double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return torch::softmax(torch::matmul(q * scale, k.transpose(-2, -1)), -1).matmul(v);
+#endif
+}
+
+}  // namespace vggt_lab::compat

@@ -1,0 +1,115 @@
+#include "modules/vggt.hpp"
+
+namespace vggt_plugin {
+
+AggregatorOptions aggregator_options(const VggtConfig& c) {
+  AggregatorOptions o;
+  o.img_size = c.img_size;
+  o.patch_size = c.patch_size;
+  o.dim = c.embed_dim;
+  o.depth = c.depth;
+  o.num_heads = c.num_heads;
+  o.mlp_ratio = c.mlp_ratio;
+  o.num_register_tokens = c.num_register_tokens;
+  o.qk_norm = c.qk_norm;
+  o.rope_freq = c.rope_freq;
+  o.init_values = c.init_values;
+  o.patch_embed = c.patch_embed;
+  if (c.patch_embed != "conv") {
+    DinoShape dino = dino_shape(c.patch_embed);
+    o.dino = {c.img_size,
+              c.patch_size,
+              c.embed_dim,
+              c.dino_depth > 0 ? c.dino_depth : dino.depth,
+              c.dino_num_heads > 0 ? c.dino_num_heads : dino.num_heads,
+              c.num_register_tokens};
+  }
+  for (int64_t layer : c.dpt_layers) o.cached_layers.insert(layer);
+  return o;
+}
+
+CameraHeadOptions camera_options(const VggtConfig& c) {
+  CameraHeadOptions o;
+  o.dim_in = 2 * c.embed_dim;
+  o.trunk_depth = c.camera_trunk_depth;
+  o.num_heads = c.camera_num_heads;
+  return o;
+}
+
+DptHeadOptions dpt_options(const VggtConfig& c, int64_t output_dim) {
+  DptHeadOptions o;
+  o.dim_in = 2 * c.embed_dim;
+  o.patch_size = c.patch_size;
+  o.output_dim = output_dim;
+  o.activation = output_dim == 2 ? "exp" : "inv_log";
+  o.features = c.dpt_features;
+  o.out_channels = c.dpt_out_channels;
+  o.layers = c.dpt_layers;
+  return o;
+}
+
+DptHeadOptions track_feature_options(const VggtConfig& c) {
+  DptHeadOptions o = dpt_options(c, 0);
+  o.features = c.track_features;
+  o.out_channels = c.track_out_channels;
+  o.pos_embed = false;
+  o.down_ratio = 2;
+  return o;
+}
+
+TrackerOptions tracker_options(const VggtConfig& c) {
+  TrackerOptions o;
+  o.latent_dim = c.track_features;
+  o.hidden_size = c.track_hidden_size;
+  o.depth = c.track_depth;
+  o.corr_levels = c.track_corr_levels;
+  return o;
+}
+
+VggtImpl::VggtImpl(const VggtConfig& c) : config(c) {
+  aggregator = register_module("aggregator", Aggregator(aggregator_options(c)));
+  if (c.enable_camera) camera_head = register_module("camera_head", CameraHead(camera_options(c)));
+  if (c.enable_point) point_head = register_module("point_head", DptHead(dpt_options(c, 4)));
+  if (c.enable_depth) depth_head = register_module("depth_head", DptHead(dpt_options(c, 2)));
+  if (c.enable_track) {
+    track_head = register_module("track_head",
+                                 TrackHead(track_feature_options(c), tracker_options(c)));
+  }
+}
+
+Predictions VggtImpl::heads(const std::vector<torch::Tensor>& layers, const torch::Tensor& images,
+                            const torch::Tensor& query) {
+  Predictions out;
+  const int64_t start = aggregator->patch_start_idx;
+  if (camera_head) {
+    auto poses = camera_head(layers.back());
+    for (std::size_t i = 0; i < poses.size(); ++i) out["pose_enc_list." + std::to_string(i)] = poses[i];
+    out["pose_enc"] = poses.back();
+  }
+  if (depth_head) {
+    auto depth = depth_head(layers, images, start);
+    out["depth"] = depth[0];
+    out["depth_conf"] = depth[1];
+  }
+  if (point_head) {
+    auto points = point_head(layers, images, start);
+    out["world_points"] = points[0];
+    out["world_points_conf"] = points[1];
+  }
+  if (track_head && query.defined()) {
+    auto track = track_head(layers, images, start, query);
+    const std::size_t n = track.size();
+    out["track"] = track[n - 3];
+    out["vis"] = track[n - 2];
+    out["conf"] = track[n - 1];
+  }
+  return out;
+}
+
+Predictions VggtImpl::forward(torch::Tensor images, torch::Tensor query) {
+  if (images.dim() == 4) images = images.unsqueeze(0);
+  if (query.defined() && query.dim() == 2) query = query.unsqueeze(0);
+  return heads(aggregator(images), images, query);
+}
+
+}  // namespace vggt_plugin
