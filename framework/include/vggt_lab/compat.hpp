@@ -1,6 +1,7 @@
 #pragma once
 // Every difference between the LibTorch versions vggt-lab builds against
 // (Debian's 1.13 on CPU, PyTorch's 2.x with CUDA) lives here.
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -18,5 +19,25 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
   return torch::softmax(torch::matmul(q * scale, k.transpose(-2, -1)), -1).matmul(v);
 #endif
 }
+
+/// Turns CUDA autocast off for a scope (upstream runs the camera, depth and
+/// point heads in fp32 under the caller's bf16 autocast).
+class AutocastOff {
+ public:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  AutocastOff() : was_(at::autocast::is_autocast_enabled(at::kCUDA)) {
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+  }
+  ~AutocastOff() { at::autocast::set_autocast_enabled(at::kCUDA, was_); }
+#else
+  AutocastOff() : was_(at::autocast::is_enabled()) { at::autocast::set_enabled(false); }
+  ~AutocastOff() { at::autocast::set_enabled(was_); }
+#endif
+  AutocastOff(const AutocastOff&) = delete;
+  AutocastOff& operator=(const AutocastOff&) = delete;
+
+ private:
+  bool was_;
+};
 
 }  // namespace vggt_lab::compat

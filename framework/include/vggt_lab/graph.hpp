@@ -11,7 +11,9 @@ namespace vggt_lab {
 
 struct UnitCost {
   std::int64_t param_bytes = 0;       // parameters (fp32)
-  std::int64_t activation_bytes = 0;  // kept for backward, per micro-batch
+  std::int64_t activation_bytes = 0;  // kept for backward, per micro-batch, fused attention
+  std::int64_t attention_bytes = 0;   // + attention probabilities kept without fused kernels
+  std::int64_t checkpoint_bytes = 0;  // kept instead when the unit is checkpointed
   double forward_flops = 0;
 };
 

@@ -1,12 +1,18 @@
 #pragma once
-// The model interface. What exists now needs no allocation: the exact
-// state-dict names and shapes. The unit graph, costs and LibTorch modules
-// join it with issue #3.
+// The model interface. A Model describes itself without allocating anything
+// (state-dict names and shapes, a graph of placeable units with costs) and
+// builds ModelInstances: LibTorch modules whose parameter names are the
+// official state-dict keys, runnable whole or one unit at a time.
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
 #include "vggt_lab/export.hpp"
+#include "vggt_lab/graph.hpp"
 #include "vggt_lab/kind.hpp"
 
 namespace vggt_lab {
@@ -20,12 +26,52 @@ VGGT_LAB_API std::int64_t numel(const TensorSpec& tensor);
 /// "[1, 2, 1, 1024]", as the official key list writes shapes.
 VGGT_LAB_API std::string shape_text(const std::vector<std::int64_t>& shape);
 
+/// What one step feeds the model: B scenes of S frames of H x W pixels, and
+/// Q query points per scene for tracking (0: no tracking).
+struct InputShape {
+  std::int64_t batch = 1;
+  std::int64_t frames = 1;
+  std::int64_t height = 518;
+  std::int64_t width = 518;
+  std::int64_t queries = 0;
+};
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+class VGGT_LAB_API ModelInstance {
+ public:
+  virtual ~ModelInstance();
+  /// The module tree; named_parameters() are the official state-dict keys.
+  virtual torch::nn::Module& module() = 0;
+  /// inputs "images" [B, S, 3, H, W] in [0, 1], optional "query" [B, Q, 2]
+  /// -> predictions by name.
+  virtual TensorMap forward(const TensorMap& inputs) = 0;
+  /// Runs one unit of the graph on inputs of `shape`: `inputs` holds the
+  /// tensors its incoming edges name (model inputs included); it returns the
+  /// tensors its outgoing edges name, and a head also returns its predictions.
+  virtual TensorMap run_unit(const std::string& unit, const TensorMap& inputs,
+                             const InputShape& shape) = 0;
+  /// Parameter and buffer names (as in named_parameters / named_buffers)
+  /// that a unit owns: what moves with it to its device.
+  virtual std::vector<std::string> unit_tensors(const std::string& unit) = 0;
+  /// Recompute each unit's activations in backward instead of keeping them.
+  virtual void set_activation_checkpointing(bool on) = 0;
+};
+
 class VGGT_LAB_API Model {
  public:
   static constexpr Kind kKind = Kind::model;
   virtual ~Model();
   /// Every state-dict entry, in the order the official model registers them.
   virtual std::vector<TensorSpec> state_dict_spec() const = 0;
+  /// The placeable units for inputs of this shape, with edge sizes and cost
+  /// estimates, computed without allocating the model.
+  virtual ModelGraph graph(const InputShape& shape) const = 0;
+  /// The unit that owns a state-dict key.
+  virtual std::string unit_of(const std::string& key) const = 0;
+  /// An instance with the official initialisation (seed torch first), or the
+  /// weights the model's options name.
+  virtual std::shared_ptr<ModelInstance> build() const = 0;
 };
 
 }  // namespace vggt_lab

@@ -71,8 +71,21 @@ void add_model(CLI::App& app, const GlobalOptions& global, Action& action) {
   keys->add_option("--preset", args->preset, "Size preset, e.g. 1b, small, tiny");
   keys->add_option("--set", args->overrides, "Override a model option: model.key=value");
   keys->callback([&, args] { action = [&global, args] { return command_model_keys(global, *args); }; });
-  add_pending(*model, "show", "Print the module tree with parameter counts per unit",
-              "vggt-lab model show FILE.toml", "#3", action);
+  auto show_args = std::make_shared<ModelShowArgs>();
+  CLI::App* show = model->add_subcommand("show", "Print the units with the modules and parameter counts they hold");
+  show->add_option("file", show_args->file, "Experiment TOML file with a [model] table")->required();
+  show->add_option("--set", show_args->overrides, "Override a setting: table.key=value");
+  show->callback([&, show_args] {
+    action = [&global, show_args] { return command_model_show(global, *show_args); };
+  });
+  auto convert_args = std::make_shared<ModelConvertArgs>();
+  CLI::App* convert = model->add_subcommand(
+      "convert", "Convert weights between torch.save (.pt) and .safetensors");
+  convert->add_option("input", convert_args->input, "model.pt, a training checkpoint, or .safetensors")->required();
+  convert->add_option("output", convert_args->output, "*.safetensors or *.pt")->required();
+  convert->callback([&, convert_args] {
+    action = [&global, convert_args] { return command_model_convert(global, *convert_args); };
+  });
 }
 
 void add_commands(CLI::App& app, const GlobalOptions& global, Action& action) {

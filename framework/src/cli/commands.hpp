@@ -31,6 +31,17 @@ struct ModelKeysArgs {
 };
 int command_model_keys(const GlobalOptions& global, const ModelKeysArgs& args);
 
+struct ModelShowArgs {
+  std::filesystem::path file;
+  std::vector<std::string> overrides;
+};
+int command_model_show(const GlobalOptions& global, const ModelShowArgs& args);
+
+struct ModelConvertArgs {
+  std::filesystem::path input, output;
+};
+int command_model_convert(const GlobalOptions& global, const ModelConvertArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab

@@ -113,7 +113,7 @@ TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* command : {"run", "plan", "sweep", "infer", "data", "model", "plugins",
-                              "launch", "version", "model keys"}) {
+                              "launch", "version", "model keys", "model show", "model convert"}) {
     auto result = run_command(exe() + " " + command + " --help");
     EXPECT_EQ(result.status, 0) << command << ": " << result.output;
     EXPECT_THAT(result.output, HasSubstr("Usage")) << command;
@@ -127,6 +127,38 @@ TEST(Cli, ShippedExperimentsAreValid) {
                               name + " --out " + (dir.path() / "run").string());
     EXPECT_EQ(result.status, 0) << name << ": " << result.output;
   }
+}
+
+}  // namespace
+}  // namespace vggt_lab
+
+namespace vggt_lab {
+namespace {
+
+TEST(CliModel, ShowListsUnitsWithTheirModulesAndCounts) {
+  auto result = testing::run_command(testing::vggt_lab_exe() + " model show " +
+                                     std::string(SOURCE_ROOT) +
+                                     "/experiments/balanced.toml --set model.preset=1b -q");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("model vggt: 1,256,537,516 parameters in 1797 tensors, 29 units"));
+  EXPECT_THAT(result.output, ::testing::HasSubstr("\nblock.23  25,197,056\n  aggregator.frame_blocks.23  12,598,528"));
+}
+
+TEST(CliModel, ConvertWritesBothFormatsAndRejectsUnknownOnes) {
+  testing::TempDir dir;
+  std::string input = std::string(SOURCE_ROOT) + "/tests/fixtures/checkpoints/checkpoint.pt";
+  auto to_st = testing::run_command(testing::vggt_lab_exe() + " model convert " + input + " " +
+                                    (dir.path() / "m.safetensors").string());
+  ASSERT_EQ(to_st.status, 0) << to_st.output;
+  EXPECT_THAT(to_st.output, ::testing::HasSubstr("wrote 4 tensors"));
+  auto back = testing::run_command(testing::vggt_lab_exe() + " model convert " +
+                                   (dir.path() / "m.safetensors").string() + " " +
+                                   (dir.path() / "m.pt").string());
+  EXPECT_EQ(back.status, 0) << back.output;
+  auto bad = testing::run_command(testing::vggt_lab_exe() + " model convert " + input + " " +
+                                  (dir.path() / "m.bin").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.output, ::testing::HasSubstr("name it *.safetensors or *.pt"));
 }
 
 }  // namespace

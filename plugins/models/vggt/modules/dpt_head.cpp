@@ -135,10 +135,9 @@ std::vector<torch::Tensor> DptHeadImpl::forward_frames(const std::vector<torch::
   return {pred.view({B, S, H, W, xyz.size(-1)}), conf.view({B, S, H, W})};
 }
 
-std::vector<torch::Tensor> DptHeadImpl::forward(const std::vector<torch::Tensor>& layers,
-                                                const torch::Tensor& images,
-                                                int64_t patch_start_idx) {
-  const int64_t S = images.size(1), H = images.size(3), W = images.size(4);
+std::vector<torch::Tensor> DptHeadImpl::forward(const std::vector<torch::Tensor>& layers, int64_t H,
+                                                int64_t W, int64_t patch_start_idx) {
+  const int64_t S = layers.at(options.layers.at(0)).size(1);
   const int64_t chunk = options.frames_chunk_size > 0 ? options.frames_chunk_size : S;
   std::vector<std::vector<torch::Tensor>> parts;
   for (int64_t first = 0; first < S; first += chunk) {

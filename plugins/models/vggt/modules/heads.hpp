@@ -63,10 +63,10 @@ TORCH_MODULE(FusionBlock);
 
 struct DptHeadImpl : torch::nn::Module {
   explicit DptHeadImpl(DptHeadOptions options);
-  /// layers: the aggregator's outputs; images [B, S, 3, H, W]. Returns
+  /// layers: the aggregator's outputs for images of H x W pixels. Returns
   /// {prediction [B,S,H,W,C-1], confidence [B,S,H,W]}, or {features [B,S,F,h,w]}.
-  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& layers,
-                                     const torch::Tensor& images, int64_t patch_start_idx);
+  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& layers, int64_t H, int64_t W,
+                                     int64_t patch_start_idx);
   std::vector<torch::Tensor> forward_frames(const std::vector<torch::Tensor>& layers,
                                             int64_t H, int64_t W, int64_t patch_start_idx,
                                             int64_t first, int64_t last);
@@ -140,9 +140,8 @@ TORCH_MODULE(Tracker);
 
 struct TrackHeadImpl : torch::nn::Module {
   TrackHeadImpl(DptHeadOptions features, TrackerOptions tracker);
-  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& layers,
-                                     const torch::Tensor& images, int64_t patch_start_idx,
-                                     const torch::Tensor& query);
+  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& layers, int64_t H, int64_t W,
+                                     int64_t patch_start_idx, const torch::Tensor& query);
   DptHead feature_extractor{nullptr};
   Tracker tracker{nullptr};
 };

@@ -108,7 +108,68 @@ BlockImpl::BlockImpl(const BlockOptions& o) {
   if (o.init_values > 0) ls2 = register_module("ls2", LayerScale(o.dim, o.init_values));
 }
 
+namespace {
+
+struct Recompute : torch::CustomClassHolder {
+  explicit Recompute(TensorFn f) : fn(std::move(f)) {}
+  TensorFn fn;
+};
+
+class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                c10::intrusive_ptr<Recompute> recompute,
+                                                torch::autograd::variable_list inputs) {
+    ctx->saved_data["fn"] = c10::IValue::make_capsule(recompute);
+    ctx->save_for_backward(inputs);
+    torch::NoGradGuard no_grad;
+    return recompute->fn(inputs);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    auto recompute =
+        c10::static_intrusive_pointer_cast<Recompute>(ctx->saved_data["fn"].toCapsule());
+    std::vector<torch::Tensor> inputs;
+    for (const auto& t : saved) {
+      bool floating = t.defined() && t.is_floating_point();
+      inputs.push_back(floating ? t.detach().requires_grad_(true) : t);
+    }
+    std::vector<torch::Tensor> outputs;
+    {
+      torch::AutoGradMode grad_mode(true);
+      outputs = recompute->fn(inputs);
+    }
+    std::vector<torch::Tensor> roots, grads;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      if (outputs[i].requires_grad() && grad_outputs[i].defined()) {
+        roots.push_back(outputs[i]);
+        grads.push_back(grad_outputs[i]);
+      }
+    }
+    if (!roots.empty()) torch::autograd::backward(roots, grads);
+    torch::autograd::variable_list result{torch::Tensor()};
+    for (const auto& t : inputs) result.push_back(t.defined() && t.requires_grad() ? t.grad() : torch::Tensor());
+    return result;
+  }
+};
+
+}  // namespace
+
+std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tensor>& inputs) {
+  return CheckpointFunction::apply(c10::make_intrusive<Recompute>(std::move(fn)), inputs);
+}
+
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& pos) {
+  if (!checkpointing || !is_training() || !torch::GradMode::is_enabled()) return compute(x, pos);
+  return checkpoint([this](const std::vector<torch::Tensor>& in) {
+                      return std::vector<torch::Tensor>{compute(in[0], in[1])};
+                    },
+                    {x, pos})[0];
+}
+
+torch::Tensor BlockImpl::compute(const torch::Tensor& x, const torch::Tensor& pos) {
   auto a = attn(norm1(x), pos);
   auto y = x + (ls1 ? ls1(a) : a);
   auto m = mlp(norm2(y));

@@ -59,10 +59,20 @@ struct AttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
+using TensorFn = std::function<std::vector<torch::Tensor>(const std::vector<torch::Tensor>&)>;
+
+/// Activation checkpointing: runs `fn` without keeping its activations and
+/// recomputes them in backward (the reentrant form of torch.utils.checkpoint;
+/// gradients reach the parameters `fn` uses and the floating-point inputs).
+std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tensor>& inputs);
+
 /// Pre-LN transformer block: x + ls1(attn(norm1 x)), then x + ls2(mlp(norm2 x)).
 struct BlockImpl : torch::nn::Module {
   explicit BlockImpl(const BlockOptions& options);
+  /// Checkpointed while training when `checkpointing` is on.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos = {});
+  torch::Tensor compute(const torch::Tensor& x, const torch::Tensor& pos);
+  bool checkpointing = false;
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   LayerScale ls1{nullptr}, ls2{nullptr};

@@ -209,10 +209,10 @@ TrackHeadImpl::TrackHeadImpl(DptHeadOptions features, TrackerOptions tracker_opt
   tracker = register_module("tracker", Tracker(tracker_options));
 }
 
-std::vector<torch::Tensor> TrackHeadImpl::forward(const std::vector<torch::Tensor>& layers,
-                                                  const torch::Tensor& images,
-                                                  int64_t patch_start_idx, const torch::Tensor& query) {
-  auto fmaps = feature_extractor(layers, images, patch_start_idx)[0];
+std::vector<torch::Tensor> TrackHeadImpl::forward(const std::vector<torch::Tensor>& layers, int64_t H,
+                                                  int64_t W, int64_t patch_start_idx,
+                                                  const torch::Tensor& query) {
+  auto fmaps = feature_extractor(layers, H, W, patch_start_idx)[0];
   return tracker(query, fmaps);
 }
 

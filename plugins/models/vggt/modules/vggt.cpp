@@ -1,5 +1,7 @@
 #include "modules/vggt.hpp"
 
+#include <vggt_lab/compat.hpp>
+
 namespace vggt_plugin {
 
 AggregatorOptions aggregator_options(const VggtConfig& c) {
@@ -77,27 +79,32 @@ VggtImpl::VggtImpl(const VggtConfig& c) : config(c) {
   }
 }
 
-Predictions VggtImpl::heads(const std::vector<torch::Tensor>& layers, const torch::Tensor& images,
-                            const torch::Tensor& query) {
+std::vector<std::string> VggtImpl::head_names() const {
+  std::vector<std::string> names;
+  if (camera_head) names.push_back("camera_head");
+  if (depth_head) names.push_back("depth_head");
+  if (point_head) names.push_back("point_head");
+  if (track_head) names.push_back("track_head");
+  return names;
+}
+
+Predictions VggtImpl::head(const std::string& name, const std::vector<torch::Tensor>& layers,
+                           int64_t H, int64_t W, const torch::Tensor& query) {
   Predictions out;
   const int64_t start = aggregator->patch_start_idx;
-  if (camera_head) {
+  std::optional<vggt_lab::compat::AutocastOff> fp32;
+  if (name != "track_head") fp32.emplace();  // the track head runs under the caller's autocast
+  if (name == "camera_head") {
     auto poses = camera_head(layers.back());
     for (std::size_t i = 0; i < poses.size(); ++i) out["pose_enc_list." + std::to_string(i)] = poses[i];
     out["pose_enc"] = poses.back();
-  }
-  if (depth_head) {
-    auto depth = depth_head(layers, images, start);
-    out["depth"] = depth[0];
-    out["depth_conf"] = depth[1];
-  }
-  if (point_head) {
-    auto points = point_head(layers, images, start);
-    out["world_points"] = points[0];
-    out["world_points_conf"] = points[1];
-  }
-  if (track_head && query.defined()) {
-    auto track = track_head(layers, images, start, query);
+  } else if (name == "depth_head" || name == "point_head") {
+    bool depth = name == "depth_head";
+    auto result = (depth ? depth_head : point_head)(layers, H, W, start);
+    out[depth ? "depth" : "world_points"] = result[0];
+    out[depth ? "depth_conf" : "world_points_conf"] = result[1];
+  } else if (name == "track_head" && query.defined()) {
+    auto track = track_head(layers, H, W, start, query);
     const std::size_t n = track.size();
     out["track"] = track[n - 3];
     out["vis"] = track[n - 2];
@@ -109,7 +116,12 @@ Predictions VggtImpl::heads(const std::vector<torch::Tensor>& layers, const torc
 Predictions VggtImpl::forward(torch::Tensor images, torch::Tensor query) {
   if (images.dim() == 4) images = images.unsqueeze(0);
   if (query.defined() && query.dim() == 2) query = query.unsqueeze(0);
-  return heads(aggregator(images), images, query);
+  auto layers = aggregator(images);
+  Predictions out;
+  for (const auto& name : head_names()) {
+    out.merge(head(name, layers, images.size(3), images.size(4), query));
+  }
+  return out;
 }
 
 }  // namespace vggt_plugin

@@ -18,9 +18,11 @@ struct VggtImpl : torch::nn::Module {
   /// pose_enc_list.<i>, depth, depth_conf, world_points, world_points_conf,
   /// and with a query track, vis, conf.
   Predictions forward(torch::Tensor images, torch::Tensor query = {});
-  /// Runs the heads on the aggregator's layers.
-  Predictions heads(const std::vector<torch::Tensor>& layers, const torch::Tensor& images,
-                    const torch::Tensor& query);
+  /// Runs one head ("camera_head", "depth_head", "point_head", "track_head")
+  /// on the aggregator's layers for images of H x W pixels.
+  Predictions head(const std::string& name, const std::vector<torch::Tensor>& layers, int64_t H,
+                   int64_t W, const torch::Tensor& query);
+  std::vector<std::string> head_names() const;
 
   VggtConfig config;
   Aggregator aggregator{nullptr};

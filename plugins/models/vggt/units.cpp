@@ -1,0 +1,85 @@
+#include "units.hpp"
+
+#include <vggt_lab/error.hpp>
+
+namespace vggt_plugin {
+namespace {
+
+int64_t index_after(const std::string& key, const std::string& prefix) {
+  return std::stoll(key.substr(prefix.size()));
+}
+
+const torch::Tensor& input(const vggt_lab::TensorMap& inputs, const std::string& name,
+                           const std::string& unit) {
+  auto it = inputs.find(name);
+  if (it == inputs.end()) throw vggt_lab::Error("unit '" + unit + "' needs tensor '" + name + "'");
+  return it->second;
+}
+
+/// The aggregator layers a head reads, from its inputs.
+std::vector<torch::Tensor> layers_from(const vggt_lab::TensorMap& inputs, int64_t depth) {
+  std::vector<torch::Tensor> layers(depth);
+  for (int64_t i = 0; i < depth; ++i) {
+    auto it = inputs.find("layer." + std::to_string(i));
+    if (it != inputs.end()) layers[i] = it->second;
+  }
+  return layers;
+}
+
+vggt_lab::TensorMap run_block(Vggt& model, int64_t i, const vggt_lab::TensorMap& inputs,
+                              const vggt_lab::InputShape& shape) {
+  auto& agg = model->aggregator;
+  const int64_t B = shape.batch, S = shape.frames, p = agg->options.patch_size;
+  const auto& tokens = input(inputs, "tokens." + std::to_string(i), "block." + std::to_string(i));
+  auto pos = agg->positions(B, S, shape.height / p, shape.width / p, tokens.device());
+  auto [next, layer] = agg->pair(i, tokens, pos, B, S);
+  vggt_lab::TensorMap out;
+  if (i + 1 < agg->options.depth) out["tokens." + std::to_string(i + 1)] = next;
+  if (agg->options.cached_layers.count(i) || i + 1 == agg->options.depth) {
+    out["layer." + std::to_string(i)] = layer;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string unit_of(const std::string& key) {
+  static const std::string frame = "aggregator.frame_blocks.", global = "aggregator.global_blocks.";
+  if (key.rfind(frame, 0) == 0) return "block." + std::to_string(index_after(key, frame));
+  if (key.rfind(global, 0) == 0) return "block." + std::to_string(index_after(key, global));
+  if (key.rfind("aggregator.", 0) == 0) return "embed";
+  return key.substr(0, key.find('.'));
+}
+
+std::vector<std::string> unit_names(const VggtConfig& c) {
+  std::vector<std::string> names{"embed"};
+  for (int64_t i = 0; i < c.depth; ++i) names.push_back("block." + std::to_string(i));
+  if (c.enable_camera) names.push_back("camera_head");
+  if (c.enable_depth) names.push_back("depth_head");
+  if (c.enable_point) names.push_back("point_head");
+  if (c.enable_track) names.push_back("track_head");
+  return names;
+}
+
+vggt_lab::InputShape shape_of(const vggt_lab::TensorMap& inputs) {
+  const auto& images = input(inputs, "images", "the model");
+  TORCH_CHECK(images.dim() == 5, "images must be [B, S, 3, H, W], got ", images.sizes());
+  auto query = inputs.find("query");
+  return {images.size(0), images.size(1), images.size(3), images.size(4),
+          query == inputs.end() ? 0 : query->second.size(1)};
+}
+
+vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_lab::TensorMap& inputs,
+                             const vggt_lab::InputShape& shape) {
+  if (unit == "embed") return {{"tokens.0", model->aggregator->embed(input(inputs, "images", unit))}};
+  if (unit.rfind("block.", 0) == 0) return run_block(model, index_after(unit, "block."), inputs, shape);
+  auto query = inputs.count("query") ? inputs.at("query") : torch::Tensor();
+  auto layers = layers_from(inputs, model->config.depth);
+  auto names = model->head_names();
+  if (std::find(names.begin(), names.end(), unit) == names.end()) {
+    throw vggt_lab::Error("the vggt model has no unit '" + unit + "'");
+  }
+  return model->head(unit, layers, shape.height, shape.width, query);
+}
+
+}  // namespace vggt_plugin

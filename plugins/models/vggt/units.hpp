@@ -1,0 +1,29 @@
+#pragma once
+// VGGT as placeable units: "embed" (normalisation, patch embedder, special
+// tokens), "block.<i>" (frame block i then global block i), and one unit per
+// head. Edges carry "images", "query", "tokens.<i>" (input of block i,
+// [B*S, P, C]) and "layer.<i>" (block i's output that heads read,
+// [B, S, P, 2C]).
+#include <vggt_lab/model.hpp>
+
+#include "modules/vggt.hpp"
+
+namespace vggt_plugin {
+
+/// The unit that owns a state-dict key (or buffer name).
+std::string unit_of(const std::string& key);
+
+/// Unit names in graph order.
+std::vector<std::string> unit_names(const VggtConfig& config);
+
+/// Runs one unit on the tensors its incoming edges name.
+vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_lab::TensorMap& inputs,
+                             const vggt_lab::InputShape& shape);
+
+/// The shape of a step's inputs ("images" [B,S,3,H,W], optional "query").
+vggt_lab::InputShape shape_of(const vggt_lab::TensorMap& inputs);
+
+/// The graph for inputs of this shape, with analytic costs (see graph.cpp).
+vggt_lab::ModelGraph vggt_graph(const VggtConfig& config, const vggt_lab::InputShape& shape);
+
+}  // namespace vggt_plugin
