@@ -87,6 +87,19 @@ void add_options(vggt_lab::OptionSchema& schema) {
         for (const auto& n : patch_embed_names()) known += (known.empty() ? "" : ", ") + n;
         return "must be one of " + known + ", got \"" + name + "\"";
       })
+      .integer("num_register_tokens", 4, "Register tokens per frame (aggregator and DINOv2)", 0.0)
+      .boolean("qk_norm", true, "LayerNorm on queries and keys in the aggregator blocks")
+      .number("rope_freq", 100.0, "Rotary embedding base frequency; <= 0 turns RoPE off")
+      .number("init_values", 0.01, "LayerScale initial value in the aggregator blocks", 0.0)
+      .integer("dpt_features", 0, "DPT head feature width (0: preset)", 0.0)
+      .integer_list("dpt_out_channels", {}, "DPT per-level channels, 4 values (empty: preset)", 1.0)
+      .integer_list("dpt_layers", {}, "Aggregator layers the DPT heads read, 4 values (empty: preset)", 0.0)
+      .integer("camera_trunk_depth", 0, "Camera head trunk blocks (0: preset)", 0.0)
+      .integer("camera_num_heads", 0, "Camera head attention heads (0: preset)", 0.0)
+      .integer("track_features", 0, "Track head feature width / tracker latent (0: preset)", 0.0)
+      .integer("track_hidden_size", 0, "Tracker transformer width (0: preset)", 0.0)
+      .integer("track_depth", 0, "Tracker transformer layers (0: preset)", 0.0)
+      .integer("track_corr_levels", 0, "Correlation pyramid levels (0: preset)", 0.0)
       .boolean("enable_camera", true, "Build the camera head")
       .boolean("enable_depth", true, "Build the depth head")
       .boolean("enable_point", true, "Build the point head")
@@ -95,14 +108,22 @@ void add_options(vggt_lab::OptionSchema& schema) {
 
 VggtConfig make_config(const vggt_lab::Options& options) {
   VggtConfig c = preset(options.get<std::string>("preset"));
-  auto override_int = [&](const char* key, std::int64_t& field) {
-    if (options.get<std::int64_t>(key) > 0) field = options.get<std::int64_t>(key);
-  };
-  override_int("img_size", c.img_size);
-  override_int("patch_size", c.patch_size);
-  override_int("embed_dim", c.embed_dim);
-  override_int("depth", c.depth);
-  override_int("num_heads", c.num_heads);
+  static const std::pair<const char*, std::int64_t VggtConfig::*> kSizes[] = {
+      {"img_size", &VggtConfig::img_size},
+      {"patch_size", &VggtConfig::patch_size},
+      {"embed_dim", &VggtConfig::embed_dim},
+      {"depth", &VggtConfig::depth},
+      {"num_heads", &VggtConfig::num_heads},
+      {"dpt_features", &VggtConfig::dpt_features},
+      {"camera_trunk_depth", &VggtConfig::camera_trunk_depth},
+      {"camera_num_heads", &VggtConfig::camera_num_heads},
+      {"track_features", &VggtConfig::track_features},
+      {"track_hidden_size", &VggtConfig::track_hidden_size},
+      {"track_depth", &VggtConfig::track_depth},
+      {"track_corr_levels", &VggtConfig::track_corr_levels}};
+  for (const auto& [key, field] : kSizes) {  // 0 keeps the preset's value
+    if (options.get<std::int64_t>(key) > 0) c.*field = options.get<std::int64_t>(key);
+  }
   if (options.get<double>("mlp_ratio") > 0) c.mlp_ratio = options.get<double>("mlp_ratio");
   if (!options.get<std::string>("patch_embed").empty()) {
     c.patch_embed = options.get<std::string>("patch_embed");
@@ -111,12 +132,30 @@ VggtConfig make_config(const vggt_lab::Options& options) {
   c.enable_depth = options.get<bool>("enable_depth");
   c.enable_point = options.get<bool>("enable_point");
   c.enable_track = options.get<bool>("enable_track");
+  auto override_list = [&](const char* key, std::vector<std::int64_t>& field) {
+    const auto& value = options.get<std::vector<std::int64_t>>(key);
+    if (value.empty()) return;
+    check(value.size() == 4, std::string(key) + " needs 4 values, got " + std::to_string(value.size()));
+    field = value;
+  };
+  override_list("dpt_out_channels", c.dpt_out_channels);
+  override_list("dpt_layers", c.dpt_layers);
+  c.num_register_tokens = options.get<std::int64_t>("num_register_tokens");
+  c.qk_norm = options.get<bool>("qk_norm");
+  c.rope_freq = options.get<double>("rope_freq");
+  c.init_values = options.get<double>("init_values");
 
   DinoShape dino = dino_shape(c.patch_embed);
   check(dino.embed_dim == 0 || dino.embed_dim == c.embed_dim,
         "patch_embed \"" + c.patch_embed + "\" produces tokens of width " +
             std::to_string(dino.embed_dim) + ", but embed_dim is " + std::to_string(c.embed_dim) +
             "; set embed_dim = " + std::to_string(dino.embed_dim) + " or patch_embed = \"conv\"");
+  check(c.track_features % 4 == 0, "track_features must be a multiple of 4, got " +
+                                       std::to_string(c.track_features));
+  check(c.track_hidden_size % 8 == 0, "track_hidden_size must be a multiple of the tracker's 8 heads, got " +
+                                          std::to_string(c.track_hidden_size));
+  check((2 * c.embed_dim) % c.camera_num_heads == 0,
+        "the camera head's width 2 x embed_dim must be divisible by camera_num_heads");
   check(c.embed_dim % c.num_heads == 0,
         "embed_dim (" + std::to_string(c.embed_dim) + ") must be divisible by num_heads (" +
             std::to_string(c.num_heads) + ")");
