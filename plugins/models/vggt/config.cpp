@@ -100,6 +100,9 @@ void add_options(vggt_lab::OptionSchema& schema) {
       .integer("track_hidden_size", 0, "Tracker transformer width (0: preset)", 0.0)
       .integer("track_depth", 0, "Tracker transformer layers (0: preset)", 0.0)
       .integer("track_corr_levels", 0, "Correlation pyramid levels (0: preset)", 0.0)
+      .string_list("aa_order", {"frame", "global"},
+                   "Order of the attention types within each group", {"frame", "global"})
+      .integer("aa_block_size", 1, "Blocks of one attention type before switching", 1.0)
       .boolean("enable_camera", true, "Build the camera head")
       .boolean("enable_depth", true, "Build the depth head")
       .boolean("enable_point", true, "Build the point head")
@@ -144,12 +147,19 @@ VggtConfig make_config(const vggt_lab::Options& options) {
   c.qk_norm = options.get<bool>("qk_norm");
   c.rope_freq = options.get<double>("rope_freq");
   c.init_values = options.get<double>("init_values");
+  c.aa_order = options.get<std::vector<std::string>>("aa_order");
+  c.aa_block_size = options.get<std::int64_t>("aa_block_size");
 
   DinoShape dino = dino_shape(c.patch_embed);
   check(dino.embed_dim == 0 || dino.embed_dim == c.embed_dim,
         "patch_embed \"" + c.patch_embed + "\" produces tokens of width " +
             std::to_string(dino.embed_dim) + ", but embed_dim is " + std::to_string(c.embed_dim) +
             "; set embed_dim = " + std::to_string(dino.embed_dim) + " or patch_embed = \"conv\"");
+  check(c.aa_order.size() == 2 && c.aa_order[0] != c.aa_order[1],
+        "aa_order must name \"frame\" and \"global\" once each");
+  check(c.depth % c.aa_block_size == 0, "depth (" + std::to_string(c.depth) +
+                                            ") must be divisible by aa_block_size (" +
+                                            std::to_string(c.aa_block_size) + ")");
   check(c.track_features % 4 == 0, "track_features must be a multiple of 4, got " +
                                        std::to_string(c.track_features));
   check(c.track_hidden_size % 8 == 0, "track_hidden_size must be a multiple of the tracker's 8 heads, got " +

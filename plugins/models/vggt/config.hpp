@@ -21,6 +21,8 @@ struct VggtConfig {
   double rope_freq = 100.0;
   double init_values = 0.01;
   std::vector<int64_t> dpt_layers = {4, 11, 17, 23};  // intermediate_layer_idx
+  std::vector<std::string> aa_order = {"frame", "global"};
+  std::int64_t aa_block_size = 1;
   bool enable_camera = true;
   bool enable_depth = true;
   bool enable_point = true;

@@ -89,7 +89,7 @@ void tracker(Cost& cost, const TrackerOptions& o, double B, double S, double Q, 
 
 std::map<std::string, double> parameters_per_unit(const VggtConfig& config) {
   std::map<std::string, double> params;
-  for (const auto& t : state_dict_spec(config)) params[unit_of(t.name)] += double(vggt_lab::numel(t));
+  for (const auto& t : state_dict_spec(config)) params[unit_of(t.name, config)] += double(vggt_lab::numel(t));
   return params;
 }
 
@@ -112,10 +112,13 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     for (int64_t i = 0; i < depth; ++i) embed.block(B * S, n, C, double(heads));
   }
   embed.checkpoint += B * S * 3 * H * W;
-  for (int64_t i = 0; i < c.depth; ++i) {
-    Cost& pair = costs["block." + std::to_string(i)];
-    pair.block(B * S, P, C, c.num_heads, c.mlp_ratio);  // frame attention
-    pair.block(B, S * P, C, c.num_heads, c.mlp_ratio);  // global attention
+  const int64_t k = c.aa_block_size, groups = c.depth / k;
+  for (int64_t j = 0; j < groups; ++j) {
+    Cost& group = costs["block." + std::to_string(j)];
+    for (int64_t b = 0; b < k; ++b) {
+      group.block(B * S, P, C, c.num_heads, c.mlp_ratio);  // frame attention
+      group.block(B, S * P, C, c.num_heads, c.mlp_ratio);  // global attention
+    }
   }
   if (c.enable_camera) {
     Cost& camera = costs["camera_head"];
@@ -146,12 +149,12 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     graph.edges.push_back({std::move(tensor), std::move(from), std::move(to), int64_t(elements * kBytes)});
   };
   edge("images", "", "embed", B * S * 3 * H * W);
-  for (int64_t i = 0; i < c.depth; ++i) {
-    std::string from = i == 0 ? "embed" : "block." + std::to_string(i - 1);
-    edge("tokens." + std::to_string(i), from, "block." + std::to_string(i), T * C);
+  for (int64_t j = 0; j < groups; ++j) {
+    std::string from = j == 0 ? "embed" : "block." + std::to_string(j - 1);
+    edge("tokens." + std::to_string(j), from, "block." + std::to_string(j), T * C);
   }
   auto layer_edge = [&](int64_t i, const std::string& head) {
-    edge("layer." + std::to_string(i), "block." + std::to_string(i), head, T * 2 * C);
+    edge("layer." + std::to_string(i), "block." + std::to_string(i / k), head, T * 2 * C);
   };
   if (c.enable_camera) layer_edge(c.depth - 1, "camera_head");
   std::set<int64_t> dpt_layers(c.dpt_layers.begin(), c.dpt_layers.end());

@@ -48,10 +48,10 @@ class VggtInstance : public vggt_lab::ModelInstance {
   std::vector<std::string> unit_tensors(const std::string& unit) override {
     std::vector<std::string> names;
     for (const auto& item : model_->named_parameters()) {
-      if (unit_of(item.key()) == unit) names.push_back(item.key());
+      if (unit_of(item.key(), model_->config) == unit) names.push_back(item.key());
     }
     for (const auto& item : model_->named_buffers()) {
-      if (unit_of(item.key()) == unit) names.push_back(item.key());
+      if (unit_of(item.key(), model_->config) == unit) names.push_back(item.key());
     }
     return names;
   }
@@ -76,7 +76,9 @@ class VggtModel : public vggt_lab::Model {
   vggt_lab::ModelGraph graph(const vggt_lab::InputShape& shape) const override {
     return vggt_graph(config_, shape);
   }
-  std::string unit_of(const std::string& key) const override { return vggt_plugin::unit_of(key); }
+  std::string unit_of(const std::string& key) const override {
+    return vggt_plugin::unit_of(key, config_);
+  }
   std::shared_ptr<vggt_lab::ModelInstance> build() const override {
     auto instance = std::make_shared<VggtInstance>(config_);
     if (!weights_.file.empty()) {

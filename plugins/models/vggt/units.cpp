@@ -26,34 +26,38 @@ std::vector<torch::Tensor> layers_from(const vggt_lab::TensorMap& inputs, int64_
   return layers;
 }
 
-vggt_lab::TensorMap run_block(Vggt& model, int64_t i, const vggt_lab::TensorMap& inputs,
+vggt_lab::TensorMap run_group(Vggt& model, int64_t j, const vggt_lab::TensorMap& inputs,
                               const vggt_lab::InputShape& shape) {
   auto& agg = model->aggregator;
   const int64_t B = shape.batch, S = shape.frames, p = agg->options.patch_size;
-  const auto& tokens = input(inputs, "tokens." + std::to_string(i), "block." + std::to_string(i));
+  const auto& tokens = input(inputs, "tokens." + std::to_string(j), "block." + std::to_string(j));
   auto pos = agg->positions(B, S, shape.height / p, shape.width / p, tokens.device());
-  auto [next, layer] = agg->pair(i, tokens, pos, B, S);
+  auto [next, layers] = agg->group(j, tokens, pos, B, S);
   vggt_lab::TensorMap out;
-  if (i + 1 < agg->options.depth) out["tokens." + std::to_string(i + 1)] = next;
-  if (agg->options.cached_layers.count(i) || i + 1 == agg->options.depth) {
-    out["layer." + std::to_string(i)] = layer;
+  if (j + 1 < agg->groups()) out["tokens." + std::to_string(j + 1)] = next;
+  for (std::size_t b = 0; b < layers.size(); ++b) {
+    int64_t i = j * agg->options.aa_block_size + int64_t(b);
+    if (agg->options.cached_layers.count(i) || i + 1 == agg->options.depth) {
+      out["layer." + std::to_string(i)] = layers[b];
+    }
   }
   return out;
 }
 
 }  // namespace
 
-std::string unit_of(const std::string& key) {
+std::string unit_of(const std::string& key, const VggtConfig& config) {
   static const std::string frame = "aggregator.frame_blocks.", global = "aggregator.global_blocks.";
-  if (key.rfind(frame, 0) == 0) return "block." + std::to_string(index_after(key, frame));
-  if (key.rfind(global, 0) == 0) return "block." + std::to_string(index_after(key, global));
+  const int64_t k = config.aa_block_size;
+  if (key.rfind(frame, 0) == 0) return "block." + std::to_string(index_after(key, frame) / k);
+  if (key.rfind(global, 0) == 0) return "block." + std::to_string(index_after(key, global) / k);
   if (key.rfind("aggregator.", 0) == 0) return "embed";
   return key.substr(0, key.find('.'));
 }
 
 std::vector<std::string> unit_names(const VggtConfig& c) {
   std::vector<std::string> names{"embed"};
-  for (int64_t i = 0; i < c.depth; ++i) names.push_back("block." + std::to_string(i));
+  for (int64_t j = 0; j < c.depth / c.aa_block_size; ++j) names.push_back("block." + std::to_string(j));
   if (c.enable_camera) names.push_back("camera_head");
   if (c.enable_depth) names.push_back("depth_head");
   if (c.enable_point) names.push_back("point_head");
@@ -72,7 +76,7 @@ vggt_lab::InputShape shape_of(const vggt_lab::TensorMap& inputs) {
 vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_lab::TensorMap& inputs,
                              const vggt_lab::InputShape& shape) {
   if (unit == "embed") return {{"tokens.0", model->aggregator->embed(input(inputs, "images", unit))}};
-  if (unit.rfind("block.", 0) == 0) return run_block(model, index_after(unit, "block."), inputs, shape);
+  if (unit.rfind("block.", 0) == 0) return run_group(model, index_after(unit, "block."), inputs, shape);
   auto query = inputs.count("query") ? inputs.at("query") : torch::Tensor();
   auto layers = layers_from(inputs, model->config.depth);
   auto names = model->head_names();

@@ -1,9 +1,10 @@
 #pragma once
 // VGGT as placeable units: "embed" (normalisation, patch embedder, special
-// tokens), "block.<i>" (frame block i then global block i), and one unit per
-// head. Edges carry "images", "query", "tokens.<i>" (input of block i,
-// [B*S, P, C]) and "layer.<i>" (block i's output that heads read,
-// [B, S, P, 2C]).
+// tokens), "block.<j>" (group j: aa_block_size frame blocks and as many
+// global blocks, in aa_order; with the defaults, frame block j then global
+// block j), and one unit per head. Edges carry "images", "query",
+// "tokens.<j>" (input of group j, [B*S, P, C]) and "layer.<i>" (layer i's
+// output that heads read, [B, S, P, 2C]).
 #include <vggt_lab/model.hpp>
 
 #include "modules/vggt.hpp"
@@ -11,7 +12,7 @@
 namespace vggt_plugin {
 
 /// The unit that owns a state-dict key (or buffer name).
-std::string unit_of(const std::string& key);
+std::string unit_of(const std::string& key, const VggtConfig& config);
 
 /// Unit names in graph order.
 std::vector<std::string> unit_names(const VggtConfig& config);

@@ -112,15 +112,25 @@ torch::Tensor AggregatorImpl::positions(int64_t B, int64_t S, int64_t h, int64_t
   return patch_positions(B * S, h, w, patch_start_idx, device);
 }
 
-std::pair<torch::Tensor, torch::Tensor> AggregatorImpl::pair(int64_t i, const torch::Tensor& tokens,
-                                                             const torch::Tensor& pos, int64_t B,
-                                                             int64_t S) {
-  const int64_t P = tokens.size(1), C = tokens.size(2);
-  auto frame = frame_blocks[i]->as<Block>()->forward(tokens, pos);
+std::pair<torch::Tensor, std::vector<torch::Tensor>> AggregatorImpl::group(
+    int64_t j, const torch::Tensor& tokens, const torch::Tensor& pos, int64_t B, int64_t S) {
+  const int64_t P = tokens.size(1), C = tokens.size(2), k = options.aa_block_size;
   auto global_pos = pos.defined() ? pos.reshape({B, S * P, 2}) : pos;
-  auto global = global_blocks[i]->as<Block>()->forward(frame.reshape({B, S * P, C}), global_pos);
-  auto layer = torch::cat({frame.view({B, S, P, C}), global.view({B, S, P, C})}, -1);
-  return {global.view({B * S, P, C}), layer};
+  std::vector<torch::Tensor> frame, global;
+  auto x = tokens;
+  for (const std::string& type : options.aa_order) {
+    bool is_frame = type == "frame";
+    auto& blocks = is_frame ? frame_blocks : global_blocks;
+    for (int64_t b = 0; b < k; ++b) {
+      auto block = blocks[j * k + b]->as<Block>();
+      x = is_frame ? block->forward(x.reshape({B * S, P, C}), pos)
+                   : block->forward(x.reshape({B, S * P, C}), global_pos);
+      (is_frame ? frame : global).push_back(x.view({B, S, P, C}));
+    }
+  }
+  std::vector<torch::Tensor> layers;
+  for (int64_t b = 0; b < k; ++b) layers.push_back(torch::cat({frame[b], global[b]}, -1));
+  return {x.reshape({B * S, P, C}), layers};
 }
 
 std::vector<torch::Tensor> AggregatorImpl::forward(const torch::Tensor& images) {
@@ -134,10 +144,13 @@ std::vector<torch::Tensor> AggregatorImpl::forward(const torch::Tensor& images) 
   auto pos = positions(B, S, images.size(3) / options.patch_size,
                        images.size(4) / options.patch_size, images.device());
   std::vector<torch::Tensor> outputs(options.depth);
-  for (int64_t i = 0; i < options.depth; ++i) {
-    auto [next, layer] = pair(i, tokens, pos, B, S);
+  for (int64_t j = 0; j < groups(); ++j) {
+    auto [next, layers] = group(j, tokens, pos, B, S);
     tokens = next;
-    if (options.cached_layers.count(i) || i == options.depth - 1) outputs[i] = layer;
+    for (int64_t b = 0; b < options.aa_block_size; ++b) {
+      int64_t i = j * options.aa_block_size + b;
+      if (options.cached_layers.count(i) || i == options.depth - 1) outputs[i] = layers[b];
+    }
   }
   return outputs;
 }

@@ -52,6 +52,8 @@ struct AggregatorOptions {
   double rope_freq = 100.0;  // <= 0: no rotary embedding
   double init_values = 0.01;
   std::string patch_embed = "dinov2_vitl14_reg";
+  std::vector<std::string> aa_order = {"frame", "global"};
+  int64_t aa_block_size = 1;
   DinoOptions dino;                      // used unless patch_embed == "conv"
   std::set<int64_t> cached_layers;       // outputs kept for the heads
 };
@@ -66,10 +68,13 @@ struct AggregatorImpl : torch::nn::Module {
   torch::Tensor embed(const torch::Tensor& images);  // -> tokens [B*S, P, C]
   torch::Tensor positions(int64_t B, int64_t S, int64_t h, int64_t w,
                           const torch::Device& device) const;  // [B*S, P, 2] or undefined
-  /// One frame block then one global block: tokens [B*S, P, C] -> same, and
-  /// the layer output [B, S, P, 2C].
-  std::pair<torch::Tensor, torch::Tensor> pair(int64_t i, const torch::Tensor& tokens,
-                                               const torch::Tensor& pos, int64_t B, int64_t S);
+  /// Group j: aa_block_size blocks of each attention type, in aa_order.
+  /// tokens [B*S, P, C] -> the next tokens and the group's layer outputs
+  /// [B, S, P, 2C] (frame output first), one per block index.
+  std::pair<torch::Tensor, std::vector<torch::Tensor>> group(int64_t j, const torch::Tensor& tokens,
+                                                             const torch::Tensor& pos, int64_t B,
+                                                             int64_t S);
+  int64_t groups() const { return options.depth / options.aa_block_size; }
 
   AggregatorOptions options;
   int64_t patch_start_idx;

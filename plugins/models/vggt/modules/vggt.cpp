@@ -17,6 +17,8 @@ AggregatorOptions aggregator_options(const VggtConfig& c) {
   o.rope_freq = c.rope_freq;
   o.init_values = c.init_values;
   o.patch_embed = c.patch_embed;
+  o.aa_order = c.aa_order;
+  o.aa_block_size = c.aa_block_size;
   if (c.patch_embed != "conv") {
     DinoShape dino = dino_shape(c.patch_embed);
     o.dino = {c.img_size,

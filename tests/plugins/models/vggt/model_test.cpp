@@ -76,23 +76,33 @@ class VggtModelTest : public ::testing::Test {
 };
 
 TEST_F(VggtModelTest, RunningUnitsInGraphOrderEqualsTheMonolithicForwardAndBackward) {
-  auto whole = tiny(), parts = tiny();
-  TensorMap in = inputs();
-  InputShape shape{2, 2, 56, 70, 3};
-  ModelGraph graph = model({"model.preset=tiny"}).object->graph(shape);
-  TensorMap expected = whole->forward(in);
-  TensorMap actual = run_units(*parts, graph, in, shape);
-  ASSERT_EQ(actual.size(), expected.size());
-  for (const auto& [name, tensor] : expected) {
-    EXPECT_TRUE(torch::equal(actual.at(name), tensor)) << name;
-  }
-  loss(expected).backward();
-  loss(actual).backward();
-  auto grads = whole->module().named_parameters();
-  for (const auto& item : parts->module().named_parameters()) {
-    const auto& reference = grads[item.key()].grad();
-    if (!reference.defined()) continue;
-    EXPECT_TRUE(torch::allclose(item.value().grad(), reference, 1e-5, 1e-7)) << item.key();
+  const std::vector<std::vector<std::string>> configs = {
+      {"model.preset=tiny"},
+      {"model.preset=tiny", "model.aa_block_size=2", "model.aa_order=[\"global\", \"frame\"]"}};
+  for (const auto& config : configs) {
+    SCOPED_TRACE(config.back());
+    auto vggt = model(config);
+    torch::manual_seed(0);
+    auto whole = vggt.object->build();
+    torch::manual_seed(0);
+    auto parts = vggt.object->build();
+    TensorMap in = inputs();
+    InputShape shape{2, 2, 56, 70, 3};
+    ModelGraph graph = vggt.object->graph(shape);
+    TensorMap expected = whole->forward(in);
+    TensorMap actual = run_units(*parts, graph, in, shape);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (const auto& [name, tensor] : expected) {
+      EXPECT_TRUE(torch::equal(actual.at(name), tensor)) << name;
+    }
+    loss(expected).backward();
+    loss(actual).backward();
+    auto grads = whole->module().named_parameters();
+    for (const auto& item : parts->module().named_parameters()) {
+      const auto& reference = grads[item.key()].grad();
+      if (!reference.defined()) continue;
+      EXPECT_TRUE(torch::allclose(item.value().grad(), reference, 1e-5, 1e-7)) << item.key();
+    }
   }
 }
 

@@ -56,6 +56,8 @@ Fixture load(const std::string& name) {
   c.track_hidden_size = number("track_hidden_size");
   c.track_depth = number("track_depth");
   c.track_corr_levels = number("track_corr_levels");
+  c.aa_order = number("aa_order").get<std::vector<std::string>>();
+  c.aa_block_size = number("aa_block_size");
   return f;
 }
 
@@ -118,7 +120,9 @@ TEST_P(Parity, OutputsLayersAndGradientsMatchTheOfficialModel) {
 
 INSTANTIATE_TEST_SUITE_P(Official, Parity,
                          ::testing::Values("parity_conv_b2_s3_42x56", "parity_dino_b1_s2_42x56",
-                                           "parity_dino_b1_s1_56x56"));
+                                           "parity_dino_b1_s1_56x56",
+                                           // aa_block_size 2, aa_order [global, frame]
+                                           "parity_conv_aa2_b1_s2_28x42"));
 
 TEST(VggtModule, ParameterNamesAndShapesEqualTheStateDictSpec) {
   for (const char* preset : {"tiny"}) {
