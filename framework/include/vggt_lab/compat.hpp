@@ -5,6 +5,16 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+/// c10::Allocator gained a pure virtual copy_data in LibTorch 2.3.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define VGGT_LAB_COMPAT_ALLOCATOR_COPY_DATA                                    \
+  void copy_data(void* dest, const void* src, std::size_t count) const override { \
+    default_copy_data(dest, src, count);                                        \
+  }
+#else
+#define VGGT_LAB_COMPAT_ALLOCATOR_COPY_DATA
+#endif
+
 namespace vggt_lab::compat {
 
 /// softmax(q kᵀ / sqrt(d)) v over the last two dimensions, no mask, no

@@ -1,9 +1,11 @@
 #pragma once
-// Predicted memory of a plan, per logical device. Shared by every placement
-// strategy and by `vggt-lab plan`, so all of them are judged by one formula:
-//   parameters + gradients + optimizer state + saved activations
-//   x micro-batches in flight + receive buffers for tensors from other devices.
+// Predicted memory of a plan, per logical device. Every placement strategy
+// and `vggt-lab plan` are judged by this one formula:
+//   parameters + gradients + optimizer state
+//   + saved activations x micro-batches in flight (schedule-aware)
+//   + transient workspace + receive buffers for tensors from other devices.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,18 +14,38 @@
 
 namespace vggt_lab {
 
+/// How training holds memory; the host derives it from the experiment.
 struct MemoryModel {
-  bool trainable = true;               // gradients and optimizer state exist
-  double optimizer_state_factor = 2.0; // optimizer bytes per parameter byte (AdamW: 2)
-  int micro_batches_in_flight = 1;
+  double optimizer_state_factor = 2.0;  // optimizer bytes per parameter byte (AdamW: 2)
+  bool fused_attention = false;         // no attention probabilities kept (flash kernels)
+  bool checkpointing = false;           // units keep only their inputs; recompute in backward
+  std::set<std::string> frozen_units;   // no gradients, optimizer state or activations
 };
 
-/// One unit alone: parameters, gradients, optimizer state and activations.
+struct DeviceMemory {
+  std::int64_t parameters = 0, gradients = 0, optimizer = 0, activations = 0, workspace = 0,
+               buffers = 0;
+  std::int64_t total() const {
+    return parameters + gradients + optimizer + activations + workspace + buffers;
+  }
+};
+
+/// Activations one unit keeps for one full batch under this model.
+VGGT_LAB_API std::int64_t unit_activations(const Unit& unit, const MemoryModel& model);
+/// One unit alone, everything counted, one micro-batch in flight.
 VGGT_LAB_API std::int64_t unit_memory(const Unit& unit, const MemoryModel& model);
 
-/// Per logical device (indexed like topology.devices), including a receive
-/// buffer on the consumer's device for every edge that crosses devices.
-VGGT_LAB_API std::vector<std::int64_t> predicted_memory(const ModelGraph& graph,
+/// How many micro-batches' activations a stage at `depth` of a pipeline
+/// `pipeline_depth` stages deep holds at its peak: m for gpipe,
+/// min(p - depth, m) for 1f1b, 1 for sequential.
+VGGT_LAB_API int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
+                                         int pipeline_depth);
+
+/// Per logical device (indexed like topology.devices).
+VGGT_LAB_API std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph,
+                                                        const Topology& topology, const Plan& plan,
+                                                        const MemoryModel& model);
+VGGT_LAB_API std::vector<std::int64_t> predicted_totals(const ModelGraph& graph,
                                                         const Topology& topology, const Plan& plan,
                                                         const MemoryModel& model);
 

@@ -13,10 +13,12 @@ struct LogicalDevice {
   int index = 0;
   std::string physical;             // "cpu", "cuda:0", ...
   std::int64_t capacity_bytes = 0;  // 0: unlimited
+  double flops = 0;                 // sustained FLOP/s for time predictions (0: unknown)
 };
 
 struct Topology {
   std::vector<LogicalDevice> devices;
+  double link_bandwidth = 0;  // bytes/s between logical devices (0: unknown)
 };
 
 struct Stage {
@@ -24,12 +26,19 @@ struct Stage {
   std::vector<std::string> units;  // in execution order
 };
 
+/// How micro-batches flow: "sequential" (one forward then one backward
+/// through all stages), "gpipe" (all forwards, then all backwards), "1f1b"
+/// (one forward one backward in the steady state).
 struct Plan {
   std::string strategy;
-  std::vector<Stage> stages;  // in execution order
+  std::vector<Stage> stages;  // in a topological order of the stage DAG
   int micro_batches = 1;
   std::string schedule = "sequential";
 };
+
+/// Each stage's depth in the stage DAG (0 for stages fed by model inputs
+/// only): the pipeline position schedules use.
+VGGT_LAB_API std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan);
 
 /// Structural checks: every unit placed exactly once, devices exist, and no
 /// edge runs from a later stage back to an earlier one. Returns one message

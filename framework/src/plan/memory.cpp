@@ -1,45 +1,85 @@
 #include "vggt_lab/memory.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <set>
-#include <string>
 
 namespace vggt_lab {
 
-std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
-  double state = model.trainable ? 1.0 + model.optimizer_state_factor : 0.0;
-  double params = static_cast<double>(unit.cost.param_bytes) * (1.0 + state);
-  double activations =
-      static_cast<double>(unit.cost.activation_bytes) * std::max(1, model.micro_batches_in_flight);
-  return static_cast<std::int64_t>(std::llround(params + activations));
+std::int64_t unit_activations(const Unit& unit, const MemoryModel& model) {
+  if (model.frozen_units.count(unit.name)) return 0;
+  if (model.checkpointing) return unit.cost.checkpoint_bytes;
+  return unit.cost.activation_bytes + (model.fused_attention ? 0 : unit.cost.attention_bytes);
 }
 
-std::vector<std::int64_t> predicted_memory(const ModelGraph& graph, const Topology& topology,
+std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
+  bool frozen = model.frozen_units.count(unit.name) > 0;
+  double state = frozen ? 0.0 : 1.0 + model.optimizer_state_factor;
+  return static_cast<std::int64_t>(std::llround(double(unit.cost.param_bytes) * (1.0 + state))) +
+         unit_activations(unit, model);
+}
+
+int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
+                            int pipeline_depth) {
+  const int m = std::max(1, micro_batches);
+  if (schedule == "gpipe") return m;
+  if (schedule != "1f1b") return 1;
+  return std::max(1, std::min(pipeline_depth - depth, m));
+}
+
+std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topology& topology,
                                            const Plan& plan, const MemoryModel& model) {
-  std::vector<std::int64_t> memory(topology.devices.size(), 0);
-  std::map<std::string, int> device_of;
-  auto charge = [&](int device, std::int64_t bytes) {
-    if (device >= 0 && device < static_cast<int>(memory.size())) memory[device] += bytes;
+  std::vector<DeviceMemory> memory(topology.devices.size());
+  std::map<std::string, int> device_of, stage_of;
+  const double m = std::max(1, plan.micro_batches);
+  const std::vector<int> depths = stage_depths(graph, plan);
+  const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
+  auto in_flight = [&](int s) {
+    return double(micro_batches_in_flight(plan.schedule, plan.micro_batches, depths[s], pipeline));
   };
-  for (const Stage& stage : plan.stages) {
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    const Stage& stage = plan.stages[s];
+    if (stage.device < 0 || stage.device >= static_cast<int>(memory.size())) continue;
+    DeviceMemory& d = memory[stage.device];
     for (const std::string& name : stage.units) {
       device_of[name] = stage.device;
+      stage_of[name] = static_cast<int>(s);
       int index = graph.index_of(name);
-      if (index >= 0) charge(stage.device, unit_memory(graph.units[index], model));
+      if (index < 0) continue;
+      const Unit& unit = graph.units[index];
+      const std::int64_t params = unit.cost.param_bytes;
+      bool frozen = model.frozen_units.count(name) > 0;
+      d.parameters += params;
+      if (!frozen) {
+        d.gradients += params;
+        d.optimizer += std::llround(double(params) * model.optimizer_state_factor);
+      }
+      d.activations += std::llround(double(unit_activations(unit, model)) / m * in_flight(int(s)));
+      if (model.checkpointing && !frozen) {  // one unit's activations, recomputed in backward
+        std::int64_t recomputed = unit.cost.activation_bytes +
+                                  (model.fused_attention ? 0 : unit.cost.attention_bytes);
+        d.workspace = std::max<std::int64_t>(d.workspace, std::llround(double(recomputed) / m));
+      }
     }
   }
   std::set<std::pair<std::string, int>> received;  // a tensor arrives once per device
   for (const Edge& edge : graph.edges) {
     auto from = device_of.find(edge.from);
     auto to = device_of.find(edge.to);
-    if (from != device_of.end() && to != device_of.end() && from->second != to->second &&
-        received.emplace(edge.tensor, to->second).second) {
-      charge(to->second, edge.bytes * std::max(1, model.micro_batches_in_flight));
-    }
+    if (from == device_of.end() || to == device_of.end() || from->second == to->second) continue;
+    if (!received.emplace(edge.tensor, to->second).second) continue;
+    // A received tensor stays until backward, for every micro-batch in flight.
+    memory[to->second].buffers += std::llround(double(edge.bytes) / m * in_flight(stage_of[edge.to]));
   }
   return memory;
+}
+
+std::vector<std::int64_t> predicted_totals(const ModelGraph& graph, const Topology& topology,
+                                           const Plan& plan, const MemoryModel& model) {
+  std::vector<std::int64_t> totals;
+  for (const DeviceMemory& d : predicted_memory(graph, topology, plan, model)) totals.push_back(d.total());
+  return totals;
 }
 
 std::string format_bytes(std::int64_t bytes) {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 
 #include "vggt_lab/placement.hpp"
@@ -48,6 +49,23 @@ std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& top
     }
   }
   return problems;
+}
+
+std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan) {
+  std::map<std::string, int> stage_of;
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    for (const std::string& unit : plan.stages[s].units) stage_of[unit] = static_cast<int>(s);
+  }
+  std::vector<int> depth(plan.stages.size(), 0);
+  // Stages are in a topological order, so one pass in order settles depths.
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    for (const Edge& edge : graph.edges) {
+      auto from = stage_of.find(edge.from), to = stage_of.find(edge.to);
+      if (from == stage_of.end() || to == stage_of.end() || to->second != int(s)) continue;
+      if (from->second != int(s)) depth[s] = std::max(depth[s], depth[from->second] + 1);
+    }
+  }
+  return depth;
 }
 
 }  // namespace vggt_lab

@@ -9,8 +9,8 @@ class Single : public vggt_lab::Placement {
  public:
   explicit Single(int device) : device_(device) {}
 
-  vggt_lab::Plan place(const vggt_lab::ModelGraph& graph,
-                       const vggt_lab::Topology& topology) const override {
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
+    const auto& topology = problem.topology;
     if (device_ >= static_cast<int>(topology.devices.size())) {
       throw vggt_lab::InputError("[placement] device = " + std::to_string(device_) +
                                  ", but there are " + std::to_string(topology.devices.size()) +
@@ -19,7 +19,7 @@ class Single : public vggt_lab::Placement {
     vggt_lab::Plan plan;
     plan.strategy = "single";
     plan.stages.push_back({device_, {}});
-    for (const vggt_lab::Unit& unit : graph.units) plan.stages[0].units.push_back(unit.name);
+    for (const vggt_lab::Unit& unit : problem.graph.units) plan.stages[0].units.push_back(unit.name);
     return plan;
   }
 

@@ -38,7 +38,7 @@ TEST(PluginHost, LoadsAGoodPluginAndCreatesItWithOptions) {
   Options options;
   options.set("device", std::int64_t{3});
   auto placement = host.registry().create<Placement>("test-good", options, host.context());
-  Plan plan = placement.call([&](Placement& p) { return p.place(two_units(), {}); });
+  Plan plan = placement.call([&](Placement& p) { return p.place({two_units(), {}, {}}); });
   EXPECT_EQ(plan.strategy, "test-good");
   ASSERT_EQ(plan.stages.size(), 1u);
   EXPECT_EQ(plan.stages[0].device, 3);
@@ -124,7 +124,7 @@ TEST(PluginHost, ObjectOutlivesTheHostAndItsRegistry) {
     options.set("device", std::int64_t{1});
     placement = host.registry().create<Placement>("test-good", options, host.context());
   }
-  Plan plan = placement.object->place(two_units(), {});
+  Plan plan = placement.object->place({two_units(), {}, {}});
   EXPECT_EQ(plan.stages.at(0).device, 1);
 }
 

@@ -12,12 +12,38 @@ TEST(PredictedMemory, CountsStateActivationsAndOneBufferPerCrossingTensor) {
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
   Plan plan{"test", {{0, {"a"}}, {1, {"b", "c"}}}, 1, "sequential"};
   MemoryModel adam;  // params + grads + 2 moments = 4x
-  EXPECT_EQ(predicted_memory(graph, topology, plan, adam), (std::vector<std::int64_t>{410, 57}));
+  EXPECT_EQ(predicted_totals(graph, topology, plan, adam), (std::vector<std::int64_t>{410, 57}));
+  auto split = predicted_memory(graph, topology, plan, adam);
+  EXPECT_EQ(split[0].parameters, 100);
+  EXPECT_EQ(split[0].gradients, 100);
+  EXPECT_EQ(split[0].optimizer, 200);
+  EXPECT_EQ(split[0].activations, 10);
+  EXPECT_EQ(split[1].buffers, 7);  // tensor t once, though two units on device 1 read it
   MemoryModel frozen;
-  frozen.trainable = false;
-  frozen.micro_batches_in_flight = 2;
-  EXPECT_EQ(unit_memory(graph.units[0], frozen), 120);
-  EXPECT_EQ(predicted_memory(graph, topology, plan, frozen), (std::vector<std::int64_t>{120, 114}));
+  frozen.frozen_units = {"a"};
+  EXPECT_EQ(unit_memory(graph.units[0], frozen), 100);
+  EXPECT_EQ(predicted_totals(graph, topology, plan, frozen), (std::vector<std::int64_t>{100, 57}));
+}
+
+TEST(PredictedMemory, SchedulesDecideHowManyMicroBatchesAreInFlight) {
+  ModelGraph graph;
+  graph.units = {{"a", {0, 800, 0, 80, 0}}, {"b", {0, 800, 0, 80, 0}}};
+  graph.edges = {{"x", "a", "b", 400}};
+  Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
+  Plan plan{"test", {{0, {"a"}}, {1, {"b"}}}, 4, "1f1b"};
+  // 1F1B: the first of 2 stages holds min(2, 4) = 2 micro-batches of 800 / 4.
+  auto memory = predicted_memory(graph, topology, plan, {});
+  EXPECT_EQ(memory[0].activations, 400);
+  EXPECT_EQ(memory[1].activations, 200);
+  EXPECT_EQ(memory[1].buffers, 100);
+  plan.schedule = "gpipe";  // all 4 micro-batches on every stage
+  EXPECT_EQ(predicted_memory(graph, topology, plan, {})[1].activations, 800);
+  MemoryModel checkpointing;
+  checkpointing.checkpointing = true;  // inputs kept, one micro-batch recomputed at a time
+  auto recomputing = predicted_memory(graph, topology, plan, checkpointing);
+  EXPECT_EQ(recomputing[1].activations, 80);
+  EXPECT_EQ(recomputing[1].workspace, 200);
+  EXPECT_EQ(stage_depths(graph, plan), (std::vector<int>{0, 1}));
 }
 
 TEST(FormatBytes, PicksAReadableUnit) {

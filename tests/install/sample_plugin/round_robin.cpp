@@ -6,8 +6,9 @@ namespace {
 
 class RoundRobin : public vggt_lab::Placement {
  public:
-  vggt_lab::Plan place(const vggt_lab::ModelGraph& graph,
-                       const vggt_lab::Topology& topology) const override {
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
+    const auto& graph = problem.graph;
+    const auto& topology = problem.topology;
     vggt_lab::Plan plan;
     plan.strategy = "round-robin";
     for (std::size_t i = 0; i < graph.units.size(); ++i) {

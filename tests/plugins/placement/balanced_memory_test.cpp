@@ -41,7 +41,7 @@ Topology devices(int n, std::int64_t capacity = 0) {
 }
 
 std::int64_t peak(const ModelGraph& graph, const Topology& topology, const Plan& plan) {
-  auto memory = predicted_memory(graph, topology, plan, MemoryModel{});
+  auto memory = predicted_totals(graph, topology, plan, MemoryModel{});
   return *std::max_element(memory.begin(), memory.end());
 }
 
@@ -82,10 +82,7 @@ class BalancedMemoryTest : public ::testing::Test {
  protected:
   PluginObject<Placement> make() {
     host_.load_path({default_plugin_dir(), "built-in", true});
-    Options options;
-    options.set("optimizer_state_factor", 2.0);
-    options.set("trainable", true);
-    return host_.registry().create<Placement>("balanced-memory", options, host_.context());
+    return host_.registry().create<Placement>("balanced-memory", {}, host_.context());
   }
   PluginHost host_{nullptr};
 };
@@ -93,7 +90,7 @@ class BalancedMemoryTest : public ::testing::Test {
 TEST_F(BalancedMemoryTest, KeepsTheTrunkOrderedAndContiguousAndHeadsWhole) {
   ModelGraph graph = vggt_shaped();
   Topology topology = devices(4);
-  Plan plan = make().call([&](Placement& p) { return p.place(graph, topology); });
+  Plan plan = make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
   EXPECT_TRUE(check_plan(graph, topology, plan).empty());
   int last_trunk_device = 0;
   for (const Stage& stage : plan.stages) {
@@ -111,7 +108,7 @@ TEST_F(BalancedMemoryTest, PeakIsWithinFivePercentOfTheExhaustiveOptimum) {
   ModelGraph graph = vggt_shaped();
   for (int n : {2, 3, 4}) {
     Topology topology = devices(n);
-    Plan plan = make().call([&](Placement& p) { return p.place(graph, topology); });
+    Plan plan = make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
     std::int64_t optimum = exhaustive_best(graph, topology);
     EXPECT_LE(peak(graph, topology, plan), optimum * 105 / 100) << n << " devices";
     EXPECT_GE(peak(graph, topology, plan), optimum) << n << " devices";
@@ -122,8 +119,8 @@ TEST_F(BalancedMemoryTest, HonoursCapacities) {
   ModelGraph graph = vggt_shaped();
   Topology topology = devices(3);
   topology.devices[0].capacity_bytes = 1000;  // a small first device
-  Plan plan = make().call([&](Placement& p) { return p.place(graph, topology); });
-  auto memory = predicted_memory(graph, topology, plan, MemoryModel{});
+  Plan plan = make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
+  auto memory = predicted_totals(graph, topology, plan, MemoryModel{});
   EXPECT_LE(memory[0], 1000);
 }
 
@@ -131,7 +128,7 @@ TEST_F(BalancedMemoryTest, ExplainsWhyNothingFits) {
   ModelGraph graph = vggt_shaped();
   Topology topology = devices(2, 1000);
   try {
-    make().call([&](Placement& p) { return p.place(graph, topology); });
+    make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
     FAIL() << "no error";
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), HasSubstr("no placement fits on 2 device(s)"));

@@ -17,7 +17,7 @@ TEST(SinglePlacement, PutsEveryUnitOnTheChosenDeviceInGraphOrder) {
   graph.units = {{"a", {}}, {"b", {}}, {"c", {}}};
   graph.edges = {{"t", "a", "c", 4}};
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
-  Plan plan = single.call([&](Placement& p) { return p.place(graph, topology); });
+  Plan plan = single.call([&](Placement& p) { return p.place({graph, topology, {}}); });
   ASSERT_EQ(plan.stages.size(), 1u);
   EXPECT_EQ(plan.stages[0].device, 1);
   EXPECT_EQ(plan.stages[0].units, (std::vector<std::string>{"a", "b", "c"}));
@@ -31,7 +31,7 @@ TEST(SinglePlacement, ADeviceOutsideTheTopologyIsAnInputErrorNamingThePlugin) {
   options.set("device", std::int64_t{3});
   auto single = host.registry().create<Placement>("single", options, host.context());
   Topology topology{{{0, "cpu", 0}}};
-  EXPECT_THROW(single.call([&](Placement& p) { return p.place({}, topology); }), InputError);
+  EXPECT_THROW(single.call([&](Placement& p) { return p.place({{}, topology, {}}); }), InputError);
 }
 
 }  // namespace

@@ -7,12 +7,11 @@ namespace {
 class Good : public vggt_lab::Placement {
  public:
   explicit Good(int device) : device_(device) {}
-  vggt_lab::Plan place(const vggt_lab::ModelGraph& graph,
-                       const vggt_lab::Topology&) const override {
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
     vggt_lab::Plan plan;
     plan.strategy = "test-good";
     plan.stages.push_back({device_, {}});
-    for (const auto& unit : graph.units) plan.stages[0].units.push_back(unit.name);
+    for (const auto& unit : problem.graph.units) plan.stages[0].units.push_back(unit.name);
     return plan;
   }
 

@@ -8,7 +8,7 @@ namespace {
 
 class Trivial : public vggt_lab::Placement {
  public:
-  vggt_lab::Plan place(const vggt_lab::ModelGraph&, const vggt_lab::Topology&) const override {
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem&) const override {
     return {};
   }
 };

@@ -1,0 +1,59 @@
+#pragma once
+// Schedules: which forward and backward of which micro-batch each stage runs,
+// in what order, and how long a step takes. The same timeline orders the
+// runtime's per-device work (so it cannot deadlock) and predicts step time
+// and pipeline bubble for `vggt-lab plan`.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vggt_lab/export.hpp"
+#include "vggt_lab/plan.hpp"
+
+namespace vggt_lab {
+
+enum class Pass { forward, backward };
+
+struct Action {
+  int stage = 0;
+  Pass pass = Pass::forward;
+  int micro_batch = 0;
+};
+
+/// Each stage's own sequence under the plan's schedule ("sequential",
+/// "gpipe" or "1f1b"); depths from stage_depths().
+VGGT_LAB_API std::vector<std::vector<Action>> stage_sequences(const Plan& plan,
+                                                              const std::vector<int>& depths);
+
+struct TimedAction {
+  Action action;
+  int device = 0;
+  double start = 0, end = 0;
+};
+
+struct VGGT_LAB_API Timeline {
+  std::vector<TimedAction> actions;  // in start order
+  double makespan = 0;
+  std::vector<double> busy;          // per logical device, seconds of work
+  /// Idle share of the step on device d: 1 - busy / makespan.
+  double bubble(int device) const;
+  /// Actions of one device in the order it runs them.
+  std::vector<Action> device_order(int device) const;
+};
+
+/// Seconds a stage's forward or backward of one micro-batch takes.
+using Duration = std::function<double(int stage, Pass pass)>;
+/// Seconds to move the tensors from one stage to another (0 on one device).
+using TransferTime = std::function<double(int from_stage, int to_stage)>;
+
+/// List scheduling: each device runs one action at a time; an action starts
+/// when its device is free and its inputs (forwards of producer stages,
+/// backwards of consumer stages) have arrived. Throws Error if the plan's
+/// sequences cannot all run (a cyclic wait).
+VGGT_LAB_API Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
+                               const TransferTime& transfer);
+
+/// Producer stages of each stage (by the graph's edges), without repeats.
+VGGT_LAB_API std::vector<std::vector<int>> stage_producers(const ModelGraph& graph, const Plan& plan);
+
+}  // namespace vggt_lab

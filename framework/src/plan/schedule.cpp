@@ -1,0 +1,144 @@
+#include "vggt_lab/schedule.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "vggt_lab/error.hpp"
+
+namespace vggt_lab {
+namespace {
+
+std::vector<Action> gpipe(int stage, int m) {
+  std::vector<Action> out;
+  for (int mb = 0; mb < m; ++mb) out.push_back({stage, Pass::forward, mb});
+  for (int mb = m - 1; mb >= 0; --mb) out.push_back({stage, Pass::backward, mb});
+  return out;
+}
+
+/// Warm-up forwards, then one forward one backward, then the remaining backwards.
+std::vector<Action> one_f_one_b(int stage, int m, int depth, int pipeline) {
+  int warmup = std::min(pipeline - depth - 1, m);
+  std::vector<Action> out;
+  int forward = 0, backward = 0;
+  for (; forward < warmup; ++forward) out.push_back({stage, Pass::forward, forward});
+  while (forward < m) {
+    out.push_back({stage, Pass::forward, forward++});
+    out.push_back({stage, Pass::backward, backward++});
+  }
+  while (backward < m) out.push_back({stage, Pass::backward, backward++});
+  return out;
+}
+
+}  // namespace
+
+double Timeline::bubble(int device) const {
+  if (makespan <= 0 || device < 0 || device >= int(busy.size())) return 0;
+  return 1.0 - busy[device] / makespan;
+}
+
+std::vector<Action> Timeline::device_order(int device) const {
+  std::vector<Action> out;
+  for (const TimedAction& a : actions) {
+    if (a.device == device) out.push_back(a.action);
+  }
+  return out;
+}
+
+std::vector<std::vector<Action>> stage_sequences(const Plan& plan, const std::vector<int>& depths) {
+  const int m = std::max(1, plan.micro_batches);
+  const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
+  std::vector<std::vector<Action>> out;
+  for (int s = 0; s < int(plan.stages.size()); ++s) {
+    out.push_back(plan.schedule == "1f1b" ? one_f_one_b(s, m, depths[s], pipeline) : gpipe(s, m));
+  }
+  return out;
+}
+
+std::vector<std::vector<int>> stage_producers(const ModelGraph& graph, const Plan& plan) {
+  std::map<std::string, int> stage_of;
+  for (int s = 0; s < int(plan.stages.size()); ++s) {
+    for (const std::string& unit : plan.stages[s].units) stage_of[unit] = s;
+  }
+  std::vector<std::set<int>> producers(plan.stages.size());
+  for (const Edge& edge : graph.edges) {
+    auto from = stage_of.find(edge.from), to = stage_of.find(edge.to);
+    if (from != stage_of.end() && to != stage_of.end() && from->second != to->second) {
+      producers[to->second].insert(from->second);
+    }
+  }
+  std::vector<std::vector<int>> out;
+  for (const auto& set : producers) out.emplace_back(set.begin(), set.end());
+  return out;
+}
+
+Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
+                  const TransferTime& transfer) {
+  const int stages = int(plan.stages.size());
+  const auto producers = stage_producers(graph, plan);
+  std::vector<std::vector<int>> consumers(stages);
+  for (int s = 0; s < stages; ++s) {
+    for (int p : producers[s]) consumers[p].push_back(s);
+  }
+  const auto sequences = stage_sequences(plan, stage_depths(graph, plan));
+  int devices = 0;
+  for (const Stage& stage : plan.stages) devices = std::max(devices, stage.device + 1);
+  std::map<std::tuple<int, int, int>, double> done;  // (stage, pass, mb) -> end time
+  auto finished = [&](int s, Pass pass, int mb) {
+    auto it = done.find({s, int(pass), mb});
+    return it == done.end() ? -1.0 : it->second;
+  };
+  // When its inputs are there, or -1 if some have not been computed yet.
+  auto ready_at = [&](const Action& a) {
+    double ready = 0;
+    if (a.pass == Pass::backward) {
+      double own = finished(a.stage, Pass::forward, a.micro_batch);
+      if (own < 0) return -1.0;
+      ready = own;
+    }
+    const auto& others = a.pass == Pass::forward ? producers[a.stage] : consumers[a.stage];
+    for (int other : others) {
+      double end = finished(other, a.pass, a.micro_batch);
+      if (end < 0) return -1.0;
+      double moved = a.pass == Pass::forward ? transfer(other, a.stage) : transfer(a.stage, other);
+      ready = std::max(ready, end + moved);
+    }
+    return ready;
+  };
+  std::vector<std::size_t> next(stages, 0);
+  std::vector<double> device_free(devices, 0);
+  Timeline timeline;
+  timeline.busy.assign(devices, 0);
+  std::size_t remaining = 0;
+  for (const auto& sequence : sequences) remaining += sequence.size();
+  while (remaining > 0) {
+    int best = -1;
+    double best_start = std::numeric_limits<double>::infinity();
+    for (int s = 0; s < stages; ++s) {  // the action that can start first; ties go to lower stages
+      if (next[s] >= sequences[s].size()) continue;
+      double ready = ready_at(sequences[s][next[s]]);
+      if (ready < 0) continue;
+      double start = std::max(ready, device_free[plan.stages[s].device]);
+      if (start < best_start) {
+        best_start = start;
+        best = s;
+      }
+    }
+    if (best < 0) throw Error("the " + plan.schedule + " schedule of this plan cannot run: its stages wait on each other");
+    const Action& a = sequences[best][next[best]++];
+    const int device = plan.stages[best].device;
+    double end = best_start + duration(best, a.pass);
+    done[{best, int(a.pass), a.micro_batch}] = end;
+    device_free[device] = end;
+    timeline.busy[device] += end - best_start;
+    timeline.makespan = std::max(timeline.makespan, end);
+    timeline.actions.push_back({a, device, best_start, end});
+    --remaining;
+  }
+  std::stable_sort(timeline.actions.begin(), timeline.actions.end(),
+                   [](const TimedAction& x, const TimedAction& y) { return x.start < y.start; });
+  return timeline;
+}
+
+}  // namespace vggt_lab

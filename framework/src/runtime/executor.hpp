@@ -1,0 +1,96 @@
+#pragma once
+// Runs any valid Plan: stages materialised on their logical devices, one
+// worker thread per logical device executing its part of the schedule,
+// tensors and gradients between stages through a transport. On the CPU,
+// several logical devices share the processor yet keep separate memory
+// accounts, workers and transfers, so a layout for 8 GPUs runs on a laptop.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vggt_lab/model.hpp"
+#include "vggt_lab/plan.hpp"
+#include "vggt_lab/schedule.hpp"
+
+namespace vggt_lab::runtime {
+
+/// Moves tensors between logical devices and counts the bytes.
+class VGGT_LAB_API Transport {
+ public:
+  virtual ~Transport();
+  /// Called by the receiving device's worker: the tensor on `to`'s device.
+  virtual torch::Tensor receive(const torch::Tensor& tensor, int from, int to) = 0;
+};
+
+/// In-process device copies. Logical devices on one physical device still
+/// copy, so the receiver's memory and the traffic are what they would be.
+class VGGT_LAB_API InProcessTransport : public Transport {
+ public:
+  explicit InProcessTransport(const Topology& topology);
+  torch::Tensor receive(const torch::Tensor& tensor, int from, int to) override;
+
+ private:
+  std::vector<torch::Device> devices_;
+};
+
+/// Named scalar losses for one micro-batch's predictions of one stage;
+/// "loss" is the one backpropagated (a mean over the micro-batch).
+using LossFn = std::function<TensorMap(const TensorMap& predictions, const TensorMap& batch)>;
+
+struct DeviceStats {
+  std::int64_t peak_bytes = 0;   // during the step
+  double busy_seconds = 0;
+  std::int64_t bytes_sent = 0, bytes_received = 0;
+};
+
+struct StepResult {
+  std::map<std::string, double> losses;  // summed over heads, weighted over micro-batches
+  TensorMap predictions;                 // only when asked for, on the CPU
+  double seconds = 0;
+  std::vector<DeviceStats> devices;
+  std::vector<double> stage_forward_seconds, stage_backward_seconds;  // summed over micro-batches
+};
+
+struct RuntimeOptions {
+  int intra_op_threads = 0;  // per worker; 0: the cores shared among the workers
+};
+
+class VGGT_LAB_API Executor {
+ public:
+  /// `graph` gives the units and edges (any input shape); the plan must pass
+  /// check_plan. Moves every unit's parameters and buffers to its device.
+  Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan plan, Topology topology,
+           std::shared_ptr<Transport> transport, RuntimeOptions options = {});
+  ~Executor();
+
+  /// One forward and backward of `batch` ("images" [B, ...], and whatever
+  /// the loss reads, all with the batch first). Gradients accumulate in the
+  /// parameters (on their devices).
+  StepResult step(const TensorMap& batch, const LossFn& loss);
+  /// Forward only, predictions gathered on the CPU.
+  StepResult predict(const TensorMap& batch);
+
+  const Plan& plan() const { return plan_; }
+  const Topology& topology() const { return topology_; }
+  ModelInstance& model() { return *model_; }
+  torch::Device device_of(int logical) const;
+
+ private:
+  struct Impl;
+  StepResult run(const TensorMap& batch, const LossFn* loss, bool keep_predictions);
+  std::shared_ptr<ModelInstance> model_;
+  ModelGraph graph_;
+  Plan plan_;
+  Topology topology_;
+  std::shared_ptr<Transport> transport_;
+  RuntimeOptions options_;
+  std::vector<std::vector<Action>> device_orders_;
+};
+
+/// Splits a batch into at most `parts` micro-batches along dimension 0
+/// (fewer when the batch is smaller: never an empty one).
+VGGT_LAB_API std::vector<TensorMap> split_batch(const TensorMap& batch, int parts);
+
+}  // namespace vggt_lab::runtime

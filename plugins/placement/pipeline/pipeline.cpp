@@ -1,0 +1,113 @@
+// `pipeline`: the units in graph order cut into p contiguous stages on
+// devices 0..p-1, balanced by time (forward FLOPs) or by memory, with the
+// batch split into m micro-batches run as GPipe or 1F1B.
+#include <algorithm>
+#include <limits>
+#include <vggt_lab/placement.hpp>
+#include <vggt_lab/plugin.hpp>
+
+namespace {
+
+struct Options {
+  int stages = 0;  // 0: one per device
+  int micro_batches = 4;
+  std::string schedule = "1f1b";
+  std::string balance = "time";
+};
+
+class Pipeline : public vggt_lab::Placement {
+ public:
+  explicit Pipeline(Options options) : options_(std::move(options)) {}
+
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
+    const int devices = static_cast<int>(problem.topology.devices.size());
+    const int units = static_cast<int>(problem.graph.units.size());
+    int p = options_.stages > 0 ? options_.stages : devices;
+    if (p > devices) {
+      throw vggt_lab::InputError("[placement] stages = " + std::to_string(p) + ", but there are " +
+                                 std::to_string(devices) + " logical device(s); lower stages or raise [devices] count");
+    }
+    p = std::min(p, units);
+    std::vector<double> cost;
+    for (const auto& unit : problem.graph.units) cost.push_back(unit_cost(unit, problem.memory));
+    vggt_lab::Plan plan;
+    plan.strategy = "pipeline";
+    plan.micro_batches = options_.micro_batches;
+    plan.schedule = options_.schedule;
+    auto cuts = split(cost, p);
+    for (int s = 0; s < p; ++s) {
+      vggt_lab::Stage stage{s, {}};
+      for (int u = cuts[s]; u < cuts[s + 1]; ++u) stage.units.push_back(problem.graph.units[u].name);
+      plan.stages.push_back(std::move(stage));
+    }
+    return plan;
+  }
+
+ private:
+  Options options_;
+
+  double unit_cost(const vggt_lab::Unit& unit, const vggt_lab::MemoryModel& memory) const {
+    if (options_.balance == "memory") return double(vggt_lab::unit_memory(unit, memory));
+    return unit.cost.forward_flops;
+  }
+
+  /// Cut points minimising the largest stage cost (dynamic programming over
+  /// prefix sums); stage s holds units [cuts[s], cuts[s+1]).
+  static std::vector<int> split(const std::vector<double>& cost, int p) {
+    const int n = static_cast<int>(cost.size());
+    std::vector<double> prefix(n + 1, 0);
+    for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cost[i];
+    const double inf = std::numeric_limits<double>::infinity();
+    // best[k][i]: the smallest max stage cost for the first i units in k stages.
+    std::vector<std::vector<double>> best(p + 1, std::vector<double>(n + 1, inf));
+    std::vector<std::vector<int>> from(p + 1, std::vector<int>(n + 1, 0));
+    best[0][0] = 0;
+    for (int k = 1; k <= p; ++k) {
+      for (int i = k; i <= n; ++i) {
+        for (int j = k - 1; j < i; ++j) {
+          double worst = std::max(best[k - 1][j], prefix[i] - prefix[j]);
+          if (worst < best[k][i]) {
+            best[k][i] = worst;
+            from[k][i] = j;
+          }
+        }
+      }
+    }
+    std::vector<int> cuts(p + 1, n);
+    for (int k = p, i = n; k > 0; --k) {
+      cuts[k] = i;
+      i = from[k][i];
+      cuts[k - 1] = i;
+    }
+    return cuts;
+  }
+};
+
+void register_plugins(vggt_lab::Registrar& registrar) {
+  vggt_lab::PluginInfo info;
+  info.name = "pipeline";
+  info.version = "1.0";
+  info.summary = "Contiguous stages over the units in graph order, micro-batched (GPipe or 1F1B)";
+  info.doc =
+      "Cuts the units, in graph order, into `stages` contiguous stages on devices 0..p-1,\n"
+      "minimising the largest stage cost (forward FLOPs for balance = \"time\", predicted\n"
+      "memory for \"memory\"), and splits each batch into `micro_batches` micro-batches run\n"
+      "under `schedule`: gpipe (all forwards, then all backwards) or 1f1b (at most p - s\n"
+      "micro-batches in flight on stage s). Skip tensors to the heads cross stages and are\n"
+      "charged as receive buffers.";
+  info.schema.integer("stages", 0, "Pipeline stages (0: one per logical device)", 0.0)
+      .integer("micro_batches", 4, "Micro-batches per step (a smaller batch uses fewer)", 1.0)
+      .string("schedule", "1f1b", "gpipe or 1f1b", {"gpipe", "1f1b"})
+      .string("balance", "time", "Balance stages by time (FLOPs) or by memory", {"time", "memory"});
+  registrar.add<vggt_lab::Placement>(
+      std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
+        return std::make_unique<Pipeline>(Options{int(o.get<std::int64_t>("stages")),
+                                                  int(o.get<std::int64_t>("micro_batches")),
+                                                  o.get<std::string>("schedule"),
+                                                  o.get<std::string>("balance")});
+      });
+}
+
+}  // namespace
+
+VGGT_LAB_PLUGIN("placement", "pipeline", "1.0", register_plugins)

@@ -1,0 +1,154 @@
+// Every placement strategy, run by the runtime on logical CPU devices, gives
+// the loss and every parameter's gradient of the single-device run.
+// Metric: max |g - g_single| / max |g_single| per parameter; tolerance 1e-5
+// (fp32; micro-batching changes summation order only).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "host/config.hpp"
+#include "host/plugin_host.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/memory_meter.hpp"
+#include "vggt_lab/placement.hpp"
+#include "vggt_lab/state_dict.hpp"
+
+namespace vggt_lab::runtime {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+
+struct Strategy {
+  std::string name;
+  std::vector<std::string> overrides;
+  int devices;
+};
+
+class ExecutorTest : public ::testing::TestWithParam<Strategy> {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = std::make_unique<PluginHost>(nullptr);
+    host_->load_path({default_plugin_dir(), "built-in", true});
+  }
+
+  template <class I>
+  static PluginObject<I> create(const std::string& table, const std::vector<std::string>& overrides) {
+    RawConfig raw;
+    raw.file = "test.toml";
+    for (const auto& o : overrides) apply_override(raw, o);
+    ResolvedConfig config = resolve_config(raw, host_->registry());
+    return host_->registry().create<I>(*config.plugin(table), config.plugin_options(table), host_->context());
+  }
+
+  static TensorMap batch() {
+    torch::manual_seed(21);
+    TensorMap b{{"images", torch::rand({4, 2, 3, 42, 56})},
+                {"query", torch::rand({4, 3, 2}) * torch::tensor({55.0f, 41.0f})}};
+    return b;
+  }
+
+  /// sum(prediction * projection) / scenes, so micro-batches weight as scenes.
+  static LossFn projection_loss() {
+    return [](const TensorMap& predictions, const TensorMap& batch) {
+      torch::Tensor total = torch::zeros({}, batch.at("images").options());
+      for (const auto& [name, tensor] : predictions) {
+        auto projection = batch.find("proj." + name);
+        if (projection != batch.end()) total = total + (tensor * projection->second).sum();
+      }
+      return TensorMap{{"loss", total / double(batch.at("images").size(0))}};
+    };
+  }
+
+  static TensorMap with_projections(const TensorMap& in, const TensorMap& predictions) {
+    TensorMap out = in;
+    torch::manual_seed(5);
+    for (const auto& [name, tensor] : predictions) out["proj." + name] = torch::randn_like(tensor);
+    return out;
+  }
+
+  struct Run {
+    StepResult result;
+    std::map<std::string, torch::Tensor> grads;
+  };
+
+  static Run run(const std::string& placement, const std::vector<std::string>& overrides, int devices) {
+    auto model = create<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+    torch::manual_seed(0);
+    auto instance = model.object->build();
+    InputShape shape{4, 2, 42, 56, 3};
+    ModelGraph graph = model.object->graph(shape);
+    Topology topology;
+    for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
+    std::vector<std::string> all{"placement.plugin=" + placement};
+    all.insert(all.end(), overrides.begin(), overrides.end());
+    auto strategy = create<Placement>("placement", all);
+    Plan plan = strategy.object->place({graph, topology, {}});
+    Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology));
+    TensorMap in = batch();
+    auto predictions = executor.predict(in).predictions;
+    Run out;
+    out.result = executor.step(with_projections(in, predictions), projection_loss());
+    for (auto& item : instance->module().named_parameters()) {
+      if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().to(torch::kCPU);
+    }
+    return out;
+  }
+
+  static std::unique_ptr<PluginHost> host_;
+};
+
+std::unique_ptr<PluginHost> ExecutorTest::host_;
+
+TEST_P(ExecutorTest, LossAndEveryGradientEqualTheSingleDeviceRun) {
+  const Strategy& s = GetParam();
+  static Run reference = run("single", {}, 1);
+  Run run = this->run(s.name, s.overrides, s.devices);
+  double expected = reference.result.losses.at("loss");
+  EXPECT_NEAR(run.result.losses.at("loss"), expected, std::abs(expected) * kTolerance);
+  ASSERT_EQ(run.grads.size(), reference.grads.size());
+  for (const auto& [name, g] : reference.grads) {
+    double scale = std::max(g.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((run.grads.at(name) - g).abs().max().item<double>() / scale, kTolerance) << name;
+  }
+  int used = 0;
+  for (const auto& d : run.result.devices) used += d.busy_seconds > 0;
+  EXPECT_EQ(used, s.devices);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Strategies, ExecutorTest,
+    ::testing::Values(Strategy{"single", {}, 1},
+                      Strategy{"per-head", {"placement.depth_head=1", "placement.point_head=2",
+                                            "placement.camera_head=1", "placement.track_head=2"}, 3},
+                      Strategy{"balanced-memory", {}, 4},
+                      Strategy{"pipeline", {"placement.micro_batches=2", "placement.schedule=gpipe"}, 2},
+                      Strategy{"pipeline", {"placement.micro_batches=4", "placement.schedule=1f1b"}, 3}),
+    [](const auto& info) {
+      std::string name = info.param.name + "_" + std::to_string(info.param.devices);
+      for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name + "_" + std::to_string(info.index);
+    });
+
+TEST(SplitBatch, NeverMakesAnEmptyMicroBatch) {
+  TensorMap batch{{"images", torch::zeros({3, 1, 3, 14, 14})}};
+  EXPECT_EQ(split_batch(batch, 8).size(), 3u);  // upstream crashed here (vggt#340)
+  EXPECT_EQ(split_batch(batch, 2).size(), 2u);
+  EXPECT_EQ(split_batch(batch, 2)[1].at("images").size(0), 1);
+}
+
+TEST(MemoryMeter, AttributesAllocationsToTheThreadsLogicalDevice) {
+  install_memory_meter();
+  reset_memory_peaks();
+  auto before = memory_count(7).current;
+  torch::Tensor t;
+  {
+    ScopedDevice on(7);
+    t = torch::empty({1024, 256});  // 1 MiB
+  }
+  EXPECT_EQ(memory_count(7).current - before, 1024 * 256 * 4);
+  EXPECT_GE(memory_count(7).peak, memory_count(7).current);
+  t = torch::Tensor();
+  EXPECT_EQ(memory_count(7).current, before);
+}
+
+}  // namespace
+}  // namespace vggt_lab::runtime
