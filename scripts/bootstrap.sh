@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config binutils
   libtorch-dev libgloo-dev libopenblas0-pthread
   libtomlplusplus-dev libspdlog-dev libboost-dev libgtest-dev libgmock-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev
 )
 
 install_missing() {

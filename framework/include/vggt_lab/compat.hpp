@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "vggt_lab/export.hpp"
+
 /// c10::Allocator gained a pure virtual copy_data in LibTorch 2.3.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
 #define VGGT_LAB_COMPAT_ALLOCATOR_COPY_DATA                                    \
@@ -49,5 +51,59 @@ class AutocastOff {
  private:
   bool was_;
 };
+
+/// Turns autocast on for this thread's work on `device` with `dtype`
+/// (bf16 or fp16) for a scope; autocast state is per thread.
+class AutocastOn {
+ public:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  AutocastOn(c10::DeviceType device, at::ScalarType dtype)
+      : device_(device), was_(at::autocast::is_autocast_enabled(device)),
+        dtype_(at::autocast::get_autocast_dtype(device)) {
+    at::autocast::set_autocast_dtype(device, dtype);
+    at::autocast::set_autocast_enabled(device, true);
+  }
+  ~AutocastOn() {
+    at::autocast::set_autocast_enabled(device_, was_);
+    at::autocast::set_autocast_dtype(device_, dtype_);
+  }
+#else
+  AutocastOn(c10::DeviceType device, at::ScalarType dtype) : device_(device) {
+    if (device_ == c10::DeviceType::CPU) {
+      was_ = at::autocast::is_cpu_enabled();
+      dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(true);
+    } else {
+      was_ = at::autocast::is_enabled();
+      dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(true);
+    }
+  }
+  ~AutocastOn() {
+    if (device_ == c10::DeviceType::CPU) {
+      at::autocast::set_cpu_enabled(was_);
+      at::autocast::set_autocast_cpu_dtype(dtype_);
+    } else {
+      at::autocast::set_enabled(was_);
+      at::autocast::set_autocast_gpu_dtype(dtype_);
+    }
+  }
+#endif
+  AutocastOn(const AutocastOn&) = delete;
+  AutocastOn& operator=(const AutocastOn&) = delete;
+
+ private:
+  c10::DeviceType device_;
+  bool was_ = false;
+  at::ScalarType dtype_ = at::kFloat;
+};
+
+/// CUDA devices LibTorch sees (0 in a CPU build).
+inline int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+
+/// Total memory of a CUDA device in bytes, 0 when unknown (CPU builds).
+VGGT_LAB_API std::int64_t cuda_total_memory(int device);
 
 }  // namespace vggt_lab::compat

@@ -14,6 +14,8 @@ struct UnitCost {
   std::int64_t activation_bytes = 0;  // kept for backward, per micro-batch, fused attention
   std::int64_t attention_bytes = 0;   // + attention probabilities kept without fused kernels
   std::int64_t checkpoint_bytes = 0;  // kept instead when the unit is checkpointed
+  std::int64_t recompute_bytes = 0;   // transient while one checkpointed piece recomputes
+  std::int64_t recompute_attention_bytes = 0;  // + its attention probabilities, unfused
   double forward_flops = 0;
 };
 

@@ -10,7 +10,7 @@
 namespace vggt_lab {
 namespace {
 
-using Action = std::function<int()>;
+using CommandAction = std::function<int()>;
 
 void add_global_options(CLI::App& app, GlobalOptions& global) {
   app.add_flag("-v,--verbose", global.verbose, "Log debug messages");
@@ -19,16 +19,17 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
                  "Plugin folder or library, searched first (repeatable)");
 }
 
-void add_run(CLI::App& app, const GlobalOptions& global, Action& action) {
+void add_run(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand("run", "Train under a layout described by an experiment file");
   run->add_option("file", args->file, "Experiment TOML file")->required();
   run->add_option("--out", args->out, "Run folder (default: <[output].dir>/<name>-<time>)");
   run->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
+  run->add_option("--resume", args->resume, "Continue a run from its folder or a checkpoint");
   run->callback([&, args] { action = [&global, args] { return command_run(global, *args); }; });
 }
 
-void add_plugins(CLI::App& app, const GlobalOptions& global, Action& action) {
+void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PluginsArgs>();
   CLI::App* plugins = app.add_subcommand("plugins", "List the plugins that can be loaded");
   plugins->add_option("--kind", args->kind, "Only this kind: model, placement, gradient, optimizer, data");
@@ -48,7 +49,7 @@ void add_plugins(CLI::App& app, const GlobalOptions& global, Action& action) {
 /// Subcommands whose work lands with a later issue: their --help documents
 /// them; running one says where it stands.
 void add_pending(CLI::App& app, const std::string& name, const std::string& about,
-                 const std::string& usage, const std::string& issue, Action& action) {
+                 const std::string& usage, const std::string& issue, CommandAction& action) {
   CLI::App* command = app.add_subcommand(name, about);
   command->fallthrough(false);
   command->allow_extras();
@@ -61,7 +62,20 @@ void add_pending(CLI::App& app, const std::string& name, const std::string& abou
   });
 }
 
-void add_model(CLI::App& app, const GlobalOptions& global, Action& action) {
+void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* plan = app.add_subcommand(
+      "plan", "Place the model on (imagined) devices and predict memory and time, without a GPU");
+  plan->add_option("file", args->file, "Experiment TOML file")->required();
+  plan->add_option("--devices", args->devices, "Logical devices (overrides [devices] count)");
+  plan->add_option("--device-memory", args->device_memory, "Capacity of every device, e.g. 80GiB");
+  plan->add_flag("--json", args->json, "Print one JSON object");
+  plan->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
+  plan->footer("Exit status 1 when the plan does not fit its devices.");
+  plan->callback([&, args] { action = [&global, args] { return command_plan(global, *args); }; });
+}
+
+void add_model(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   CLI::App* model = app.add_subcommand("model", "Inspect models");
   model->require_subcommand(1);
   auto args = std::make_shared<ModelKeysArgs>();
@@ -88,12 +102,10 @@ void add_model(CLI::App& app, const GlobalOptions& global, Action& action) {
   });
 }
 
-void add_commands(CLI::App& app, const GlobalOptions& global, Action& action) {
+void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   add_run(app, global, action);
   add_plugins(app, global, action);
-  add_pending(app, "plan", "Place a model on (imagined) devices and predict memory and time",
-              "vggt-lab plan FILE.toml [--devices N] [--device-memory 80GiB] [--json]", "#5",
-              action);
+  add_plan(app, global, action);
   add_pending(app, "sweep", "Explore layouts and rank them",
               "vggt-lab sweep FILE.toml [--mode plan|measure] [--jobs N] --out DIR", "#7", action);
   add_pending(app, "infer", "Run a checkpoint on a folder of images",
@@ -121,7 +133,7 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions global;
-  Action action;
+  CommandAction action;
   add_global_options(app, global);
   add_commands(app, global, action);
   try {

@@ -1,10 +1,13 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 
 #include "cli/commands.hpp"
 #include "host/files.hpp"
+#include "report/run_report.hpp"
+#include "train/trainer.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -18,17 +21,23 @@ std::string timestamp() {
   return text;
 }
 
-/// The run folder: --out, or <[output].dir>/<name>-<time>. An existing run is
-/// never overwritten.
-std::filesystem::path make_run_dir(const ResolvedConfig& config,
-                                   const std::optional<std::filesystem::path>& out) {
-  std::filesystem::path dir =
-      out ? *out
-          : std::filesystem::path(config.core("output").get<std::string>("dir")) /
-                (config.core("experiment").get<std::string>("name") + "-" + timestamp());
-  if (std::filesystem::exists(dir / "config.resolved.toml")) {
+/// The run folder: --out, the run being resumed, or <[output].dir>/<name>-<time>.
+/// An existing run is never overwritten, only continued with --resume.
+std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& args) {
+  std::filesystem::path dir;
+  if (args.out) {
+    dir = *args.out;
+  } else if (args.resume && std::filesystem::exists(*args.resume / "config.resolved.toml")) {
+    dir = *args.resume;
+  } else {
+    dir = std::filesystem::path(config.core("output").get<std::string>("dir")) /
+          (config.core("experiment").get<std::string>("name") + "-" + timestamp());
+  }
+  bool continuing = args.resume && std::filesystem::equivalent(dir.empty() ? "." : dir, *args.resume);
+  if (!continuing && std::filesystem::exists(dir / "config.resolved.toml")) {
     throw InputError("run folder " + dir.string() +
-                     " already holds a run; choose another --out or remove that folder");
+                     " already holds a run; choose another --out, remove that folder, or continue it with --resume " +
+                     dir.string());
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -40,12 +49,10 @@ std::filesystem::path make_run_dir(const ResolvedConfig& config,
 /// options fails before anything is written.
 void create_plugins(const Experiment& experiment) {
   const Registry& registry = experiment.session.host->registry();
-  PluginContext context =
-      experiment.session.host->context(experiment.config.file.parent_path());
+  PluginContext context = experiment.session.host->context(experiment.config.file.parent_path());
   for (const auto& [table, kind] : plugin_tables()) {
     if (auto name = experiment.config.plugin(table)) {
       registry.instantiate(kind, *name, experiment.config.plugin_options(table), context);
-      experiment.session.logger->info("[{}] {} plugin '{}'", table, to_string(kind), *name);
     }
   }
 }
@@ -56,13 +63,32 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   Experiment experiment = open_experiment(global, args.file, args.overrides);
   spdlog::logger& log = *experiment.session.logger;
   create_plugins(experiment);
-  std::filesystem::path dir = make_run_dir(experiment.config, args.out);
+  PlanReport plan = plan_experiment(experiment);
+  if (!plan.fits()) {
+    throw InputError("the plan does not fit its devices:\n" + plan_text(plan) +
+                     "choose another [placement], more or larger [devices], or a smaller step ([train])");
+  }
+  std::filesystem::path dir = make_run_dir(experiment.config, args);
   log_to_file(log, dir / "run.log");
   write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
-  log.info("experiment '{}' is valid; run folder {}",
-           experiment.config.core("experiment").get<std::string>("name"), dir.string());
-  log.info("training is not implemented yet (issues #3-#6): stopped after validating the "
-           "experiment and creating its plugins");
+  write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  const Options& meta = experiment.config.core("experiment");
+  log.info("experiment '{}', run folder {}", meta.get<std::string>("name"), dir.string());
+  log.info("{}", plan_text(plan));
+  train::TrainerSetup setup;
+  setup.config = &experiment.config;
+  setup.registry = &experiment.session.host->registry();
+  setup.context = experiment.session.host->context(experiment.config.file.parent_path());
+  setup.run_dir = dir;
+  setup.resume = args.resume;
+  setup.plan = plan;
+  setup.model = create_model(experiment);
+  setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
+  train::TrainSummary summary = train::train(setup);
+  report::write_run_report(dir, meta.get<std::string>("name"), meta.get<std::string>("description"), summary);
+  log.info("done: loss {:.4f} -> {:.4f} (first and last fifth of the steps), {:.2f} scenes/s; see {}",
+           summary.first_fifth_loss, summary.last_fifth_loss, summary.samples_per_second,
+           (dir / "report.md").string());
   return 0;
 }
 

@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "cli/session.hpp"
+#include "plan/planning.hpp"
 
 namespace vggt_lab {
 
 struct RunArgs {
   std::filesystem::path file;
   std::optional<std::filesystem::path> out;
+  std::optional<std::filesystem::path> resume;
   std::vector<std::string> overrides;
 };
 int command_run(const GlobalOptions& global, const RunArgs& args);
@@ -41,6 +43,19 @@ struct ModelConvertArgs {
   std::filesystem::path input, output;
 };
 int command_model_convert(const GlobalOptions& global, const ModelConvertArgs& args);
+
+struct PlanArgs {
+  std::filesystem::path file;
+  std::vector<std::string> overrides;
+  int devices = 0;
+  std::string device_memory;
+  bool json = false;
+};
+int command_plan(const GlobalOptions& global, const PlanArgs& args);
+
+/// The experiment's model and its checked, predicted plan.
+PluginObject<Model> create_model(const Experiment& experiment);
+PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {});
 
 int command_version();
 

@@ -4,10 +4,20 @@
 namespace vggt_lab {
 namespace {
 
-std::optional<std::string> check_memory(const OptionValue& value) {
-  const auto& text = std::get<std::string>(value);
+std::optional<std::string> check_size(const std::string& text) {
   if (text == "auto" || parse_bytes(text)) return std::nullopt;
   return "must be \"auto\" or a size such as \"80GiB\", \"512MiB\" or \"16GB\", got \"" + text + "\"";
+}
+
+std::optional<std::string> check_memory(const OptionValue& value) {
+  return check_size(std::get<std::string>(value));
+}
+
+std::optional<std::string> check_memories(const OptionValue& value) {
+  for (const auto& text : std::get<std::vector<std::string>>(value)) {
+    if (auto problem = check_size(text)) return "entries " + *problem;
+  }
+  return std::nullopt;
 }
 
 std::map<std::string, OptionSchema> make_core_schemas() {
@@ -23,10 +33,53 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "cpu, or cuda",
               {"auto", "cpu", "cuda"})
       .string("memory", "auto", "Capacity per logical device: auto (from the device) or a size")
+      .with_check(check_memory)
+      .string_list("memories", {},
+                   "Capacities per logical device, for unequal devices (overrides memory)")
+      .with_check(check_memories)
+      .number("flops", 0.0,
+              "Sustained FLOP/s per logical device for time predictions (0: 2e10 on a CPU, "
+              "2e14 on a GPU)",
+              0.0)
+      .string("bandwidth", "auto",
+              "Bytes per second between logical devices, e.g. \"25GB\" (auto: 10GB on a CPU, "
+              "25GB between GPUs)")
       .with_check(check_memory);
   schemas["train"]
       .integer("steps", 100, "Optimizer steps to run", 1.0)
-      .integer("log_every", 10, "Steps between log lines", 1.0);
+      .integer("log_every", 10, "Steps between log lines", 1.0)
+      .integer("batch_size", 1, "Scenes per step (split into the plan's micro-batches)", 1.0)
+      .integer("frames", 8, "Frames per scene at most (the shape plans are made for)", 1.0)
+      .integer("image_height", 518, "Image height in pixels at most (a multiple of the patch size)", 1.0)
+      .integer("image_width", 518, "Image width in pixels at most", 1.0)
+      .integer("track_queries", 0, "Query points per scene for the track head (0: no tracking)", 0.0)
+      .boolean("checkpointing", false, "Recompute each unit's activations in backward")
+      .string("fused_attention", "auto",
+              "Whether attention keeps its probabilities for backward: off (LibTorch 1.13, CPUs), "
+              "on (flash / memory-efficient kernels), auto (on for GPU plans)",
+              {"auto", "on", "off"})
+      .string_list("frozen", {}, "Parameters to freeze, by glob on their names, e.g. \"*aggregator*\"")
+      .string("precision", "fp32", "fp32, bf16 (autocast) or fp16 (autocast + dynamic loss scaling)",
+              {"fp32", "bf16", "fp16"})
+      .integer("accum_steps", 1, "Sequential chunks of each batch whose gradients add up before a step", 1.0)
+      .integer("min_frames", 0, "Fewest frames per scene a step draws (0: frames)", 0.0)
+      .number("min_aspect", 1.0, "Smallest image height / width a step draws", 0.1, 1.0)
+      .number("max_aspect", 1.0, "Largest image height / width", 0.1, 1.0)
+      .integer("patch_size", 14, "Image sides are multiples of this", 1.0)
+      .number("color_jitter", 0.0, "Brightness, contrast and saturation jitter strength", 0.0, 1.0)
+      .number("grayscale", 0.0, "Probability of a greyscale frame", 0.0, 1.0)
+      .number("blur", 0.0, "Probability of a blurred frame", 0.0, 1.0)
+      .integer("data_workers", 1, "Threads preparing batches", 1.0)
+      .integer("prefetch", 2, "Batches prepared ahead", 1.0)
+      .number("camera_weight", 5.0, "Camera loss weight (official: 5.0)", 0.0)
+      .number("depth_weight", 1.0, "Depth loss weight", 0.0)
+      .number("point_weight", 1.0, "Point-map loss weight", 0.0)
+      .number("track_weight", 0.05, "Track loss weight (paper: 0.05)", 0.0)
+      .number("loss_alpha", 0.2, "Confidence regulariser alpha", 0.0)
+      .number("valid_range", 0.98, "Quantile of per-pixel losses kept (<= 0 keeps all)", 0.0, 1.0)
+      .integer("eval_every", 0, "Steps between evaluations on held-out scenes (0: only at the end)", 0.0)
+      .integer("eval_scenes", 4, "Held-out scenes per evaluation (0: none)", 0.0)
+      .integer("checkpoint_every", 0, "Steps between checkpoints (0: only at the end)", 0.0);
   schemas["distributed"]
       .string("backend", "auto", "c10d backend: auto (nccl on GPUs, gloo on CPUs), nccl or gloo",
               {"auto", "nccl", "gloo"})

@@ -8,7 +8,6 @@ namespace vggt_lab {
 Error::~Error() = default;
 InputError::~InputError() = default;
 PluginLoadError::~PluginLoadError() = default;
-Registrar::~Registrar() = default;
 
 std::string_view to_string(Kind kind) {
   switch (kind) {

@@ -9,8 +9,10 @@ namespace vggt_lab {
 
 std::int64_t unit_activations(const Unit& unit, const MemoryModel& model) {
   if (model.frozen_units.count(unit.name)) return 0;
-  if (model.checkpointing) return unit.cost.checkpoint_bytes;
-  return unit.cost.activation_bytes + (model.fused_attention ? 0 : unit.cost.attention_bytes);
+  const std::int64_t full =
+      unit.cost.activation_bytes + (model.fused_attention ? 0 : unit.cost.attention_bytes);
+  // A unit that cannot be checkpointed reports its full activations.
+  return model.checkpointing ? std::min(full, unit.cost.checkpoint_bytes) : full;
 }
 
 std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
@@ -56,9 +58,9 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
         d.optimizer += std::llround(double(params) * model.optimizer_state_factor);
       }
       d.activations += std::llround(double(unit_activations(unit, model)) / m * in_flight(int(s)));
-      if (model.checkpointing && !frozen) {  // one unit's activations, recomputed in backward
-        std::int64_t recomputed = unit.cost.activation_bytes +
-                                  (model.fused_attention ? 0 : unit.cost.attention_bytes);
+      if (model.checkpointing && !frozen) {  // one piece's activations, recomputed in backward
+        std::int64_t recomputed = unit.cost.recompute_bytes +
+                                  (model.fused_attention ? 0 : unit.cost.recompute_attention_bytes);
         d.workspace = std::max<std::int64_t>(d.workspace, std::llround(double(recomputed) / m));
       }
     }

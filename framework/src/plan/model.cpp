@@ -2,8 +2,6 @@
 
 namespace vggt_lab {
 
-Model::~Model() = default;
-ModelInstance::~ModelInstance() = default;
 
 std::int64_t numel(const TensorSpec& tensor) {
   std::int64_t count = 1;

@@ -5,7 +5,6 @@
 
 namespace vggt_lab {
 
-Placement::~Placement() = default;
 
 int ModelGraph::index_of(const std::string& name) const {
   for (std::size_t i = 0; i < units.size(); ++i) {

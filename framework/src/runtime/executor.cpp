@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "runtime/memory_meter.hpp"
+#include "vggt_lab/compat.hpp"
 #include "vggt_lab/error.hpp"
 #include "vggt_lab/state_dict.hpp"
 
@@ -150,6 +151,8 @@ struct Executor::Impl {
   std::map<std::pair<int, int>, TensorMap> predictions;  // (mb, stage) -> on CPU
   std::vector<DeviceStats> stats;
   std::vector<double> forward_seconds, backward_seconds;
+  std::vector<TimedAction> actions;
+  Clock::time_point started = Clock::now();
   std::string error;
 
   struct StageState {
@@ -268,6 +271,8 @@ struct Executor::Impl {
   void work(int device, const std::vector<Action>& order, int threads) {
     ScopedDevice attribution(device);
     if (threads > 0) at::set_num_threads(threads);
+    std::optional<compat::AutocastOn> autocast;
+    if (self.options_.autocast) autocast.emplace(self.device_of(device).type(), *self.options_.autocast);
     double busy = 0;
     try {
       for (const Action& a : order) {
@@ -286,6 +291,8 @@ struct Executor::Impl {
         busy += took;
         std::lock_guard<std::mutex> lock(mutex);
         (a.pass == Pass::forward ? forward_seconds : backward_seconds)[a.stage] += took;
+        double begin = std::chrono::duration<double>(start - started).count();
+        actions.push_back({a, device, begin, begin + took});
       }
     } catch (const Aborted&) {
     } catch (const std::exception& e) {
@@ -349,6 +356,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
                     : std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, workers));
   reset_memory_peaks();
   auto start = Clock::now();
+  impl.started = start;
   std::vector<std::thread> pool;
   for (int d = 0; d < devices; ++d) {
     auto actions = order.device_order(d);
@@ -368,6 +376,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   for (int d = 0; d < devices; ++d) result.devices[d].peak_bytes = memory_count(d).peak;
   result.stage_forward_seconds = impl.forward_seconds;
   result.stage_backward_seconds = impl.backward_seconds;
+  result.actions = impl.actions;
   if (keep_predictions) {
     std::map<std::string, std::vector<torch::Tensor>> parts;
     for (const auto& [key, map] : impl.predictions) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,12 @@ struct StepResult {
   double seconds = 0;
   std::vector<DeviceStats> devices;
   std::vector<double> stage_forward_seconds, stage_backward_seconds;  // summed over micro-batches
+  std::vector<TimedAction> actions;  // what each device ran when, seconds from the step's start
 };
 
 struct RuntimeOptions {
   int intra_op_threads = 0;  // per worker; 0: the cores shared among the workers
+  std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, fp32 weights
 };
 
 class VGGT_LAB_API Executor {

@@ -17,13 +17,19 @@ constexpr double kSavedPerToken = 25.0;   // tensors of width C kept per block a
 
 struct Cost {
   double activations = 0, attention = 0, checkpoint = 0, flops = 0;
+  double recompute = 0, recompute_attention = 0;  // the largest checkpointed block
 
   /// A transformer block: `sequences` attention sequences of `n` tokens.
+  /// Blocks are what upstream checkpoints: they keep only their input then.
   void block(double sequences, double n, double dim, double heads, double mlp_ratio = 4.0) {
     double tokens = sequences * n;
-    activations += kSavedPerToken * tokens * dim + sequences * heads * n;  // + softmax stats
-    attention += sequences * heads * n * n;
+    double saved = kSavedPerToken * tokens * dim + sequences * heads * n;  // + softmax stats
+    double probabilities = sequences * heads * n * n;
+    activations += saved;
+    attention += probabilities;
     checkpoint += tokens * dim;
+    recompute = std::max(recompute, saved);
+    recompute_attention = std::max(recompute_attention, probabilities);
     flops += 2.0 * tokens * (4.0 + 2.0 * mlp_ratio) * dim * dim + 4.0 * sequences * n * n * dim;
   }
   /// A convolution producing `out` channels on an h x w map.
@@ -112,6 +118,7 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     for (int64_t i = 0; i < depth; ++i) embed.block(B * S, n, C, double(heads));
   }
   embed.checkpoint += B * S * 3 * H * W;
+  // The conv patch embedder is not checkpointed: it keeps its input either way.
   const int64_t k = c.aa_block_size, groups = c.depth / k;
   for (int64_t j = 0; j < groups; ++j) {
     Cost& group = costs["block." + std::to_string(j)];
@@ -120,7 +127,7 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
       group.block(B, S * P, C, c.num_heads, c.mlp_ratio);  // global attention
     }
   }
-  if (c.enable_camera) {
+  if (c.enable_camera) {  // heads run without checkpointing, as upstream
     Cost& camera = costs["camera_head"];
     for (int it = 0; it < 4; ++it) {
       for (int64_t d = 0; d < c.camera_trunk_depth; ++d) camera.block(B, S, 2 * C, c.camera_num_heads);
@@ -139,11 +146,16 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
   auto params = parameters_per_unit(c);
   for (const std::string& name : unit_names(c)) {
     const Cost& cost = costs[name];
-    double checkpoint = cost.checkpoint > 0 ? cost.checkpoint : cost.activations;
-    graph.units.push_back({name,
-                           {int64_t(params[name] * kBytes), int64_t(cost.activations * kBytes),
-                            int64_t(cost.attention * kBytes), int64_t(checkpoint * kBytes),
-                            cost.flops}});
+    bool blocks = name == "embed" || name.rfind("block.", 0) == 0;  // what upstream checkpoints
+    vggt_lab::UnitCost unit;
+    unit.param_bytes = int64_t(params[name] * kBytes);
+    unit.activation_bytes = int64_t(cost.activations * kBytes);
+    unit.attention_bytes = int64_t(cost.attention * kBytes);
+    unit.checkpoint_bytes = int64_t((blocks ? cost.checkpoint : cost.activations + cost.attention) * kBytes);
+    unit.recompute_bytes = blocks ? int64_t(cost.recompute * kBytes) : 0;
+    unit.recompute_attention_bytes = blocks ? int64_t(cost.recompute_attention * kBytes) : 0;
+    unit.forward_flops = cost.flops;
+    graph.units.push_back({name, unit});
   }
   auto edge = [&](std::string tensor, std::string from, std::string to, double elements) {
     graph.edges.push_back({std::move(tensor), std::move(from), std::move(to), int64_t(elements * kBytes)});

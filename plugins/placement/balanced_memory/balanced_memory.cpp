@@ -58,9 +58,12 @@ class BalancedMemory : public vggt_lab::Placement {
     return parts;
   }
 
+  /// An upper bound on any device's predicted memory: everything on one
+  /// device, plus every tensor as a receive buffer.
   static std::int64_t total_memory(const PlacementProblem& problem) {
-    std::int64_t total = 0;
-    for (const auto& unit : problem.graph.units) total += unit_memory(unit, problem.memory);
+    Plan all{"", {{0, {}}}, 1, "sequential"};
+    for (const auto& unit : problem.graph.units) all.stages[0].units.push_back(unit.name);
+    std::int64_t total = predicted_totals(problem.graph, problem.topology, all, problem.memory)[0];
     for (const auto& edge : problem.graph.edges) total += edge.bytes;
     return total;
   }

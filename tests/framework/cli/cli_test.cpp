@@ -9,6 +9,8 @@
 
 #include "support/support.hpp"
 
+#include <sstream>
+
 namespace vggt_lab {
 namespace {
 
@@ -38,27 +40,54 @@ TEST(Cli, BrokenExperimentGivesPreciseErrorStatus2AndWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
 }
 
-TEST(Cli, RunWritesResolvedConfigAndLogIntoTheRunFolder) {
+/// A shipped experiment shortened to a few steps.
+std::string quick_run(const std::string& experiment, const std::filesystem::path& out, int steps = 2) {
+  return exe() + " run " + std::string(SOURCE_ROOT) + "/experiments/" + experiment + " --out " + out.string() +
+         " --set train.steps=" + std::to_string(steps) + " --set train.eval_scenes=1 -q";
+}
+
+TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   TempDir dir;
-  auto file = dir.write("ok.toml", "[train]\nsteps = 3\n[placement]\nplugin = \"single\"\n");
   auto out = dir.path() / "run";
-  auto result = run_command(exe() + " run " + file.string() + " --out " + out.string() +
-                            " --set train.log_every=1");
+  auto result = run_command(quick_run("single.toml", out) + " --set train.log_every=1");
   ASSERT_EQ(result.status, 0) << result.output;
-  std::string resolved = read(out / "config.resolved.toml");
-  EXPECT_THAT(resolved, HasSubstr("[train]\nlog_every = 1\nsteps = 3\n"));
-  EXPECT_THAT(resolved, HasSubstr("[placement]\nplugin = \"single\"\ndevice = 0\n"));
-  EXPECT_THAT(read(out / "run.log"), HasSubstr("stopped after validating"));
+  for (const char* file : {"config.resolved.toml", "run.log", "plan.json", "metrics.jsonl", "summary.json",
+                           "report.md", "loss.svg", "memory.svg", "timeline.svg", "timeline.json",
+                           "checkpoints/latest", "checkpoints/step-000002/model.safetensors"}) {
+    EXPECT_TRUE(std::filesystem::exists(out / file)) << file;
+  }
+  EXPECT_THAT(read(out / "config.resolved.toml"), HasSubstr("\nsteps = 2\n"));
+  std::istringstream metrics(read(out / "metrics.jsonl"));
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(metrics, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 3u);  // two steps and the final evaluation
+  for (const char* key : {"loss", "lr", "step_seconds", "samples_per_second", "devices", "grad_norms", "losses"}) {
+    EXPECT_TRUE(lines[0].contains(key)) << key;
+  }
+  EXPECT_TRUE(lines[0]["losses"].contains("loss_camera"));
+  EXPECT_TRUE(lines[0]["devices"][0].contains("peak_bytes"));
+  EXPECT_TRUE(lines[2]["eval"].contains("depth_abs_rel"));
+  auto plan = nlohmann::json::parse(read(out / "plan.json"));
+  EXPECT_GT(plan["devices"][0]["predicted_peak_bytes"].get<int64_t>(), 0);
+  EXPECT_THAT(read(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
 }
 
 TEST(Cli, RunRefusesToOverwriteAnExistingRun) {
   TempDir dir;
-  auto file = dir.write("ok.toml", "");
-  auto out = (dir.path() / "run").string();
-  ASSERT_EQ(run_command(exe() + " run " + file.string() + " --out " + out).status, 0);
-  auto again = run_command(exe() + " run " + file.string() + " --out " + out);
+  auto out = dir.path() / "run";
+  ASSERT_EQ(run_command(quick_run("single.toml", out, 1)).status, 0);
+  auto again = run_command(quick_run("single.toml", out, 1));
   EXPECT_EQ(again.status, 2);
   EXPECT_THAT(again.output, HasSubstr("already holds a run"));
+}
+
+TEST(Cli, RunNamesTheMissingTable) {
+  TempDir dir;
+  auto file = dir.write("ok.toml", "[placement]\nplugin = \"single\"\n");
+  auto result = run_command(exe() + " run " + file.string() + " --out " + (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 2);
+  EXPECT_THAT(result.output, HasSubstr("has no [model] table"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
 }
 
 TEST(Cli, MissingFileAndBadArgumentsExit2) {
@@ -120,13 +149,27 @@ TEST(Cli, EverySubcommandHasHelp) {
   }
 }
 
-TEST(Cli, ShippedExperimentsAreValid) {
-  for (const char* name : {"balanced.toml", "single.toml"}) {
+TEST(Cli, ShippedExperimentsRunAndTheFullSizeOnesPlanToFit) {
+  for (const char* name : {"balanced.toml", "per_head.toml", "pipeline.toml"}) {
     TempDir dir;
-    auto result = run_command(exe() + " run " + std::string(SOURCE_ROOT) + "/experiments/" +
-                              name + " --out " + (dir.path() / "run").string());
+    auto result = run_command(quick_run(name, dir.path() / "run"));
     EXPECT_EQ(result.status, 0) << name << ": " << result.output;
   }
+  for (const char* name : {"1b/balanced.toml", "1b/per_head.toml", "1b/pipeline.toml"}) {
+    auto result = run_command(exe() + " plan " + std::string(SOURCE_ROOT) + "/experiments/" + name + " --json");
+    ASSERT_EQ(result.status, 0) << name << ": " << result.output;
+    auto plan = nlohmann::json::parse(result.output);
+    EXPECT_TRUE(plan["fits"].get<bool>()) << name;
+    EXPECT_EQ(plan["devices"].size(), 4u) << name;
+  }
+}
+
+TEST(Cli, PlanRefusesWhatDoesNotFitWithStatus1) {
+  auto result = run_command(exe() + " plan " + std::string(SOURCE_ROOT) +
+                            "/experiments/1b/per_head.toml --device-memory 20GiB");
+  EXPECT_EQ(result.status, 1);
+  EXPECT_THAT(result.output, HasSubstr("does not fit: device 0 (cuda:0) needs"));
+  EXPECT_THAT(result.output, HasSubstr("but has 20.00 GiB"));
 }
 
 }  // namespace
@@ -138,7 +181,7 @@ namespace {
 TEST(CliModel, ShowListsUnitsWithTheirModulesAndCounts) {
   auto result = testing::run_command(testing::vggt_lab_exe() + " model show " +
                                      std::string(SOURCE_ROOT) +
-                                     "/experiments/balanced.toml --set model.preset=1b -q");
+                                     "/experiments/balanced.toml --set model.preset=1b --set model.enable_track=true -q");
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_THAT(result.output, ::testing::HasSubstr("model vggt: 1,256,537,516 parameters in 1797 tensors, 29 units"));
   EXPECT_THAT(result.output, ::testing::HasSubstr("\nblock.23  25,197,056\n  aggregator.frame_blocks.23  12,598,528"));

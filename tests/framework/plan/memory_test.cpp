@@ -27,7 +27,7 @@ TEST(PredictedMemory, CountsStateActivationsAndOneBufferPerCrossingTensor) {
 
 TEST(PredictedMemory, SchedulesDecideHowManyMicroBatchesAreInFlight) {
   ModelGraph graph;
-  graph.units = {{"a", {0, 800, 0, 80, 0}}, {"b", {0, 800, 0, 80, 0}}};
+  graph.units = {{"a", {0, 800, 0, 80, 800, 0, 0}}, {"b", {0, 800, 0, 80, 800, 0, 0}}};
   graph.edges = {{"x", "a", "b", 400}};
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
   Plan plan{"test", {{0, {"a"}}, {1, {"b"}}}, 4, "1f1b"};

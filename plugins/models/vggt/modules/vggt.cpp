@@ -108,6 +108,7 @@ Predictions VggtImpl::head(const std::string& name, const std::vector<torch::Ten
   } else if (name == "track_head" && query.defined()) {
     auto track = track_head(layers, H, W, start, query);
     const std::size_t n = track.size();
+    for (std::size_t i = 0; i + 2 < n; ++i) out["track_list." + std::to_string(i)] = track[i];
     out["track"] = track[n - 3];
     out["vis"] = track[n - 2];
     out["conf"] = track[n - 1];

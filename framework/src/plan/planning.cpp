@@ -1,0 +1,257 @@
+#include "plan/planning.hpp"
+
+#include <unistd.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "vggt_lab/compat.hpp"
+
+namespace vggt_lab {
+namespace {
+
+constexpr double kCpuFlops = 2e10, kGpuFlops = 2e14;
+constexpr double kCpuBandwidth = 1e10, kGpuBandwidth = 2.5e10;
+
+std::int64_t system_memory() {
+  return std::int64_t(sysconf(_SC_PHYS_PAGES)) * std::int64_t(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string physical_of(const std::string& mode, int index, int count) {
+  const int gpus = compat::cuda_device_count();
+  if (mode == "cpu") return "cpu";
+  if (mode == "cuda") return "cuda:" + std::to_string(gpus > 0 ? index % gpus : index);
+  if (gpus >= count) return "cuda:" + std::to_string(index);
+  return gpus > 0 ? "cuda:" + std::to_string(index % gpus) : "cpu";
+}
+
+std::int64_t capacity_of(const std::string& text, const std::string& physical, int sharing) {
+  if (text != "auto") return *parse_bytes(text);
+  if (physical == "cpu") return system_memory() / std::max(1, sharing);
+  std::int64_t total = compat::cuda_total_memory(std::stoi(physical.substr(5)));
+  return total > 0 ? total / std::max(1, sharing) : 0;
+}
+
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, s < 10 ? "%.3g s" : "%.1f s", s);
+  return text;
+}
+
+std::string unit_list(const std::vector<std::string>& units) {
+  // "block.0..block.9" for runs of numbered units.
+  std::string out;
+  for (std::size_t i = 0; i < units.size();) {
+    std::size_t j = i;
+    auto numbered = [](const std::string& u) { return u.rfind("block.", 0) == 0; };
+    while (j + 1 < units.size() && numbered(units[i]) && numbered(units[j + 1]) &&
+           std::stoi(units[j + 1].substr(6)) == std::stoi(units[j].substr(6)) + 1) {
+      ++j;
+    }
+    out += (out.empty() ? "" : ", ") + units[i] + (j > i ? ".." + units[j] : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  std::size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+Topology make_topology(const Options& devices, const TopologyOverrides& overrides) {
+  const int count = overrides.devices ? *overrides.devices : int(devices.get<std::int64_t>("count"));
+  const std::string mode = devices.get<std::string>("physical");
+  const auto& memories = devices.get<std::vector<std::string>>("memories");
+  std::map<std::string, int> sharing;
+  std::vector<std::string> physical;
+  for (int i = 0; i < count; ++i) {
+    physical.push_back(physical_of(mode, i, count));
+    ++sharing[physical.back()];
+  }
+  Topology topology;
+  bool gpu = false;
+  for (int i = 0; i < count; ++i) {
+    std::string memory = i < int(memories.size()) ? memories[i] : devices.get<std::string>("memory");
+    std::int64_t capacity = overrides.memory ? *overrides.memory : capacity_of(memory, physical[i], sharing[physical[i]]);
+    bool cuda = physical[i] != "cpu";
+    gpu = gpu || cuda;
+    double flops = devices.get<double>("flops");
+    topology.devices.push_back({i, physical[i], capacity, flops > 0 ? flops : (cuda ? kGpuFlops : kCpuFlops)});
+  }
+  const std::string bandwidth = devices.get<std::string>("bandwidth");
+  topology.link_bandwidth = bandwidth == "auto" ? (gpu ? kGpuBandwidth : kCpuBandwidth) : double(*parse_bytes(bandwidth));
+  return topology;
+}
+
+InputShape step_shape(const Options& train) {
+  return {train.get<std::int64_t>("batch_size"), train.get<std::int64_t>("frames"),
+          train.get<std::int64_t>("image_height"), train.get<std::int64_t>("image_width"),
+          train.get<std::int64_t>("track_queries")};
+}
+
+MemoryModel memory_model(const Options& train, const Model& model, const Topology& topology) {
+  MemoryModel memory;
+  memory.checkpointing = train.get<bool>("checkpointing");
+  const std::string fused = train.get<std::string>("fused_attention");
+  bool gpu = false;
+  for (const auto& d : topology.devices) gpu = gpu || d.physical != "cpu";
+  memory.fused_attention = fused == "on" || (fused == "auto" && gpu);
+  const auto& frozen = train.get<std::vector<std::string>>("frozen");
+  if (frozen.empty()) return memory;
+  std::map<std::string, bool> all_frozen;
+  for (const TensorSpec& t : model.state_dict_spec()) {
+    bool match = std::any_of(frozen.begin(), frozen.end(), [&](const auto& g) { return glob_match(g, t.name); });
+    auto unit = model.unit_of(t.name);
+    all_frozen[unit] = all_frozen.count(unit) ? all_frozen[unit] && match : match;
+  }
+  for (const auto& [unit, is_frozen] : all_frozen) {
+    if (is_frozen) memory.frozen_units.insert(unit);
+  }
+  return memory;
+}
+
+PlanReport make_plan(const PluginObject<Model>& model, const PluginObject<Placement>& placement,
+                     const Topology& topology, const InputShape& shape, const MemoryModel& memory) {
+  PlanReport report;
+  report.topology = topology;
+  report.memory = memory;
+  report.shape = shape;
+  report.graph = model.call([&](Model& m) { return m.graph(shape); });
+  report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
+  report.problems = check_plan(report.graph, topology, report.plan);
+  if (!report.problems.empty()) return report;
+  report.predicted = predicted_memory(report.graph, topology, report.plan, memory);
+  for (std::size_t d = 0; d < topology.devices.size(); ++d) {
+    std::int64_t need = report.predicted[d].total(), have = topology.devices[d].capacity_bytes;
+    if (have > 0 && need > have) {
+      report.problems.push_back("device " + std::to_string(d) + " (" + topology.devices[d].physical +
+                                ") needs " + format_bytes(need) + " but has " + format_bytes(have));
+    }
+  }
+  report.timeline = simulate(
+      report.graph, report.plan, [&](int s, Pass pass) { return predicted_seconds(report, s, pass); },
+      [&](int from, int to) {
+        const auto& plan = report.plan;
+        if (plan.stages[from].device == plan.stages[to].device || topology.link_bandwidth <= 0) return 0.0;
+        std::set<std::string> units_from(plan.stages[from].units.begin(), plan.stages[from].units.end());
+        std::set<std::string> units_to(plan.stages[to].units.begin(), plan.stages[to].units.end());
+        std::set<std::string> tensors;
+        double bytes = 0;
+        for (const Edge& e : report.graph.edges) {
+          if (units_from.count(e.from) && units_to.count(e.to) && tensors.insert(e.tensor).second) bytes += e.bytes;
+        }
+        return bytes / std::max(1, plan.micro_batches) / topology.link_bandwidth;
+      });
+  return report;
+}
+
+double predicted_seconds(const PlanReport& report, int stage, Pass pass) {
+  const Stage& s = report.plan.stages[stage];
+  double flops = 0;
+  for (const auto& unit : s.units) {
+    const Unit& u = report.graph.units[report.graph.index_of(unit)];
+    double factor = 1.0;
+    if (pass == Pass::backward) {
+      bool frozen = report.memory.frozen_units.count(unit) > 0;
+      factor = frozen ? 0.0 : 2.0 + (report.memory.checkpointing ? 1.0 : 0.0);
+    }
+    flops += u.cost.forward_flops * factor;
+  }
+  double speed = report.topology.devices[s.device].flops;
+  return speed > 0 ? flops / std::max(1, report.plan.micro_batches) / speed : 0.0;
+}
+
+std::string plan_json(const PlanReport& report) {
+  nlohmann::ordered_json out;
+  out["strategy"] = report.plan.strategy;
+  out["schedule"] = report.plan.schedule;
+  out["micro_batches"] = report.plan.micro_batches;
+  out["input"] = {{"batch", report.shape.batch}, {"frames", report.shape.frames},
+                  {"height", report.shape.height}, {"width", report.shape.width},
+                  {"queries", report.shape.queries}};
+  out["fits"] = report.fits();
+  out["problems"] = report.problems;
+  out["predicted_step_seconds"] = report.timeline.makespan;
+  nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+  for (const Stage& s : report.plan.stages) stages.push_back({{"device", s.device}, {"units", s.units}});
+  out["stages"] = stages;
+  nlohmann::ordered_json devices = nlohmann::ordered_json::array();
+  for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
+    const auto& device = report.topology.devices[d];
+    std::vector<std::string> units;
+    for (const Stage& s : report.plan.stages) {
+      if (s.device == int(d)) units.insert(units.end(), s.units.begin(), s.units.end());
+    }
+    DeviceMemory m = d < report.predicted.size() ? report.predicted[d] : DeviceMemory{};
+    devices.push_back({{"index", d},
+                       {"physical", device.physical},
+                       {"capacity_bytes", device.capacity_bytes},
+                       {"units", units},
+                       {"predicted_peak_bytes", m.total()},
+                       {"parameters_bytes", m.parameters},
+                       {"gradients_bytes", m.gradients},
+                       {"optimizer_bytes", m.optimizer},
+                       {"activations_bytes", m.activations},
+                       {"workspace_bytes", m.workspace},
+                       {"buffers_bytes", m.buffers},
+                       {"predicted_busy_seconds", d < report.timeline.busy.size() ? report.timeline.busy[d] : 0.0},
+                       {"predicted_bubble", report.timeline.bubble(int(d))}});
+  }
+  out["devices"] = devices;
+  return out.dump(2);
+}
+
+std::string plan_text(const PlanReport& report) {
+  std::ostringstream out;
+  const auto& p = report.plan;
+  out << "plan: " << p.strategy << " on " << report.topology.devices.size() << " logical device(s), "
+      << p.schedule << " schedule, " << p.micro_batches << " micro-batch(es)\n"
+      << "step: " << report.shape.batch << " scene(s) x " << report.shape.frames << " frames of "
+      << report.shape.height << "x" << report.shape.width
+      << (report.shape.queries ? ", " + std::to_string(report.shape.queries) + " track queries" : "") << "\n";
+  for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
+    const auto& device = report.topology.devices[d];
+    std::vector<std::string> units;
+    for (const Stage& s : p.stages) {
+      if (s.device == int(d)) units.insert(units.end(), s.units.begin(), s.units.end());
+    }
+    out << "\ndevice " << d << " (" << device.physical << ", "
+        << (device.capacity_bytes > 0 ? format_bytes(device.capacity_bytes) : std::string("unlimited"))
+        << "): " << (units.empty() ? std::string("idle") : unit_list(units)) << "\n";
+    if (d >= report.predicted.size()) continue;
+    const DeviceMemory& m = report.predicted[d];
+    out << "  parameters " << format_bytes(m.parameters) << ", gradients " << format_bytes(m.gradients)
+        << ", optimizer " << format_bytes(m.optimizer) << ", activations " << format_bytes(m.activations)
+        << ", workspace " << format_bytes(m.workspace) << ", buffers " << format_bytes(m.buffers) << "\n"
+        << "  predicted peak " << format_bytes(m.total());
+    if (device.capacity_bytes > 0) {
+      out << " (" << int(100.0 * double(m.total()) / double(device.capacity_bytes) + 0.5) << "% of capacity)";
+    }
+    out << ", busy " << seconds(report.timeline.busy[d]) << ", bubble "
+        << int(100.0 * report.timeline.bubble(int(d)) + 0.5) << "%\n";
+  }
+  out << "\npredicted step time " << seconds(report.timeline.makespan) << "\n";
+  for (const auto& problem : report.problems) out << "does not fit: " << problem << "\n";
+  return out.str();
+}
+
+}  // namespace vggt_lab

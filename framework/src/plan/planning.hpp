@@ -1,0 +1,59 @@
+#pragma once
+// From an experiment to a checked, predicted plan: the topology, the step's
+// input shape and the memory model come from the configuration; the graph
+// from the model plugin; the plan from the placement plugin.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/config.hpp"
+#include "vggt_lab/memory.hpp"
+#include "vggt_lab/model.hpp"
+#include "vggt_lab/placement.hpp"
+#include "vggt_lab/schedule.hpp"
+
+namespace vggt_lab {
+
+struct TopologyOverrides {
+  std::optional<int> devices;
+  std::optional<std::int64_t> memory;
+};
+
+/// Logical devices from [devices]: physical mapping, capacities, speeds.
+VGGT_LAB_API Topology make_topology(const Options& devices, const TopologyOverrides& overrides = {});
+/// The step shape from [train].
+VGGT_LAB_API InputShape step_shape(const Options& train);
+/// How training holds memory: [train] checkpointing, fused_attention and
+/// frozen, the units whose every parameter is frozen.
+VGGT_LAB_API MemoryModel memory_model(const Options& train, const Model& model,
+                                      const Topology& topology);
+
+struct PlanReport {
+  Plan plan;
+  ModelGraph graph;
+  Topology topology;
+  MemoryModel memory;
+  InputShape shape;
+  std::vector<DeviceMemory> predicted;
+  Timeline timeline;                  // predicted step
+  std::vector<std::string> problems;  // structural and capacity violations
+  bool fits() const { return problems.empty(); }
+};
+
+/// Places the model and predicts memory and time.
+VGGT_LAB_API PlanReport make_plan(const PluginObject<Model>& model,
+                                  const PluginObject<Placement>& placement, const Topology& topology,
+                                  const InputShape& shape, const MemoryModel& memory);
+
+/// Predicted seconds of a stage's pass (backward: 2x forward, +1x with checkpointing).
+VGGT_LAB_API double predicted_seconds(const PlanReport& report, int stage, Pass pass);
+
+/// plan.json: devices with units, predicted memory split and bubble.
+VGGT_LAB_API std::string plan_json(const PlanReport& report);
+/// The human-readable layout `vggt-lab plan` prints.
+VGGT_LAB_API std::string plan_text(const PlanReport& report);
+
+/// True when `name` matches the glob (* and ?).
+VGGT_LAB_API bool glob_match(const std::string& pattern, const std::string& name);
+
+}  // namespace vggt_lab

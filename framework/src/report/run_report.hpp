@@ -1,0 +1,16 @@
+#pragma once
+// The run folder's human-facing results: summary.json, report.md and plots
+// (loss curves, per-device memory against capacity, one step's timeline),
+// built from what training wrote (metrics.jsonl, plan.json, timeline.json).
+#include <filesystem>
+#include <string>
+
+#include "train/trainer.hpp"
+
+namespace vggt_lab::report {
+
+/// Writes summary.json, report.md, loss.svg, memory.svg and timeline.svg.
+VGGT_LAB_API void write_run_report(const std::filesystem::path& run_dir, const std::string& experiment,
+                                   const std::string& description, const train::TrainSummary& summary);
+
+}  // namespace vggt_lab::report

@@ -1,0 +1,371 @@
+#include "train/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "host/files.hpp"
+#include "runtime/memory_meter.hpp"
+#include "train/evaluation.hpp"
+#include "train/loader.hpp"
+#include "train/losses.hpp"
+#include "vggt_lab/data.hpp"
+#include "vggt_lab/optim.hpp"
+#include "vggt_lab/state_dict.hpp"
+
+namespace vggt_lab::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+LoaderOptions loader_options(const Options& t, std::uint64_t seed) {
+  LoaderOptions o;
+  o.max_frames = t.get<std::int64_t>("frames");
+  o.min_frames = t.get<std::int64_t>("min_frames") > 0 ? std::min(t.get<std::int64_t>("min_frames"), o.max_frames) : o.max_frames;
+  o.images_per_step = t.get<std::int64_t>("batch_size") * o.max_frames;
+  o.width = t.get<std::int64_t>("image_width");
+  o.max_height = t.get<std::int64_t>("image_height");
+  o.patch = t.get<std::int64_t>("patch_size");
+  o.min_aspect = t.get<double>("min_aspect");
+  o.max_aspect = t.get<double>("max_aspect");
+  o.tracks = t.get<std::int64_t>("track_queries");
+  o.seed = seed;
+  o.color_jitter = t.get<double>("color_jitter");
+  o.grayscale = t.get<double>("grayscale");
+  o.blur = t.get<double>("blur");
+  o.prefetch = int(t.get<std::int64_t>("prefetch"));
+  o.workers = int(t.get<std::int64_t>("data_workers"));
+  return o;
+}
+
+LossOptions loss_options(const Options& t) {
+  return {t.get<double>("camera_weight"), t.get<double>("depth_weight"), t.get<double>("point_weight"),
+          t.get<double>("track_weight"), t.get<double>("loss_alpha"), t.get<double>("valid_range")};
+}
+
+std::optional<torch::ScalarType> autocast_of(const std::string& precision) {
+  if (precision == "bf16") return torch::kBFloat16;
+  if (precision == "fp16") return torch::kHalf;
+  return std::nullopt;
+}
+
+template <class I>
+PluginObject<I> create(const TrainerSetup& s, const std::string& table) {
+  auto name = s.config->plugin(table);
+  if (!name) {
+    throw InputError(s.config->file.string() + ": training needs a [" + table + "] table (see `vggt-lab plugins --kind " +
+                     std::string(to_string(I::kKind)) + "`)");
+  }
+  return s.registry->create<I>(*name, s.config->plugin_options(table), s.context);
+}
+
+/// Trainable parameters per logical device, from the plan.
+std::map<int, std::vector<NamedParameter>> parameters_by_device(ModelInstance& instance, const Plan& plan) {
+  auto params = instance.module().named_parameters();
+  std::map<int, std::vector<NamedParameter>> out;
+  for (const Stage& stage : plan.stages) {
+    for (const auto& unit : stage.units) {
+      for (const auto& name : instance.unit_tensors(unit)) {
+        auto* p = params.find(name);
+        if (p && p->requires_grad()) out[stage.device].push_back({name, *p});
+      }
+    }
+  }
+  return out;
+}
+
+/// Dynamic loss scaling for fp16, as torch.cuda.amp.GradScaler.
+struct Scaler {
+  bool on = false;
+  double scale = 65536.0;
+  std::int64_t growth_tracker = 0;
+  void update(bool finite) {
+    if (!on) return;
+    if (!finite) {
+      scale *= 0.5;
+      growth_tracker = 0;
+    } else if (++growth_tracker >= 2000) {
+      scale *= 2.0;
+      growth_tracker = 0;
+    }
+  }
+};
+
+nlohmann::json device_json(const runtime::StepResult& r) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& d : r.devices) {
+    devices.push_back({{"peak_bytes", d.peak_bytes}, {"busy_seconds", d.busy_seconds},
+                       {"bubble", r.seconds > 0 ? std::max(0.0, 1.0 - d.busy_seconds / r.seconds) : 0.0},
+                       {"bytes_sent", d.bytes_sent}, {"bytes_received", d.bytes_received}});
+  }
+  return devices;
+}
+
+std::string eta(double seconds) {
+  int s = int(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+  return text;
+}
+
+class Run {
+ public:
+  explicit Run(const TrainerSetup& s)
+      : s_(s), t_(s.config->core("train")), log_(*s.context.logger),
+        seed_(std::uint64_t(s.config->core("experiment").get<std::int64_t>("seed"))) {}
+
+  TrainSummary go() {
+    torch::manual_seed(seed_);
+    instance_ = build_model(s_.model, t_);
+    std::optional<Checkpoint> resumed;
+    if (s_.resume) resumed = resume(*s_.resume);
+    runtime::RuntimeOptions options;
+    options.autocast = autocast_of(t_.get<std::string>("precision"));
+    scaler_.on = t_.get<std::string>("precision") == "fp16";
+    executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
+                                                    std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);
+    make_optimizers(resumed);
+    source_ = create<DataSource>(s_, "data");
+    if (s_.config->plugin("gradient")) policy_ = create<GradientPolicy>(s_, "gradient");
+    std::int64_t first = resumed ? resumed->state.step : 0;
+    runtime::install_memory_meter();
+    train::BatchLoader loader(source_.object, loader_options(t_, seed_), resumed ? resumed->state.data_position : 0);
+    return loop(loader, first);
+  }
+
+ private:
+  const TrainerSetup& s_;
+  const Options& t_;
+  spdlog::logger& log_;
+  std::uint64_t seed_;
+  std::shared_ptr<ModelInstance> instance_;
+  std::unique_ptr<runtime::Executor> executor_;
+  PluginObject<Optimizer> optimizer_;
+  std::map<int, std::unique_ptr<OptimizerState>> states_;
+  std::vector<NamedParameter> trainable_;
+  PluginObject<DataSource> source_;
+  std::optional<PluginObject<GradientPolicy>> policy_;
+  Scaler scaler_;
+  std::vector<double> losses_;
+  std::int64_t skipped_ = 0;
+
+  Checkpoint resume(const std::filesystem::path& where) {
+    Checkpoint ck = load_checkpoint(where);
+    load_state_dict(instance_->module(), ck.model, true, (ck.dir / "model.safetensors").string());
+    scaler_.scale = ck.state.loss_scale;
+    scaler_.growth_tracker = ck.state.scale_growth_tracker;
+    for (const auto& [name, tensor] : ck.optimizer) {
+      if (name == "__rng__.cpu") {
+        at::Generator generator = at::detail::getDefaultCPUGenerator();
+        generator.set_state(tensor);
+      }
+    }
+    log_.info("resuming from {} at step {}", ck.dir.string(), ck.state.step);
+    return ck;
+  }
+
+  void make_optimizers(const std::optional<Checkpoint>& resumed) {
+    optimizer_ = create<Optimizer>(s_, "optim");
+    for (auto& [device, params] : parameters_by_device(*instance_, s_.plan.plan)) {
+      runtime::ScopedDevice attribution(device);
+      trainable_.insert(trainable_.end(), params.begin(), params.end());
+      states_[device] = optimizer_.call([&](Optimizer& o) { return o.create(params); });
+      if (resumed) states_[device]->load_state(resumed->optimizer);
+    }
+    if (trainable_.empty()) throw InputError("nothing to train: every parameter is frozen ([train] frozen)");
+  }
+
+  runtime::StepResult forward_backward(const TensorMap& batch) {
+    const LossOptions losses = loss_options(t_);
+    const int64_t B = batch.at("images").size(0);
+    runtime::StepResult total;
+    for (const TensorMap& chunk : runtime::split_batch(batch, int(t_.get<std::int64_t>("accum_steps")))) {
+      const double share = double(chunk.at("images").size(0)) / double(B);
+      const double scale = scaler_.on ? scaler_.scale : 1.0;
+      auto result = executor_->step(chunk, [&](const TensorMap& p, const TensorMap& b) {
+        TensorMap terms = vggt_losses(p, b, losses);
+        terms["loss"] = terms["loss"] * (share * scale);
+        return terms;
+      });
+      for (auto& [name, value] : result.losses) total.losses[name] += name == "loss" ? value / scale : value * share;
+      total.seconds += result.seconds;
+      total.devices = result.devices;
+      total.actions = result.actions;
+    }
+    return total;
+  }
+
+  /// Unscales fp16 gradients; false when any is inf or NaN.
+  bool unscale() {
+    bool finite = true;
+    torch::NoGradGuard no_grad;
+    for (auto& p : trainable_) {
+      if (!p.tensor.grad().defined()) continue;
+      if (scaler_.on) p.tensor.mutable_grad().div_(scaler_.scale);
+      if (scaler_.on) finite = finite && torch::isfinite(p.tensor.grad()).all().item<bool>();
+    }
+    return finite;
+  }
+
+  void zero_grad() {
+    for (auto& p : trainable_) p.tensor.mutable_grad() = torch::Tensor();
+  }
+
+  TrainSummary loop(train::BatchLoader& loader, std::int64_t first) {
+    const std::int64_t steps = t_.get<std::int64_t>("steps");
+    const std::int64_t log_every = t_.get<std::int64_t>("log_every");
+    const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
+    const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
+    std::ofstream metrics(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    TrainSummary summary;
+    auto start = Clock::now();
+    runtime::StepResult last;
+    double samples = 0;
+    for (std::int64_t step = first; step < steps; ++step) {
+      TensorMap batch = loader.next();
+      zero_grad();
+      last = forward_backward(batch);
+      bool finite = unscale();
+      PolicyDecision decision;
+      if (policy_) decision = policy_->call([&](GradientPolicy& p) { return p.apply(trainable_); });
+      if (!finite && !decision.skip) {
+        decision.skip = true;
+        decision.reason = "inf or NaN gradient at loss scale " + std::to_string(scaler_.scale);
+      }
+      scaler_.update(finite);
+      const double lr = optimizer_.call([&](Optimizer& o) { return o.learning_rate(double(step) / double(steps)); });
+      if (!decision.skip) {
+        for (auto& [device, state] : states_) {
+          runtime::ScopedDevice attribution(device);
+          state->step(lr);
+        }
+      } else {
+        ++skipped_;
+        log_.warn("step {} skipped: {}", step + 1, decision.reason);
+      }
+      const int64_t B = batch.at("images").size(0);
+      samples += double(B);
+      losses_.push_back(last.losses["loss"]);
+      nlohmann::json line = {{"step", step + 1},        {"loss", last.losses["loss"]},
+                             {"lr", lr},                {"step_seconds", last.seconds},
+                             {"samples_per_second", last.seconds > 0 ? double(B) / last.seconds : 0.0},
+                             {"batch", B},              {"frames", batch.at("images").size(1)},
+                             {"skipped", decision.skip}, {"devices", device_json(last)}};
+      for (const auto& [name, value] : last.losses) {
+        if (name != "loss") line["losses"][name] = value;
+      }
+      for (const auto& [name, value] : decision.norms) line["grad_norms"][name] = value;
+      metrics << line.dump() << "\n" << std::flush;
+      report_progress(step + 1, steps, last.losses["loss"], start, log_every);
+      if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
+      if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
+    }
+    if (s_.progress_bar) std::fputs("\n", stderr);
+    summary.steps = steps;
+    summary.skipped = skipped_;
+    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    summary.samples_per_second = summary.seconds > 0 ? samples / summary.seconds : 0;
+    summary.final_eval = evaluate(steps, metrics);
+    summary.checkpoint = save(steps, loader.position());
+    fill_loss_summary(summary);
+    write_timeline(last);
+    return summary;
+  }
+
+  void fill_loss_summary(TrainSummary& summary) const {
+    const std::size_t n = losses_.size(), fifth = std::max<std::size_t>(1, n / 5);
+    if (n == 0) return;
+    auto mean = [&](std::size_t begin, std::size_t end) {
+      return std::accumulate(losses_.begin() + begin, losses_.begin() + end, 0.0) / double(end - begin);
+    };
+    summary.first_fifth_loss = mean(0, std::min(fifth, n));
+    summary.last_fifth_loss = mean(n - std::min(fifth, n), n);
+  }
+
+  void report_progress(std::int64_t step, std::int64_t steps, double loss, Clock::time_point start, std::int64_t log_every) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    double remaining = elapsed / double(step) * double(steps - step);
+    if (s_.progress_bar) {
+      int filled = int(30.0 * double(step) / double(steps));
+      std::fprintf(stderr, "\r[%s%s] %lld/%lld  loss %.4f  eta %s ", std::string(filled, '#').c_str(),
+                   std::string(30 - filled, '.').c_str(), static_cast<long long>(step), static_cast<long long>(steps),
+                   loss, eta(remaining).c_str());
+      std::fflush(stderr);
+    } else if (step % log_every == 0 || step == steps) {
+      log_.info("step {}/{}  loss {:.4f}  {:.2f} s/step  eta {}", step, steps, loss, elapsed / double(step), eta(remaining));
+    }
+  }
+
+  std::map<std::string, double> evaluate(std::int64_t step, std::ofstream& metrics) {
+    const std::int64_t scenes = t_.get<std::int64_t>("eval_scenes");
+    if (scenes <= 0) return {};
+    LoaderOptions o = loader_options(t_, seed_ + 1000003);  // held-out: another stream of scenes
+    o.images_per_step = o.max_frames;
+    o.min_frames = o.max_frames;
+    o.color_jitter = o.grayscale = o.blur = 0;
+    std::map<std::string, double> sum;
+    instance_->module().eval();
+    for (std::int64_t k = 0; k < scenes; ++k) {
+      TensorMap batch = make_batch(*source_.object, o, k);
+      auto result = executor_->predict(batch);
+      for (const auto& [name, value] : train::evaluate(result.predictions, batch)) sum[name] += value / double(scenes);
+    }
+    instance_->module().train();
+    nlohmann::json line = {{"step", step}, {"eval", sum}};
+    metrics << line.dump() << "\n" << std::flush;
+    std::string text;
+    for (const auto& [name, value] : sum) text += " " + name + " " + std::to_string(value);
+    log_.info("eval at step {}:{}", step, text);
+    return sum;
+  }
+
+  std::filesystem::path save(std::int64_t step, std::int64_t data_position) {
+    NamedTensors optimizer;
+    for (auto& [device, state] : states_) {
+      for (auto& item : state->state()) optimizer.push_back(std::move(item));
+    }
+    optimizer.emplace_back("__rng__.cpu", at::detail::getDefaultCPUGenerator().get_state());
+    TrainingState state{step, data_position, scaler_.scale, scaler_.growth_tracker};
+    auto dir = save_checkpoint(s_.run_dir, state_dict(instance_->module()), optimizer, state, plan_json(s_.plan));
+    log_.info("checkpoint {}", dir.string());
+    return dir;
+  }
+
+  void write_timeline(const runtime::StepResult& r) const {
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& a : r.actions) {
+      actions.push_back({{"device", a.device}, {"stage", a.action.stage}, {"micro_batch", a.action.micro_batch},
+                         {"pass", a.action.pass == Pass::forward ? "forward" : "backward"},
+                         {"start", a.start}, {"end", a.end}});
+    }
+    nlohmann::json out = {{"step_seconds", r.seconds}, {"actions", actions}};
+    write_file_atomic(s_.run_dir / "timeline.json", out.dump(1) + "\n");
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, const Options& train) {
+  auto raw = model.call([](Model& m) { return m.build(); });
+  // The instance keeps the model (and so its plugin library) alive.
+  auto owner = model.object;
+  std::shared_ptr<ModelInstance> instance(raw.get(), [raw, owner](ModelInstance*) mutable {
+    raw.reset();
+    owner.reset();
+  });
+  instance->set_activation_checkpointing(train.get<bool>("checkpointing"));
+  const auto& frozen = train.get<std::vector<std::string>>("frozen");
+  for (auto& item : instance->module().named_parameters()) {
+    bool match = std::any_of(frozen.begin(), frozen.end(), [&](const auto& g) { return glob_match(g, item.key()); });
+    if (match) item.value().requires_grad_(false);
+  }
+  return instance;
+}
+
+TrainSummary train(const TrainerSetup& setup) { return Run(setup).go(); }
+
+}  // namespace vggt_lab::train

@@ -1,0 +1,46 @@
+#pragma once
+// The training loop: data -> runtime step (forward, losses on each head's
+// device, backward) -> gradient policy -> optimizer on each device ->
+// metrics, progress, evaluation and checkpoints in the run folder.
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "host/config.hpp"
+#include "plan/planning.hpp"
+#include "runtime/executor.hpp"
+#include "train/checkpoint.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vggt_lab::train {
+
+struct TrainerSetup {
+  const ResolvedConfig* config = nullptr;
+  const Registry* registry = nullptr;
+  PluginContext context;
+  std::filesystem::path run_dir;
+  std::optional<std::filesystem::path> resume;  // run folder or checkpoint
+  PlanReport plan;
+  PluginObject<Model> model;
+  bool progress_bar = false;  // a live bar on a terminal, log lines otherwise
+};
+
+struct TrainSummary {
+  std::int64_t steps = 0, skipped = 0;
+  double first_fifth_loss = 0, last_fifth_loss = 0;
+  double seconds = 0, samples_per_second = 0;
+  std::map<std::string, double> final_eval;
+  std::filesystem::path checkpoint;
+};
+
+/// Trains as the experiment says and writes metrics.jsonl, timeline.json,
+/// summary.json and checkpoints into the run folder.
+VGGT_LAB_API TrainSummary train(const TrainerSetup& setup);
+
+/// The model instance with frozen parameters marked and checkpointing set.
+VGGT_LAB_API std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, const Options& train);
+
+}  // namespace vggt_lab::train
