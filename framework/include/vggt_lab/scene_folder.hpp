@@ -40,6 +40,15 @@ VGGT_LAB_API Sample read_frames(const Scene& scene, const std::vector<int64_t>& 
 VGGT_LAB_API void write(const std::filesystem::path& dir, const Sample& sample, double depth_scale,
                         bool npy_depth = false);
 
+/// Fills sample.tracks / track_masks with n points seen in frame 0 (drawn
+/// with `seed`), projected into every frame and visible where in the image
+/// and not behind a nearer surface of that frame's depth.
+VGGT_LAB_API void sample_tracks(Sample& sample, std::int64_t n, std::uint64_t seed);
+
+/// Resizes (keeping the aspect ratio) and centre-crops a sample to H x W,
+/// adjusting intrinsics and recomputing world points.
+VGGT_LAB_API void fit(Sample& sample, std::int64_t height, std::int64_t width);
+
 /// float32 .npy files (C order), for depth.
 VGGT_LAB_API torch::Tensor read_npy(const std::filesystem::path& file);
 VGGT_LAB_API void write_npy(const std::filesystem::path& file, const torch::Tensor& tensor);

@@ -62,6 +62,32 @@ void add_pending(CLI::App& app, const std::string& name, const std::string& abou
   });
 }
 
+void add_infer(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<InferArgs>();
+  CLI::App* infer = app.add_subcommand("infer", "Predict cameras, depth and points for a folder of images");
+  infer->add_option("--config", args->config, "Experiment TOML file (model, devices, placement)")->required();
+  infer->add_option("--images", args->images, "Folder of .png / .jpg images of one scene")->required();
+  infer->add_option("--out", args->out, "Output folder")->required();
+  infer->add_option("--checkpoint", args->checkpoint, "Weights: a run folder, a checkpoint, model.pt or .safetensors");
+  infer->add_option("--conf-percentile", args->conf_percentile, "Keep points above this confidence percentile")->capture_default_str();
+  infer->add_option("--set", args->overrides, "Override a setting: table.key=value");
+  infer->callback([&, args] { action = [&global, args] { return command_infer(global, *args); }; });
+}
+
+void add_data(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  CLI::App* data = app.add_subcommand("data", "Training data");
+  data->require_subcommand(1);
+  auto args = std::make_shared<DataExportArgs>();
+  CLI::App* exp = data->add_subcommand("export", "Write scenes of the experiment's [data] source in the scene-folder layout");
+  exp->add_option("file", args->file, "Experiment TOML file")->required();
+  exp->add_option("--scenes", args->scenes, "How many scenes")->capture_default_str();
+  exp->add_option("--out", args->out, "Output folder")->required();
+  exp->add_option("--depth-scale", args->depth_scale, "Metres per unit of the 16-bit depth PNGs")->capture_default_str();
+  exp->add_flag("--npy-depth", args->npy_depth, "Write depth as float32 .npy instead");
+  exp->add_option("--set", args->overrides, "Override a setting: table.key=value");
+  exp->callback([&, args] { action = [&global, args] { return command_data_export(global, *args); }; });
+}
+
 void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* plan = app.add_subcommand(
@@ -108,11 +134,8 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_plan(app, global, action);
   add_pending(app, "sweep", "Explore layouts and rank them",
               "vggt-lab sweep FILE.toml [--mode plan|measure] [--jobs N] --out DIR", "#7", action);
-  add_pending(app, "infer", "Run a checkpoint on a folder of images",
-              "vggt-lab infer --config FILE.toml [--checkpoint CKPT] --images DIR --out DIR", "#4",
-              action);
-  add_pending(app, "data", "Export or inspect training data",
-              "vggt-lab data export FILE.toml --scenes N --out DIR", "#4", action);
+  add_infer(app, global, action);
+  add_data(app, global, action);
   add_model(app, global, action);
   add_pending(app, "launch", "Start N local data-parallel processes",
               "vggt-lab launch -n N FILE.toml [--out DIR]", "#8", action);

@@ -57,6 +57,23 @@ int command_plan(const GlobalOptions& global, const PlanArgs& args);
 PluginObject<Model> create_model(const Experiment& experiment);
 PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {});
 
+struct DataExportArgs {
+  std::filesystem::path file, out;
+  std::vector<std::string> overrides;
+  std::int64_t scenes = 10;
+  double depth_scale = 0.001;
+  bool npy_depth = false;
+};
+int command_data_export(const GlobalOptions& global, const DataExportArgs& args);
+
+struct InferArgs {
+  std::filesystem::path config, images, out;
+  std::optional<std::filesystem::path> checkpoint;
+  std::vector<std::string> overrides;
+  double conf_percentile = 50;
+};
+int command_infer(const GlobalOptions& global, const InferArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab

@@ -124,6 +124,48 @@ void write(const std::filesystem::path& dir, const Sample& sample, double depth_
   write_file_atomic(dir / "cameras.json", index.dump(1) + "\n");
 }
 
+void sample_tracks(Sample& sample, std::int64_t n, std::uint64_t seed) {
+  const int64_t S = sample.depths.size(0), H = sample.depths.size(1), W = sample.depths.size(2);
+  auto candidates = sample.point_masks[0].reshape(-1).nonzero().squeeze(-1);
+  n = std::min<int64_t>(n, candidates.size(0));
+  auto generator = at::detail::createCPUGenerator(seed);
+  auto picks = candidates.index_select(0, torch::randint(std::max<int64_t>(1, candidates.size(0)), {n}, generator, torch::kLong));
+  auto world = sample.world_points[0].reshape({-1, 3}).index_select(0, picks);
+  auto [pixels, z] = geometry::project_points(world.unsqueeze(0).expand({S, n, 3}), sample.extrinsics, sample.intrinsics);
+  auto px = pixels.select(-1, 0).round().clamp(0, W - 1).to(torch::kLong);
+  auto py = pixels.select(-1, 1).round().clamp(0, H - 1).to(torch::kLong);
+  auto seen = sample.depths.reshape({S, -1}).gather(1, py * W + px);
+  auto inside = (pixels.select(-1, 0) >= 0) & (pixels.select(-1, 0) <= W - 1) & (pixels.select(-1, 1) >= 0) &
+                (pixels.select(-1, 1) <= H - 1) & (z > 0);
+  sample.tracks = pixels;
+  sample.track_masks = inside & ((seen - z).abs() < 0.02 * z + 0.02);
+}
+
+void fit(Sample& sample, std::int64_t height, std::int64_t width) {
+  namespace F = torch::nn::functional;
+  const int64_t h0 = sample.images.size(2), w0 = sample.images.size(3);
+  if (h0 == height && w0 == width) return;
+  const double scale = std::max(double(height) / double(h0), double(width) / double(w0));
+  const int64_t h1 = std::max<int64_t>(height, std::llround(h0 * scale)), w1 = std::max<int64_t>(width, std::llround(w0 * scale));
+  const int64_t top = (h1 - height) / 2, left = (w1 - width) / 2;
+  auto images = F::interpolate(sample.images, F::InterpolateFuncOptions().size(std::vector<int64_t>{h1, w1})
+                                                  .mode(torch::kBilinear).align_corners(false).antialias(scale < 1));
+  auto depths = F::interpolate(sample.depths.unsqueeze(1), F::InterpolateFuncOptions().size(std::vector<int64_t>{h1, w1})
+                                                               .mode(torch::kNearest)).squeeze(1);
+  sample.images = images.slice(2, top, top + height).slice(3, left, left + width).clamp(0, 1).contiguous();
+  sample.depths = depths.slice(1, top, top + height).slice(2, left, left + width).contiguous();
+  auto K = sample.intrinsics.clone();
+  const double sy = double(h1) / double(h0), sx = double(w1) / double(w0);
+  K.select(1, 0).select(1, 0).mul_(sx);
+  K.select(1, 1).select(1, 1).mul_(sy);
+  K.select(1, 0).select(1, 2).mul_(sx).sub_(double(left));
+  K.select(1, 1).select(1, 2).mul_(sy).sub_(double(top));
+  sample.intrinsics = K;
+  sample.point_masks = sample.depths > 0;
+  sample.world_points = geometry::depth_to_world_points(sample.depths, sample.extrinsics, sample.intrinsics) *
+                        sample.point_masks.unsqueeze(-1);
+}
+
 torch::Tensor read_npy(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <vggt_lab/geometry.hpp>
+#include <vggt_lab/scene_folder.hpp>
 
 namespace synthetic {
 namespace {
@@ -178,23 +179,7 @@ vggt_lab::Sample render_sample(const vggt_lab::SceneRequest& request, const Opti
   sample.extrinsics = extrinsics;
   sample.intrinsics = intrinsics;
   sample.point_masks = sample.depths > 0;
-  // Tracks: points seen in frame 0, projected into every frame, visible
-  // where they are in the image and not hidden behind something nearer.
-  auto candidates = sample.point_masks[0].reshape(-1).nonzero().squeeze(-1);
-  const int64_t N = std::min<int64_t>(request.tracks, candidates.size(0));
-  std::vector<int64_t> picks;
-  for (int64_t i = 0; i < N; ++i) {
-    picks.push_back(candidates[std::uniform_int_distribution<int64_t>(0, candidates.size(0) - 1)(rng)].item<int64_t>());
-  }
-  auto world = sample.world_points[0].reshape({-1, 3}).index_select(0, torch::tensor(picks, torch::kLong));
-  auto [pixels, z] = vggt_lab::geometry::project_points(world.unsqueeze(0).expand({S, N, 3}), extrinsics, intrinsics);
-  auto px = pixels.select(-1, 0).round().clamp(0, W - 1).to(torch::kLong);
-  auto py = pixels.select(-1, 1).round().clamp(0, H - 1).to(torch::kLong);
-  auto seen = sample.depths.reshape({S, -1}).gather(1, py * W + px);
-  auto inside = (pixels.select(-1, 0) >= 0) & (pixels.select(-1, 0) <= W - 1) &
-                (pixels.select(-1, 1) >= 0) & (pixels.select(-1, 1) <= H - 1) & (z > 0);
-  sample.tracks = pixels;
-  sample.track_masks = inside & ((seen - z).abs() < 0.02 * z + 0.02);
+  vggt_lab::scene_folder::sample_tracks(sample, request.tracks, rng());
   return sample;
 }
 

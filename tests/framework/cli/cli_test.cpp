@@ -141,7 +141,7 @@ TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* command : {"run", "plan", "sweep", "infer", "data", "model", "plugins",
+  for (const char* command : {"run", "plan", "sweep", "infer", "data export", "model", "plugins",
                               "launch", "version", "model keys", "model show", "model convert"}) {
     auto result = run_command(exe() + " " + command + " --help");
     EXPECT_EQ(result.status, 0) << command << ": " << result.output;

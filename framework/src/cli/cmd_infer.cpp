@@ -1,0 +1,158 @@
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "host/files.hpp"
+#include "runtime/executor.hpp"
+#include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
+#include "vggt_lab/geometry.hpp"
+#include "vggt_lab/image_io.hpp"
+#include "vggt_lab/scene_folder.hpp"
+#include "vggt_lab/state_dict.hpp"
+
+namespace vggt_lab {
+namespace {
+
+namespace F = torch::nn::functional;
+
+/// The images of a folder, sorted by name, resized to `width` with the
+/// height a multiple of the patch size (centre-cropped to max_height), as
+/// upstream's load_and_preprocess_images.
+std::pair<torch::Tensor, std::vector<std::string>> read_images(const std::filesystem::path& dir, int64_t width,
+                                                               int64_t max_height, int64_t patch) {
+  std::vector<std::filesystem::path> files;
+  if (!std::filesystem::is_directory(dir)) throw InputError("--images " + dir.string() + ": not a folder");
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto ext = entry.path().extension().string();
+    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw InputError("--images " + dir.string() + ": no .png or .jpg images");
+  std::vector<torch::Tensor> images;
+  std::vector<std::string> stems;
+  int64_t height = 0;
+  for (const auto& file : files) {
+    auto image = image::read_rgb(file);
+    if (height == 0) height = std::max<int64_t>(patch, std::llround(double(image.size(1)) * width / image.size(2) / patch) * patch);
+    int64_t h = std::llround(double(image.size(1)) * width / image.size(2));
+    auto resized = F::interpolate(image.unsqueeze(0), F::InterpolateFuncOptions().size(std::vector<int64_t>{std::max(h, height), width})
+                                                          .mode(torch::kBicubic).align_corners(false)).squeeze(0).clamp(0, 1);
+    int64_t top = (resized.size(1) - std::min(height, max_height)) / 2;
+    images.push_back(resized.slice(1, top, top + std::min(height, max_height)));
+    stems.push_back(file.stem().string());
+  }
+  return {torch::stack(images).unsqueeze(0), stems};
+}
+
+/// Blue (near) to red (far) through green and yellow.
+torch::Tensor colorize(const torch::Tensor& value, const torch::Tensor& valid) {
+  auto v = value.clone();
+  double lo = v.index({valid}).numel() ? v.index({valid}).min().item<double>() : 0;
+  double hi = v.index({valid}).numel() ? v.index({valid}).max().item<double>() : 1;
+  auto t = ((v - lo) / std::max(hi - lo, 1e-9)).clamp(0, 1);
+  auto r = (1.5 - (4 * t - 3).abs()).clamp(0, 1), g = (1.5 - (4 * t - 2).abs()).clamp(0, 1),
+       b = (1.5 - (4 * t - 1).abs()).clamp(0, 1);
+  return torch::stack({r, g, b}) * valid.unsqueeze(0);
+}
+
+void write_ply(const std::filesystem::path& file, const torch::Tensor& points, const torch::Tensor& colors) {
+  auto xyz = points.to(torch::kFloat).contiguous();
+  auto rgb = (colors * 255).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+  std::string out = "ply\nformat binary_little_endian 1.0\nelement vertex " + std::to_string(xyz.size(0)) +
+                    "\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
+                    "property uchar green\nproperty uchar blue\nend_header\n";
+  for (int64_t i = 0; i < xyz.size(0); ++i) {
+    out.append(reinterpret_cast<const char*>(xyz[i].data_ptr<float>()), 12);
+    out.append(reinterpret_cast<const char*>(rgb[i].data_ptr<uint8_t>()), 3);
+  }
+  write_file_atomic(file, out);
+}
+
+NamedTensors checkpoint_weights(const std::filesystem::path& where) {
+  if (std::filesystem::is_regular_file(where)) return load_state_dict_file(where);
+  return train::load_checkpoint(where).model;
+}
+
+}  // namespace
+
+int command_infer(const GlobalOptions& global, const InferArgs& args) {
+  Experiment experiment = open_experiment(global, args.config, args.overrides);
+  const Options& train_options = experiment.config.core("train");
+  auto [images, stems] = read_images(args.images, train_options.get<std::int64_t>("image_width"),
+                                     train_options.get<std::int64_t>("image_height"),
+                                     train_options.get<std::int64_t>("patch_size"));
+  auto model = create_model(experiment);
+  auto placement_name = experiment.config.plugin("placement").value_or("single");
+  auto placement = experiment.session.host->registry().create<Placement>(
+      placement_name, experiment.config.plugin("placement") ? experiment.config.plugin_options("placement") : Options{},
+      experiment.session.host->context(args.config.parent_path()));
+  Topology topology = make_topology(experiment.config.core("devices"));
+  InputShape shape{1, images.size(1), images.size(3), images.size(4), 0};
+  MemoryModel memory = model.call([&](Model& m) { return memory_model(train_options, m, topology); });
+  PlanReport plan = make_plan(model, placement, topology, shape, memory);
+  if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));
+  auto instance = train::build_model(model, train_options);
+  if (args.checkpoint) {
+    auto report = load_state_dict(instance->module(), checkpoint_weights(*args.checkpoint), true, args.checkpoint->string());
+    experiment.session.logger->info("weights from {}: {}", args.checkpoint->string(), report.summary());
+  }
+  instance->module().eval();
+  runtime::Executor executor(instance, plan.graph, plan.plan, plan.topology,
+                             std::make_shared<runtime::InProcessTransport>(plan.topology));
+  TensorMap predictions = executor.predict({{"images", images}}).predictions;
+
+  std::filesystem::create_directories(args.out / "images");
+  std::filesystem::create_directories(args.out / "depths");
+  std::filesystem::create_directories(args.out / "previews");
+  const int64_t S = images.size(1), H = images.size(3), W = images.size(4);
+  // A field of view of 0 (its ReLU's floor) would make the focal length
+  // infinite; 1 degree keeps the written cameras finite.
+  auto encoding = predictions.at("pose_enc")[0].clone();
+  encoding.slice(-1, 7).clamp_(0.0174533, 3.1241393);
+  auto [extrinsics, intrinsics] = geometry::pose_encoding_to_extri_intri(encoding, H, W);
+  torch::Tensor depth = predictions.count("depth") ? predictions.at("depth")[0].squeeze(-1) : torch::Tensor();
+  torch::Tensor conf = depth.defined() ? predictions.at("depth_conf")[0] : predictions.at("world_points_conf")[0];
+  torch::Tensor points = depth.defined() ? geometry::depth_to_world_points(depth, extrinsics, intrinsics)
+                                         : predictions.at("world_points")[0];
+  const double depth_scale = depth.defined() ? std::max(depth.max().item<double>() / 60000.0, 1e-9) : 1.0;
+  nlohmann::json frames = nlohmann::json::array();
+  auto matrix = [](const torch::Tensor& m) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t r = 0; r < m.size(0); ++r) rows.push_back(std::vector<double>(m[r].data_ptr<float>(), m[r].data_ptr<float>() + m.size(1)));
+    return rows;
+  };
+  for (int64_t s = 0; s < S; ++s) {
+    const std::string png = stems[s] + ".png";
+    image::write_rgb(args.out / "images" / png, images[0][s]);
+    if (depth.defined()) {
+      image::write_u16(args.out / "depths" / png, (depth[s] / depth_scale).round());
+      image::write_rgb(args.out / "previews" / (stems[s] + "_depth.png"), colorize(depth[s], torch::ones_like(depth[s], torch::kBool)));
+    }
+    auto log_conf = torch::log(conf[s]);
+    image::write_rgb(args.out / "previews" / (stems[s] + "_confidence.png"),
+                     (log_conf / std::max(log_conf.max().item<double>(), 1e-9)).unsqueeze(0).expand({3, H, W}));
+    frames.push_back({{"image", png}, {"depth", depth.defined() ? png : ""},
+                      {"extrinsics", matrix(extrinsics[s].contiguous())}, {"intrinsics", matrix(intrinsics[s].contiguous())}});
+  }
+  nlohmann::json cameras = {{"depth_scale", depth_scale}, {"frames", frames}};
+  write_file_atomic(args.out / "cameras.json", cameras.dump(1) + "\n");
+  auto threshold = torch::quantile(conf.reshape(-1), args.conf_percentile / 100.0).item<double>();
+  auto keep = conf >= threshold;
+  auto colors = images[0].permute({0, 2, 3, 1});
+  write_ply(args.out / "points.ply", points.index({keep}), colors.index({keep}));
+  std::cout << "wrote to " << args.out.string() << ":\n"
+            << "  images/       " << S << " input frame(s) at " << H << "x" << W << "\n"
+            << (depth.defined() ? "  depths/       16-bit depth PNGs (metres = value x depth_scale in cameras.json)\n" : "")
+            << "  previews/     colourised depth and confidence\n"
+            << "  cameras.json  predicted extrinsics (OpenCV camera-from-world) and intrinsics\n"
+            << "  points.ply    " << keep.sum().item<int64_t>() << " coloured points (confidence above its "
+            << args.conf_percentile << "th percentile)\n";
+  return 0;
+}
+
+}  // namespace vggt_lab
