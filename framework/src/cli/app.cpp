@@ -1,7 +1,11 @@
 #include "cli/app.hpp"
 
 #include <CLI/CLI.hpp>
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
 #include <functional>
+#include <thread>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -88,6 +92,18 @@ void add_data(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   exp->callback([&, args] { action = [&global, args] { return command_data_export(global, *args); }; });
 }
 
+void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* bench = app.add_subcommand("bench", "Measure placement memory, pipeline throughput, data speed, overhead");
+  bench->add_option("name", args->name, "placement, pipeline, data, overhead or all")->required()
+      ->check(CLI::IsMember({"placement", "pipeline", "data", "overhead", "all"}));
+  bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench.toml)");
+  bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str();
+  bench->add_option("--json", args->json_out, "Also write the results to this JSON file");
+  bench->add_option("--set", args->overrides, "Override a setting: table.key=value");
+  bench->callback([&, args] { action = [&global, args] { return command_bench(global, *args); }; });
+}
+
 void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* plan = app.add_subcommand(
@@ -132,6 +148,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_run(app, global, action);
   add_plugins(app, global, action);
   add_plan(app, global, action);
+  add_bench(app, global, action);
   add_pending(app, "sweep", "Explore layouts and rank them",
               "vggt-lab sweep FILE.toml [--mode plan|measure] [--jobs N] --out DIR", "#7", action);
   add_infer(app, global, action);
@@ -151,7 +168,16 @@ int report(const std::exception& e, int status) {
 
 }  // namespace
 
+/// LibTorch's intra-op threads default to 1 in some builds; use every core
+/// unless OMP_NUM_THREADS says otherwise.
+static void use_all_cores() {
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
+}
+
 int run_cli(int argc, char** argv) {
+  use_all_cores();
   CLI::App app{"vggt-lab: train VGGT with its layers spread over several devices"};
   app.require_subcommand(1);
   app.fallthrough();

@@ -74,6 +74,15 @@ struct InferArgs {
 };
 int command_infer(const GlobalOptions& global, const InferArgs& args);
 
+struct BenchArgs {
+  std::string name;
+  std::filesystem::path file = "experiments/bench.toml";
+  std::vector<std::string> overrides;
+  int steps = 3;
+  std::optional<std::filesystem::path> json_out;
+};
+int command_bench(const GlobalOptions& global, const BenchArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab

@@ -1,5 +1,7 @@
 #include "runtime/executor.hpp"
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -40,9 +42,12 @@ class Mailbox {
     ready_.notify_all();
   }
 
-  Item take(const Key& key) {
+  /// Blocks until the item is there; adds the time spent waiting to `waited`.
+  Item take(const Key& key, double& waited) {
     std::unique_lock<std::mutex> lock(mutex_);
+    auto start = Clock::now();
     ready_.wait(lock, [&] { return aborted_ || items_.count(key); });
+    waited += seconds_since(start);
     if (aborted_) throw Aborted{};
     Item item = std::move(items_[key]);
     items_.erase(key);
@@ -110,6 +115,15 @@ InputShape shape_of(const TensorMap& batch) {
           query == batch.end() ? 0 : query->second.size(1)};
 }
 
+/// OpenBLAS (Debian's BLAS for LibTorch) keeps one global thread pool and
+/// serialises concurrent callers on it; with several workers each runs its
+/// BLAS calls in its own thread instead. No effect with another BLAS.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  static auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set) set(threads);
+}
+
 }  // namespace
 
 Transport::~Transport() = default;
@@ -161,6 +175,12 @@ struct Executor::Impl {
   };
   std::map<std::pair<int, int>, StageState> states;  // (stage, mb); each touched by one worker
 
+  /// Seconds this worker thread has spent waiting for tensors in this step.
+  static double& waiting() {
+    thread_local double seconds = 0;
+    return seconds;
+  }
+
   Impl(Executor& e, const TensorMap& b, const LossFn* l, bool k)
       : self(e), routes(route(e.graph_, e.plan_)), batch(b), loss(l), training(l != nullptr), keep(k),
         batch_size(b.at("images").size(0)) {
@@ -183,7 +203,7 @@ struct Executor::Impl {
     for (const auto& [name, tensor] : micro[mb]) mb_batch[name] = tensor.to(where);
     for (const auto& name : routes.model_inputs[s]) available[name] = mb_batch.at(name);
     for (const auto& [name, producer] : routes.incoming[s]) {
-      auto item = mailbox.take({false, name, s, mb});
+      auto item = mailbox.take({false, name, s, mb}, waiting());
       auto tensor = self.transport_->receive(item.tensor, item.from, device).detach();
       if (training && tensor.is_floating_point()) tensor.requires_grad_(true);
       count(item.from, device, tensor);
@@ -243,7 +263,7 @@ struct Executor::Impl {
     for (const auto& [name, consumers] : routes.outgoing[s]) {
       torch::Tensor sum;
       for (int c : consumers) {
-        auto item = mailbox.take({true, name, c, mb});
+        auto item = mailbox.take({true, name, c, mb}, waiting());
         if (!item.tensor.defined()) continue;
         auto g = self.transport_->receive(item.tensor, item.from, device);
         count(item.from, device, g);
@@ -274,6 +294,7 @@ struct Executor::Impl {
     std::optional<compat::AutocastOn> autocast;
     if (self.options_.autocast) autocast.emplace(self.device_of(device).type(), *self.options_.autocast);
     double busy = 0;
+    waiting() = 0;
     try {
       for (const Action& a : order) {
         auto start = Clock::now();
@@ -301,7 +322,7 @@ struct Executor::Impl {
       mailbox.abort();
     }
     std::lock_guard<std::mutex> lock(mutex);
-    stats[device].busy_seconds = busy;
+    stats[device].busy_seconds = busy - waiting();  // computing, not waiting for inputs
   }
 };
 
@@ -354,6 +375,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
                     : std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, workers));
+  set_blas_threads(workers > 1 ? 1 : threads);
   reset_memory_peaks();
   auto start = Clock::now();
   impl.started = start;

@@ -133,8 +133,17 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
       for (int64_t d = 0; d < c.camera_trunk_depth; ++d) camera.block(B, S, 2 * C, c.camera_num_heads);
     }
   }
-  if (c.enable_depth) dpt(costs["depth_head"], dpt_options(c, 2), B * S, h, w, H, W);
-  if (c.enable_point) dpt(costs["point_head"], dpt_options(c, 4), B * S, h, w, H, W);
+  // Each head's loss runs on its device and keeps tensors per pixel for
+  // backward too: the depth loss's 4-scale gradient term and regression
+  // (~14 floats), the point loss's 3-scale normals and regression (~53).
+  if (c.enable_depth) {
+    dpt(costs["depth_head"], dpt_options(c, 2), B * S, h, w, H, W);
+    costs["depth_head"].map(B * S, 14, H, W);
+  }
+  if (c.enable_point) {
+    dpt(costs["point_head"], dpt_options(c, 4), B * S, h, w, H, W);
+    costs["point_head"].map(B * S, 53, H, W);
+  }
   if (c.enable_track && Q > 0) {
     auto features = track_feature_options(c);
     double fh = h * c.patch_size / 2, fw = w * c.patch_size / 2;

@@ -1,0 +1,195 @@
+#include "bench/bench.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "cli/commands.hpp"
+#include "runtime/executor.hpp"
+#include "train/loader.hpp"
+#include "train/losses.hpp"
+#include "train/trainer.hpp"
+#include "vggt_lab/data.hpp"
+#include "vggt_lab/optim.hpp"
+
+namespace vggt_lab::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+Experiment open(const GlobalOptions& global, const BenchArgs& args, const std::vector<std::string>& extra) {
+  std::vector<std::string> overrides = args.overrides;
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  GlobalOptions quiet = global;
+  quiet.quiet = true;
+  return open_experiment(quiet, args.file, overrides);
+}
+
+struct Prepared {
+  PlanReport plan;
+  std::shared_ptr<ModelInstance> instance;
+  std::unique_ptr<runtime::Executor> executor;
+  std::vector<TensorMap> batches;
+};
+
+/// The plan, model and a few fixed batches of an experiment.
+Prepared prepare(const Experiment& e, int batches, runtime::RuntimeOptions options = {}) {
+  Prepared p;
+  p.plan = plan_experiment(e);
+  const Options& train = e.config.core("train");
+  torch::manual_seed(0);
+  p.instance = train::build_model(create_model(e), train);
+  p.executor = std::make_unique<runtime::Executor>(p.instance, p.plan.graph, p.plan.plan, p.plan.topology,
+                                                   std::make_shared<runtime::InProcessTransport>(p.plan.topology), options);
+  auto source = e.session.host->registry().create<DataSource>(*e.config.plugin("data"), e.config.plugin_options("data"),
+                                                              e.session.host->context(e.config.file.parent_path()));
+  train::LoaderOptions o;
+  o.min_frames = o.max_frames = train.get<std::int64_t>("frames");
+  o.images_per_step = train.get<std::int64_t>("batch_size") * o.max_frames;
+  o.width = train.get<std::int64_t>("image_width");
+  o.max_height = train.get<std::int64_t>("image_height");
+  for (int i = 0; i < batches; ++i) p.batches.push_back(train::make_batch(*source.object, o, i));
+  return p;
+}
+
+runtime::LossFn losses() {
+  return [](const TensorMap& pred, const TensorMap& b) { return train::vggt_losses(pred, b, {}); };
+}
+
+/// Peak per device over `steps` steps (after one warm-up), and the mean step time.
+std::pair<std::vector<std::int64_t>, double> measure(Prepared& p, int steps) {
+  p.executor->step(p.batches[0], losses());
+  std::vector<std::int64_t> peak(p.plan.topology.devices.size(), 0);
+  double seconds = 0;
+  for (int s = 0; s < steps; ++s) {
+    auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
+    seconds += r.seconds;
+    for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], r.devices[d].peak_bytes);
+  }
+  return {peak, seconds / steps};
+}
+
+}  // namespace
+
+json placement(const GlobalOptions& global, const BenchArgs& args) {
+  json out = json::array();
+  const std::vector<std::pair<std::string, std::vector<std::string>>> strategies = {
+      {"single", {"devices.count=1", "placement.plugin=single"}},
+      {"per-head", {"devices.count=4", "placement.plugin=per-head", "placement.camera_head=1", "placement.depth_head=2",
+                    "placement.point_head=3"}},
+      {"balanced-memory", {"devices.count=4", "placement.plugin=balanced-memory"}},
+      {"pipeline", {"devices.count=4", "placement.plugin=pipeline", "placement.micro_batches=4", "placement.balance=memory"}}};
+  for (const auto& [name, overrides] : strategies) {
+    Experiment e = open(global, args, overrides);
+    Prepared p = prepare(e, args.steps);
+    auto [peak, seconds] = measure(p, args.steps);
+    auto predicted = predicted_totals(p.plan.graph, p.plan.topology, p.plan.plan, p.plan.memory);
+    double max = 0, sum = 0, worst_error = 0;
+    json devices = json::array();
+    for (std::size_t d = 0; d < peak.size(); ++d) {
+      max = std::max(max, double(peak[d]));
+      sum += double(peak[d]);
+      double error = peak[d] > 0 ? std::abs(double(predicted[d]) - double(peak[d])) / double(peak[d]) : 0;
+      worst_error = std::max(worst_error, error);
+      devices.push_back({{"measured_peak_bytes", peak[d]}, {"predicted_peak_bytes", predicted[d]}, {"error", error}});
+    }
+    out.push_back({{"strategy", name}, {"devices", devices}, {"max_over_mean", max / (sum / double(peak.size()))},
+                   {"worst_prediction_error", worst_error}, {"step_seconds", seconds}});
+    e.session.logger->warn("{}: max/mean {:.3f}, worst prediction error {:.1f}%", name, max / (sum / double(peak.size())),
+                           100 * worst_error);
+  }
+  return out;
+}
+
+json pipeline(const GlobalOptions& global, const BenchArgs& args) {
+  // One core per logical device: the single device gets one, the two pipeline
+  // stages one each (2 cores in all).
+  const int m = 8, p = 2;
+  runtime::RuntimeOptions one_core;
+  one_core.intra_op_threads = 1;
+  Experiment single_e = open(global, args, {"devices.count=1", "placement.plugin=single"});
+  Prepared single = prepare(single_e, args.steps, one_core);
+  Experiment pipe_e = open(global, args, {"devices.count=2", "placement.plugin=pipeline", "placement.micro_batches=8",
+                                          "placement.schedule=1f1b", "placement.balance=time"});
+  Prepared pipe = prepare(pipe_e, args.steps, one_core);
+  auto [single_peak, single_seconds] = measure(single, args.steps);
+  auto [pipe_peak, pipe_seconds] = measure(pipe, args.steps);
+  auto r = pipe.executor->step(pipe.batches[0], losses());
+  json bubbles = json::array();
+  for (const auto& d : r.devices) bubbles.push_back(std::max(0.0, 1.0 - d.busy_seconds / r.seconds));
+  return {{"single_step_seconds", single_seconds}, {"pipeline_step_seconds", pipe_seconds},
+          {"throughput_ratio", single_seconds / pipe_seconds}, {"micro_batches", m}, {"stages", p},
+          {"measured_bubble", bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
+}
+
+json data(const GlobalOptions& global, const BenchArgs& args) {
+  Experiment e = open(global, args, {});
+  const Options& train = e.config.core("train");
+  auto source = e.session.host->registry().create<DataSource>(*e.config.plugin("data"), e.config.plugin_options("data"),
+                                                              e.session.host->context(e.config.file.parent_path()));
+  json out = json::array();
+  for (int workers : {1, 2}) {
+    train::LoaderOptions o;
+    o.min_frames = o.max_frames = train.get<std::int64_t>("frames");
+    o.images_per_step = train.get<std::int64_t>("batch_size") * o.max_frames;
+    o.width = train.get<std::int64_t>("image_width");
+    o.max_height = train.get<std::int64_t>("image_height");
+    o.workers = workers;
+    o.prefetch = 4;
+    train::BatchLoader loader(source.object, o);
+    loader.next();  // warm-up
+    const int batches = 4 * args.steps;
+    auto start = Clock::now();
+    for (int i = 0; i < batches; ++i) loader.next();
+    double seconds = since(start);
+    out.push_back({{"workers", workers}, {"batches_per_second", batches / seconds},
+                   {"scenes_per_second", batches * train.get<std::int64_t>("batch_size") / seconds}});
+  }
+  return out;
+}
+
+json overhead(const GlobalOptions& global, const BenchArgs& args) {
+  Experiment e = open(global, args, {"devices.count=1", "placement.plugin=single"});
+  Prepared p = prepare(e, args.steps);
+  std::vector<NamedParameter> params;
+  for (auto& item : p.instance->module().named_parameters()) params.push_back({item.key(), item.value()});
+  Options defaults;
+  for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
+    defaults.set(spec.key, *spec.default_value);
+  }
+  auto optimizer = e.session.host->registry().create<Optimizer>("adamw", defaults, e.session.host->context());
+  auto state = optimizer.object->create(params);
+  auto zero = [&] {
+    for (auto& param : params) param.tensor.mutable_grad() = torch::Tensor();
+  };
+  auto ours = [&](const TensorMap& batch) {
+    zero();
+    p.executor->step(batch, losses());
+    state->step(1e-5);
+  };
+  auto handwritten = [&](const TensorMap& batch) {
+    zero();
+    auto predictions = p.instance->forward(batch);
+    train::vggt_losses(predictions, batch, {}).at("loss").backward();
+    state->step(1e-5);
+  };
+  ours(p.batches[0]);
+  handwritten(p.batches[0]);
+  double t_ours = 0, t_hand = 0;
+  for (int round = 0; round < args.steps; ++round) {  // interleaved, so drift hits both
+    for (const auto& batch : p.batches) {
+      auto start = Clock::now();
+      handwritten(batch);
+      t_hand += since(start);
+      start = Clock::now();
+      ours(batch);
+      t_ours += since(start);
+    }
+  }
+  return {{"vggt_lab_seconds", t_ours}, {"handwritten_seconds", t_hand}, {"overhead", t_ours / t_hand - 1.0}};
+}
+
+}  // namespace vggt_lab::bench

@@ -1,0 +1,30 @@
+#pragma once
+// Benchmarks behind `vggt-lab bench`: each measures in one run the figures
+// it compares, so ratios are not spoiled by a noisy shared machine.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/session.hpp"
+
+namespace vggt_lab::bench {
+
+struct BenchArgs {
+  std::filesystem::path file;  // the experiment giving model, data and step shape
+  std::vector<std::string> overrides;
+  int steps = 3;
+};
+
+/// Per strategy on 4 logical devices: measured peak per device, max/mean,
+/// and predicted-vs-measured error.
+nlohmann::json placement(const GlobalOptions& global, const BenchArgs& args);
+/// A 2-stage pipeline with 8 micro-batches against one device: throughput
+/// ratio, measured bubble against (p-1)/(m+p-1).
+nlohmann::json pipeline(const GlobalOptions& global, const BenchArgs& args);
+/// synthetic-scenes batches per second with 1 and 2 workers.
+nlohmann::json data(const GlobalOptions& global, const BenchArgs& args);
+/// A vggt-lab training step against a hand-written LibTorch loop (forward,
+/// the same losses, backward, AdamW) on the same model and batches.
+nlohmann::json overhead(const GlobalOptions& global, const BenchArgs& args);
+
+}  // namespace vggt_lab::bench

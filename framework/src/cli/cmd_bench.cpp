@@ -1,0 +1,33 @@
+#include <chrono>
+#include <ctime>
+#include <iostream>
+
+#include "bench/bench.hpp"
+#include "cli/commands.hpp"
+#include "host/files.hpp"
+
+namespace vggt_lab {
+
+int command_bench(const GlobalOptions& global, const BenchArgs& args) {
+  bench::BenchArgs b{args.file, args.overrides, args.steps};
+  nlohmann::json results;
+  auto run = [&](const std::string& name, auto fn) {
+    if (args.name == name || args.name == "all") results[name] = fn(global, b);
+  };
+  run("placement", bench::placement);
+  run("pipeline", bench::pipeline);
+  run("data", bench::data);
+  run("overhead", bench::overhead);
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  results["date"] = date;
+  results["experiment"] = args.file.string();
+  results["threads"] = at::get_num_threads();
+  std::string text = results.dump(2);
+  std::cout << text << "\n";
+  if (args.json_out) write_file_atomic(*args.json_out, text + "\n");
+  return 0;
+}
+
+}  // namespace vggt_lab
