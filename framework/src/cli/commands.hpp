@@ -83,6 +83,12 @@ struct BenchArgs {
 };
 int command_bench(const GlobalOptions& global, const BenchArgs& args);
 
+struct ScaffoldArgs {
+  std::string kind, name;
+  std::filesystem::path dir = ".";
+};
+int command_plugins_new(const GlobalOptions& global, const ScaffoldArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab
