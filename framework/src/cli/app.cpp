@@ -112,6 +112,17 @@ void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action
   bench->callback([&, args] { action = [&global, args] { return command_bench(global, *args); }; });
 }
 
+void add_sweep(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* sweep = app.add_subcommand("sweep", "Explore layouts (grid of settings), plan or measure each, rank them");
+  sweep->add_option("file", args->file, "Sweep TOML file ([sweep] base = ..., [axes] ...)")->required();
+  sweep->add_option("--out", args->out, "Output folder (an existing sweep there resumes)")->required();
+  sweep->add_option("--mode", args->mode, "plan (cost model) or measure (train each trial a few steps)")
+      ->check(CLI::IsMember({"plan", "measure"}));
+  sweep->add_option("--jobs", args->jobs, "Trials at once")->capture_default_str();
+  sweep->callback([&, args] { action = [&global, args] { return command_sweep(global, *args); }; });
+}
+
 void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* plan = app.add_subcommand(
@@ -157,8 +168,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_plugins(app, global, action);
   add_plan(app, global, action);
   add_bench(app, global, action);
-  add_pending(app, "sweep", "Explore layouts and rank them",
-              "vggt-lab sweep FILE.toml [--mode plan|measure] [--jobs N] --out DIR", "#7", action);
+  add_sweep(app, global, action);
   add_infer(app, global, action);
   add_data(app, global, action);
   add_model(app, global, action);

@@ -6,27 +6,13 @@
 namespace vggt_lab {
 
 PluginObject<Model> create_model(const Experiment& experiment) {
-  auto name = experiment.config.plugin("model");
-  if (!name) throw InputError(experiment.config.file.string() + ": the experiment has no [model] table; add one, e.g. [model] plugin = \"vggt\"");
-  return experiment.session.host->registry().create<Model>(
-      *name, experiment.config.plugin_options("model"),
-      experiment.session.host->context(experiment.config.file.parent_path()));
+  return vggt_lab::create_model(experiment.config, experiment.session.host->registry(),
+                                experiment.session.host->context(experiment.config.file.parent_path()));
 }
 
 PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides) {
-  auto placement_name = experiment.config.plugin("placement");
-  if (!placement_name) {
-    throw InputError(experiment.config.file.string() +
-                     ": the experiment has no [placement] table; add one, e.g. [placement] plugin = \"single\"");
-  }
-  auto model = create_model(experiment);
-  auto placement = experiment.session.host->registry().create<Placement>(
-      *placement_name, experiment.config.plugin_options("placement"),
-      experiment.session.host->context(experiment.config.file.parent_path()));
-  Topology topology = make_topology(experiment.config.core("devices"), overrides);
-  const Options& train = experiment.config.core("train");
-  MemoryModel memory = model.call([&](Model& m) { return memory_model(train, m, topology); });
-  return make_plan(model, placement, topology, step_shape(train), memory);
+  return plan_from_config(experiment.config, experiment.session.host->registry(),
+                          experiment.session.host->context(experiment.config.file.parent_path()), overrides);
 }
 
 int command_plan(const GlobalOptions& global, const PlanArgs& args) {

@@ -89,6 +89,13 @@ struct ScaffoldArgs {
 };
 int command_plugins_new(const GlobalOptions& global, const ScaffoldArgs& args);
 
+struct SweepArgs {
+  std::filesystem::path file, out;
+  std::string mode;
+  int jobs = 1;
+};
+int command_sweep(const GlobalOptions& global, const SweepArgs& args);
+
 int command_version();
 
 }  // namespace vggt_lab

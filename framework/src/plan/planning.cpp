@@ -137,6 +137,8 @@ PlanReport make_plan(const PluginObject<Model>& model, const PluginObject<Placem
   report.shape = shape;
   report.graph = model.call([&](Model& m) { return m.graph(shape); });
   report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
+  // A batch smaller than the micro-batch count runs as that many (never an empty one).
+  report.plan.micro_batches = int(std::max<std::int64_t>(1, std::min<std::int64_t>(report.plan.micro_batches, shape.batch)));
   report.problems = check_plan(report.graph, topology, report.plan);
   if (!report.problems.empty()) return report;
   report.predicted = predicted_memory(report.graph, topology, report.plan, memory);
@@ -162,6 +164,30 @@ PlanReport make_plan(const PluginObject<Model>& model, const PluginObject<Placem
         return bytes / std::max(1, plan.micro_batches) / topology.link_bandwidth;
       });
   return report;
+}
+
+PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& registry,
+                                 const PluginContext& context) {
+  auto name = config.plugin("model");
+  if (!name) {
+    throw InputError(config.file.string() + ": the experiment has no [model] table; add one, e.g. [model] plugin = \"vggt\"");
+  }
+  return registry.create<Model>(*name, config.plugin_options("model"), context);
+}
+
+PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
+                            const TopologyOverrides& overrides) {
+  auto placement_name = config.plugin("placement");
+  if (!placement_name) {
+    throw InputError(config.file.string() +
+                     ": the experiment has no [placement] table; add one, e.g. [placement] plugin = \"single\"");
+  }
+  auto model = create_model(config, registry, context);
+  auto placement = registry.create<Placement>(*placement_name, config.plugin_options("placement"), context);
+  Topology topology = make_topology(config.core("devices"), overrides);
+  const Options& train = config.core("train");
+  MemoryModel memory = model.call([&](Model& m) { return memory_model(train, m, topology); });
+  return make_plan(model, placement, topology, step_shape(train), memory);
 }
 
 double predicted_seconds(const PlanReport& report, int stage, Pass pass) {

@@ -45,6 +45,14 @@ VGGT_LAB_API PlanReport make_plan(const PluginObject<Model>& model,
                                   const PluginObject<Placement>& placement, const Topology& topology,
                                   const InputShape& shape, const MemoryModel& memory);
 
+/// The experiment's [model] plugin object (an InputError when it has none).
+VGGT_LAB_API PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& registry,
+                                              const PluginContext& context);
+/// Topology, step shape and memory model from the configuration, placed by
+/// its [placement] plugin and predicted.
+VGGT_LAB_API PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry,
+                                         const PluginContext& context, const TopologyOverrides& overrides = {});
+
 /// Predicted seconds of a stage's pass (backward: 2x forward, +1x with checkpointing).
 VGGT_LAB_API double predicted_seconds(const PlanReport& report, int stage, Pass pass);
 

@@ -77,12 +77,20 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   for (std::size_t i = 0; i < series.size(); ++i) {
     const auto& s = series[i];
     const char* color = kColors[i % 10];
-    out << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
-    for (std::size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
-      if (log_y && s.y[k] <= 0) continue;
-      out << px(s.x[k]) << "," << py(s.y[k]) << " ";
+    if (s.markers) {
+      for (std::size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
+        if (log_y && s.y[k] <= 0) continue;
+        out << "<circle cx=\"" << px(s.x[k]) << "\" cy=\"" << py(s.y[k]) << "\" r=\"4\" fill=\"" << color << "\"/>\n";
+      }
+    } else {
+      out << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
+      for (std::size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
+        if (log_y && s.y[k] <= 0) continue;
+        out << px(s.x[k]) << "," << py(s.y[k]) << " ";
+      }
+      out << "\"/>\n";
     }
-    out << "\"/>\n<text x=\"" << kLeft + w + 10 << "\" y=\"" << kTop + 14 + 16 * i << "\" fill=\"" << color << "\">"
+    out << "<text x=\"" << kLeft + w + 10 << "\" y=\"" << kTop + 14 + 16 * i << "\" fill=\"" << color << "\">"
         << escape(s.name) << "</text>\n";
   }
   return out.str() + "</svg>\n";

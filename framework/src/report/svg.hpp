@@ -11,6 +11,7 @@ namespace vggt_lab::report {
 struct Series {
   std::string name;
   std::vector<double> x, y;
+  bool markers = false;  // draw points (a scatter) instead of a line
 };
 
 /// Lines over a shared x axis (log y when every value is positive and

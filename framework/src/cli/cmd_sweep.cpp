@@ -1,0 +1,33 @@
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "sweep/sweep.hpp"
+
+namespace vggt_lab {
+
+int command_sweep(const GlobalOptions& global, const SweepArgs& args) {
+  auto logger = make_logger(global.verbosity());
+  sweep::SweepFile file = sweep::read_sweep(args.file);
+  sweep::Options o;
+  o.mode = args.mode;
+  o.jobs = args.jobs;
+  o.out = args.out;
+  o.executable = boost::dll::program_location();
+  o.plugin_paths = global.plugin_paths;
+  o.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
+  auto results = sweep::run(file, o, *logger);
+  std::size_t fits = 0, failed = 0;
+  for (const auto& t : results["trials"]) {
+    fits += t.value("fits", false);
+    failed += t.value("status", "") == "failed";
+  }
+  std::cout << results["trials"].size() << " trial(s): " << fits << " fit, " << failed << " failed; see "
+            << (args.out / "report.md").string() << (std::filesystem::exists(args.out / "best.toml") ? " and best.toml" : "") << "\n";
+  return 0;
+}
+
+}  // namespace vggt_lab

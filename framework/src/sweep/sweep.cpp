@@ -1,0 +1,428 @@
+#include "sweep/sweep.hpp"
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+#include <thread>
+#include <toml++/toml.h>
+
+#include "host/config.hpp"
+#include "host/files.hpp"
+#include "plan/planning.hpp"
+#include "report/svg.hpp"
+
+namespace vggt_lab::sweep {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string where(const toml::node& node, const std::filesystem::path& file) {
+  return file.string() + ":" + std::to_string(node.source().begin.line) + ":" + std::to_string(node.source().begin.column);
+}
+
+std::string toml_text(const toml::node& node) {
+  std::ostringstream out;
+  if (auto s = node.as_string()) return s->get();  // bare: typed by the schema like --set
+  node.visit([&](const auto& v) { out << v; });
+  return out.str();
+}
+
+std::string id_of(const std::vector<std::string>& assignments) {
+  std::string joined;
+  for (const auto& a : assignments) joined += a + ";";
+  return std::to_string(std::hash<std::string>{}(joined) % 1000000007ULL);
+}
+
+/// --set assignments a trial applies on top of the base experiment.
+std::vector<std::string> with_defaults(const std::vector<std::string>& trial, const SweepFile& s, bool measure) {
+  std::vector<std::string> out = trial;
+  if (measure) {
+    out.push_back("train.steps=" + std::to_string(s.steps));
+    out.push_back("train.eval_scenes=0");
+  }
+  if (s.memory_cap > 0) out.push_back("devices.memory=\"" + std::to_string(s.memory_cap) + "\"");
+  return out;
+}
+
+/// Keeps only assignments the chosen plugins accept (e.g. micro_batches for
+/// pipeline only), so the grid needs no filters for plugin-specific options.
+std::vector<std::string> applicable(const std::vector<std::string>& trial, const Registry& registry) {
+  std::map<std::string, std::string> plugin_of;
+  for (const auto& a : trial) {
+    auto eq = a.find('='), dot = a.find('.');
+    if (a.substr(dot + 1, eq - dot - 1) == "plugin") plugin_of[a.substr(0, dot)] = a.substr(eq + 1);
+  }
+  std::vector<std::string> out;
+  for (const auto& a : trial) {
+    auto eq = a.find('='), dot = a.find('.');
+    std::string table = a.substr(0, dot), key = a.substr(dot + 1, eq - dot - 1);
+    auto kind = plugin_tables().find(table);
+    auto plugin = plugin_of.find(table);
+    if (kind != plugin_tables().end() && plugin != plugin_of.end() && key != "plugin") {
+      const auto* p = registry.find(kind->second, plugin->second);
+      if (p && !p->info.schema.find(key)) continue;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+json plan_trial(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host) {
+  RawConfig raw = load_config(s.base);
+  for (const auto& a : with_defaults(trial, s, false)) apply_override(raw, a);
+  ResolvedConfig config = resolve_config(raw, host.registry());
+  PlanReport report = plan_from_config(config, host.registry(), host.context(s.base.parent_path()));
+  json devices = json::array();
+  std::int64_t peak = 0;
+  for (std::size_t d = 0; d < report.predicted.size(); ++d) {
+    peak = std::max(peak, report.predicted[d].total());
+    devices.push_back({{"predicted_peak_bytes", report.predicted[d].total()}, {"predicted_bubble", report.timeline.bubble(int(d))}});
+  }
+  double step = report.timeline.makespan;
+  return {{"fits", report.fits()}, {"problems", report.problems}, {"predicted_peak_bytes", peak},
+          {"predicted_step_seconds", step},
+          {"predicted_throughput", step > 0 ? double(report.shape.batch * report.shape.frames) / step : 0.0},
+          {"frames", report.shape.frames}, {"devices", devices}, {"strategy", report.plan.strategy}};
+}
+
+/// Runs `vggt-lab run` for one trial in a child process, with a timeout.
+json measure_trial(const SweepFile& s, const std::vector<std::string>& trial, const Options& o, const std::string& id) {
+  auto dir = o.out / "trials" / id;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(o.out / "trials");
+  std::vector<std::string> args{o.executable.string(), "-q", "run", s.base.string(), "--out", dir.string()};
+  for (const auto& p : o.plugin_paths) args.insert(args.begin() + 1, {"--plugin-path", p.string()});
+  for (const auto& a : with_defaults(trial, s, true)) args.insert(args.end(), {"--set", a});
+  auto log = o.out / "trials" / (id + ".log");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  auto start = Clock::now();
+  int status = 0;
+  bool timed_out = false;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::duration<double>(Clock::now() - start).count() > s.timeout_s) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  json out{{"run_dir", dir.string()}};
+  std::ifstream text(log);
+  std::string tail((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+  if (tail.size() > 600) tail = tail.substr(tail.size() - 600);
+  if (timed_out) return out.update({{"status", "failed"}, {"reason", "timed out after " + std::to_string(int(s.timeout_s)) + " s"}}), out;
+  if (WIFSIGNALED(status)) return out.update({{"status", "failed"}, {"reason", "killed by signal " + std::to_string(WTERMSIG(status)) + " (out of memory?)"}}), out;
+  if (WEXITSTATUS(status) != 0) return out.update({{"status", "failed"}, {"reason", "exit " + std::to_string(WEXITSTATUS(status)) + ": " + tail}}), out;
+  std::ifstream metrics(dir / "metrics.jsonl");
+  double seconds = 0, samples = 0, bytes = 0;
+  int counted = 0;
+  std::vector<double> peaks;
+  for (std::string line; std::getline(metrics, line);) {
+    json m = json::parse(line);
+    if (!m.contains("loss")) continue;
+    if (m["step"].get<int>() > 1) {  // the first step warms up
+      seconds += m["step_seconds"].get<double>();
+      samples += m["batch"].get<double>() * m["frames"].get<double>();
+      ++counted;
+    }
+    for (std::size_t d = 0; d < m["devices"].size(); ++d) {
+      if (peaks.size() <= d) peaks.push_back(0);
+      peaks[d] = std::max(peaks[d], m["devices"][d]["peak_bytes"].get<double>());
+      bytes += m["devices"][d]["bytes_sent"].get<double>();
+    }
+  }
+  out["status"] = "done";
+  out["measured_step_seconds"] = counted ? seconds / counted : 0.0;
+  out["measured_throughput"] = seconds > 0 ? samples / seconds : 0.0;
+  out["measured_peak_bytes"] = peaks.empty() ? 0.0 : *std::max_element(peaks.begin(), peaks.end());
+  out["measured_device_peaks"] = peaks;
+  out["bytes_moved"] = bytes;
+  return out;
+}
+
+double objective(const json& r, const std::string& objective) {
+  const std::string status = r.value("status", "");
+  if (!r.value("fits", false) || (status != "done" && status != "planned")) return -1;
+  if (objective == "frames") return r["frames"].get<double>();
+  return r.contains("measured_throughput") ? r["measured_throughput"].get<double>() : r["predicted_throughput"].get<double>();
+}
+
+void write_outputs(const SweepFile& s, const Options& o, json& results) {
+  auto& trials = results["trials"];
+  std::vector<std::size_t> order(trials.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
+    return objective(trials[a], s.objective) > objective(trials[b], s.objective);
+  });
+  // CSV
+  std::ostringstream csv;
+  csv << "rank,id,settings,status,fits,predicted_peak_bytes,measured_peak_bytes,predicted_step_seconds,"
+         "measured_step_seconds,predicted_throughput,measured_throughput,bytes_moved,reason\n";
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const json& t = trials[order[r]];
+    std::string settings;
+    for (const auto& a : t["settings"]) settings += (settings.empty() ? "" : " ") + a.get<std::string>();
+    std::string reason = t.value("reason", "");
+    for (auto& c : reason) c = (c == ',' || c == '\n') ? ' ' : c;
+    csv << r + 1 << "," << t["id"].get<std::string>() << "," << settings << "," << t.value("status", "planned") << ","
+        << t.value("fits", false) << "," << t.value("predicted_peak_bytes", 0.0) << "," << t.value("measured_peak_bytes", 0.0) << ","
+        << t.value("predicted_step_seconds", 0.0) << "," << t.value("measured_step_seconds", 0.0) << ","
+        << t.value("predicted_throughput", 0.0) << "," << t.value("measured_throughput", 0.0) << ","
+        << t.value("bytes_moved", 0.0) << "," << reason << "\n";
+  }
+  write_file_atomic(o.out / "results.csv", csv.str());
+  // Rank correlation of the cost model against measurements.
+  std::vector<double> predicted, measured;
+  for (const auto& t : trials) {
+    if (t.value("status", "") == "done" && t.contains("measured_throughput")) {
+      predicted.push_back(t["predicted_throughput"]);
+      measured.push_back(t["measured_throughput"]);
+    }
+  }
+  if (predicted.size() >= 3) results["rank_correlation"] = spearman(predicted, measured);
+  write_file_atomic(o.out / "results.json", results.dump(2) + "\n");
+  // Plots: throughput against peak memory, Pareto front marked.
+  report::Series all{"trials", {}, {}, true}, front{"Pareto front", {}, {}, false};
+  std::vector<std::pair<double, double>> points;
+  for (const auto& t : trials) {
+    if (objective(t, "throughput") < 0) continue;
+    double peak = (t.contains("measured_peak_bytes") ? t["measured_peak_bytes"].get<double>() : t["predicted_peak_bytes"].get<double>()) / (1 << 30);
+    points.emplace_back(peak, objective(t, "throughput"));
+  }
+  std::sort(points.begin(), points.end());
+  double best = -1;
+  for (const auto& [x, y] : points) {
+    all.x.push_back(x);
+    all.y.push_back(y);
+    if (y > best) {
+      best = y;
+      front.x.push_back(x);
+      front.y.push_back(y);
+    }
+  }
+  write_file_atomic(o.out / "pareto.svg", report::line_chart("Throughput against peak memory per device",
+                                                              "peak memory per device (GiB)", "images per second", {all, front}));
+  // report.md and the best layout.
+  std::ostringstream md;
+  md << "# Sweep: " << s.file.filename().string() << "\n\nBase experiment `" << s.base.string() << "`, " << trials.size()
+     << " trials, mode " << results["mode"].get<std::string>() << ", objective " << s.objective << ".\n\n";
+  if (results.contains("rank_correlation")) {
+    md << "Cost model against measurement: Spearman rank correlation of throughput **"
+       << results["rank_correlation"].get<double>() << "**.\n\n";
+  }
+  md << "| rank | settings | fits | peak per device (GiB) | step (s) | images / s | status |\n|---|---|---|---|---|---|---|\n";
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const json& t = trials[order[r]];
+    std::string settings;
+    for (const auto& a : t["settings"]) settings += (settings.empty() ? "" : ", ") + ("`" + a.get<std::string>() + "`");
+    bool measured = t.contains("measured_throughput");
+    md << "| " << r + 1 << " | " << settings << " | " << (t.value("fits", false) ? "yes" : "no") << " | "
+       << (measured ? t["measured_peak_bytes"].get<double>() : t.value("predicted_peak_bytes", 0.0)) / (1 << 30) << " | "
+       << (measured ? t["measured_step_seconds"].get<double>() : t.value("predicted_step_seconds", 0.0)) << " | "
+       << (measured ? t["measured_throughput"].get<double>() : t.value("predicted_throughput", 0.0)) << " | "
+       << t.value("status", "planned") << (t.contains("reason") ? ": " + t["reason"].get<std::string>().substr(0, 80) : "") << " |\n";
+  }
+  md << "\n![pareto](pareto.svg)\n";
+  if (!order.empty() && objective(trials[order[0]], s.objective) >= 0) {
+    const json& winner = trials[order[0]];
+    std::map<std::string, std::vector<std::string>> tables;
+    for (const auto& a : winner["settings"]) {
+      std::string text = a;
+      auto dot = text.find('.'), eq = text.find('=');
+      std::string value = text.substr(eq + 1);
+      bool bare = !value.empty() && (std::isalpha(static_cast<unsigned char>(value[0])) && value != "true" && value != "false");
+      tables[text.substr(0, dot)].push_back(text.substr(dot + 1, eq - dot - 1) + " = " + (bare ? "\"" + value + "\"" : value));
+    }
+    std::string toml = "# The best layout of " + s.file.string() + " (" + s.objective + ")\ninclude = [\"" +
+                       std::filesystem::absolute(s.base).string() + "\"]\n";
+    for (const auto& [table, lines] : tables) {
+      toml += "\n[" + table + "]\n";
+      for (const auto& line : lines) toml += line + "\n";
+    }
+    write_file_atomic(o.out / "best.toml", toml);
+    md << "\nBest layout: `best.toml` (run it with `vggt-lab run " << (o.out / "best.toml").string() << "`).\n";
+  }
+  write_file_atomic(o.out / "report.md", md.str());
+}
+
+}  // namespace
+
+SweepFile read_sweep(const std::filesystem::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(file.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                     std::to_string(e.source().begin.column) + ": TOML syntax error: " + std::string(e.description()));
+  }
+  SweepFile s;
+  s.file = file;
+  const toml::table* sweep = root["sweep"].as_table();
+  if (!sweep) throw InputError(file.string() + ": needs a [sweep] table with base = \"<experiment>.toml\"");
+  static const std::vector<std::string> keys = {"base", "mode", "objective", "memory_cap", "steps", "timeout_s"};
+  for (const auto& [key, node] : *sweep) {
+    std::string k(key.str());
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      throw InputError(where(node, file) + ": unknown key '" + k + "' in [sweep]; valid keys: base, mode, objective, memory_cap, steps, timeout_s");
+    }
+  }
+  auto base = sweep->get("base");
+  if (!base || !base->is_string()) throw InputError(file.string() + ": [sweep] needs base = \"<experiment>.toml\"");
+  s.base = file.parent_path() / base->as_string()->get();
+  s.mode = (*sweep)["mode"].value_or(std::string("plan"));
+  s.objective = (*sweep)["objective"].value_or(std::string("throughput"));
+  if (s.mode != "plan" && s.mode != "measure") throw InputError(where(*sweep->get("mode"), file) + ": mode must be plan or measure");
+  if (s.objective != "throughput" && s.objective != "frames") {
+    throw InputError(where(*sweep->get("objective"), file) + ": objective must be throughput or frames");
+  }
+  if (auto cap = sweep->get("memory_cap")) {
+    auto bytes = parse_bytes(cap->value_or(std::string()));
+    if (!bytes) throw InputError(where(*cap, file) + ": memory_cap must be a size such as \"80GiB\"");
+    s.memory_cap = *bytes;
+  }
+  s.steps = (*sweep)["steps"].value_or(int64_t{3});
+  s.timeout_s = (*sweep)["timeout_s"].value_or(600.0);
+  const toml::table* axes = root["axes"].as_table();
+  if (!axes || axes->empty()) throw InputError(file.string() + ": needs an [axes] table, e.g. \"placement.plugin\" = [\"single\", \"pipeline\"]");
+  for (const auto& [key, node] : *axes) {
+    std::string k(key.str());
+    const toml::array* values = node.as_array();
+    if (k.find('.') == std::string::npos || !values || values->empty()) {
+      throw InputError(where(node, file) + ": axis '" + k + "' must be \"table.key\" = [values...]");
+    }
+    std::vector<std::string> texts;
+    for (const auto& v : *values) texts.push_back(toml_text(v));
+    s.axes.emplace_back(k, texts);
+  }
+  if (!std::filesystem::exists(s.base)) throw InputError(where(*base, file) + ": base experiment " + s.base.string() + " does not exist");
+  return s;
+}
+
+std::vector<std::vector<std::string>> grid(const SweepFile& s) {
+  std::vector<std::vector<std::string>> out{{}};
+  for (const auto& [axis, values] : s.axes) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& partial : out) {
+      for (const auto& v : values) {
+        auto t = partial;
+        t.push_back(axis + "=" + v);
+        next.push_back(std::move(t));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  auto ranks = [](const std::vector<double>& v) {
+    std::vector<std::size_t> order(v.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](auto x, auto y) { return v[x] < v[y]; });
+    std::vector<double> r(v.size());
+    for (std::size_t i = 0; i < order.size(); ++i) r[order[i]] = double(i);
+    return r;
+  };
+  auto ra = ranks(a), rb = ranks(b);
+  double n = double(a.size()), d2 = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
+  return n > 1 ? 1.0 - 6.0 * d2 / (n * (n * n - 1)) : 0.0;
+}
+
+json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
+  std::filesystem::create_directories(o.out);
+  const std::string mode = o.mode.empty() ? s.mode : o.mode;
+  PluginHost host(nullptr);
+  std::vector<std::filesystem::path> config_paths;
+  host.load_search_path(plugin_search_path(o.plugin_paths, config_paths, std::getenv("VGGT_LAB_PLUGIN_PATH")));
+  json results{{"sweep", s.file.string()}, {"base", s.base.string()}, {"mode", mode}, {"trials", json::array()}};
+  std::map<std::string, json> previous;  // resume: finished trials are kept
+  std::ifstream existing(o.out / "results.json");
+  if (existing) {
+    json old;
+    existing >> old;
+    for (const auto& t : old["trials"]) {
+      if (t.value("status", "") == "done" || (mode == "plan" && t.contains("fits"))) previous[t["id"]] = t;
+    }
+  }
+  std::vector<std::vector<std::string>> trials;
+  std::set<std::string> seen;
+  for (const auto& t : grid(s)) {
+    auto kept = applicable(t, host.registry());
+    if (seen.insert(id_of(kept)).second) trials.push_back(kept);
+  }
+  std::mutex mutex;
+  std::size_t next = 0, finished = 0, failed = 0;
+  std::vector<json> rows(trials.size());
+  auto start = Clock::now();
+  auto worker = [&] {
+    while (true) {
+      std::size_t i;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (next >= trials.size()) return;
+        i = next++;
+      }
+      const std::string id = id_of(trials[i]);
+      json row{{"id", id}, {"settings", trials[i]}};
+      auto cached = previous.find(id);
+      if (cached != previous.end()) {
+        row = cached->second;
+      } else {
+        try {
+          try {
+            row.update(plan_trial(s, trials[i], host));
+          } catch (const InputError& e) {  // a strategy saying nothing fits
+            row.update({{"fits", false}, {"problems", {e.what()}}, {"reason", e.what()}});
+          }
+          row["status"] = mode == "plan" ? "planned" : "pending";
+          if (mode == "measure" && row["fits"].get<bool>()) row.update(measure_trial(s, trials[i], o, id));
+          if (mode == "measure" && !row["fits"].get<bool>()) row["status"] = "skipped", row["reason"] = "does not fit (plan)";
+        } catch (const std::exception& e) {
+          row["status"] = "failed";
+          row["reason"] = e.what();
+        }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      rows[i] = row;
+      ++finished;
+      failed += row.value("status", "") == "failed";
+      double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      double eta = elapsed / double(finished) * double(trials.size() - finished);
+      if (o.progress_bar) {
+        std::fprintf(stderr, "\rtrials %zu/%zu done, %zu failed, eta %.0f s   ", finished, trials.size(), failed, eta);
+      } else if (mode == "measure" || finished % 50 == 0 || finished == trials.size()) {
+        log.info("trials {}/{} done, {} failed, eta {:.0f} s", finished, trials.size(), failed, eta);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 0; j < std::max(1, o.jobs); ++j) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (o.progress_bar) std::fputs("\n", stderr);
+  for (auto& r : rows) results["trials"].push_back(r);
+  write_outputs(s, o, results);
+  return results;
+}
+
+}  // namespace vggt_lab::sweep

@@ -1,0 +1,99 @@
+// Sweeps as users run them: the 1B plan-mode sweep, a measure-mode sweep that
+// resumes without re-running finished trials, failures that do not stop it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/support.hpp"
+#include "sweep/sweep.hpp"
+
+namespace vggt_lab {
+namespace {
+
+using ::testing::HasSubstr;
+
+nlohmann::json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  nlohmann::json out;
+  in >> out;
+  return out;
+}
+
+std::string exe() { return testing::vggt_lab_exe(); }
+
+TEST(Sweep, PlansTheOneBillionModelOnFourAndEightGpusAndWritesARunnableBest) {
+  testing::TempDir dir;
+  auto out = dir.path() / "sweep";
+  auto result = testing::run_command(exe() + " sweep " + std::string(SOURCE_ROOT) + "/experiments/1b/sweep.toml --out " +
+                                     out.string() + " -q");
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto results = read_json(out / "results.json");
+  EXPECT_GE(results["trials"].size(), 20u);
+  int fit = 0;
+  for (const auto& t : results["trials"]) fit += t["fits"].get<bool>();
+  EXPECT_GT(fit, 0);
+  EXPECT_LT(fit, int(results["trials"].size()));  // some do not fit: the cap bites
+  for (const char* file : {"results.csv", "report.md", "pareto.svg", "best.toml"}) {
+    EXPECT_TRUE(std::filesystem::exists(out / file)) << file;
+  }
+  auto plan = testing::run_command(exe() + " plan " + (out / "best.toml").string() + " -q");
+  EXPECT_EQ(plan.status, 0) << plan.output;
+}
+
+TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
+  testing::TempDir dir;
+  auto sweep = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                       "/experiments/single.toml\"\nmode = \"measure\"\nsteps = 2\n"
+                                       "[axes]\n\"train.frames\" = [2, 3]\n");
+  auto out = dir.path() / "out";
+  auto first = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
+  ASSERT_EQ(first.status, 0) << first.output;
+  auto results = read_json(out / "results.json");
+  ASSERT_EQ(results["trials"].size(), 2u);
+  for (const auto& t : results["trials"]) {
+    EXPECT_EQ(t["status"], "done") << t.dump();
+    EXPECT_GT(t["measured_throughput"].get<double>(), 0);
+  }
+  // Forget one trial: a second run measures only that one again.
+  std::string kept = results["trials"][0]["id"], dropped = results["trials"][1]["id"];
+  auto kept_log = out / "trials" / (kept + ".log");
+  auto before = std::filesystem::last_write_time(kept_log);
+  results["trials"].erase(1);
+  std::ofstream(out / "results.json") << results.dump();
+  auto second = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_EQ(std::filesystem::last_write_time(kept_log), before);
+  EXPECT_EQ(read_json(out / "results.json")["trials"].size(), 2u);
+  // A trial that outlives its timeout is marked failed; the sweep goes on.
+  auto slow = dir.write("slow.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                         "/experiments/single.toml\"\nmode = \"measure\"\ntimeout_s = 0.01\n"
+                                         "[axes]\n\"train.frames\" = [2]\n");
+  auto timed = testing::run_command(exe() + " sweep " + slow.string() + " --out " + (dir.path() / "slow").string() + " -q");
+  ASSERT_EQ(timed.status, 0) << timed.output;
+  auto t = read_json(dir.path() / "slow" / "results.json")["trials"][0];
+  EXPECT_EQ(t["status"], "failed");
+  EXPECT_THAT(t["reason"].get<std::string>(), HasSubstr("timed out"));
+}
+
+TEST(Sweep, BadSweepFilesNameTheProblemWithItsPosition) {
+  testing::TempDir dir;
+  auto file = dir.write("bad.toml", "[sweep]\nbase = \"x.toml\"\nmod = \"plan\"\n[axes]\n\"placement.plugin\" = [\"single\"]\n");
+  try {
+    sweep::read_sweep(file);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(file.string() + ":3:"));
+    EXPECT_THAT(e.what(), HasSubstr("unknown key 'mod'"));
+  }
+}
+
+TEST(Sweep, SpearmanRankCorrelation) {
+  EXPECT_DOUBLE_EQ(sweep::spearman({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(sweep::spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  EXPECT_NEAR(sweep::spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}), 0.8, 1e-12);
+}
+
+}  // namespace
+}  // namespace vggt_lab
