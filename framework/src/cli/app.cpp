@@ -33,6 +33,21 @@ void add_run(CLI::App& app, const GlobalOptions& global, CommandAction& action) 
   run->callback([&, args] { action = [&global, args] { return command_run(global, *args); }; });
 }
 
+void add_launch(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<LaunchArgs>();
+  CLI::App* launch = app.add_subcommand("launch", "Start N local data-parallel ranks of `vggt-lab run`");
+  launch->add_option("-n,--processes", args->processes, "Ranks (processes) on this machine")
+      ->check(CLI::Range(1, 1024));
+  launch->add_option("file", args->run.file, "Experiment TOML file")->required();
+  launch->add_option("--out", args->run.out, "Run folder (default: <[output].dir>/<name>-<time>)");
+  launch->add_option("--set", args->run.overrides, "Override a setting: table.key=value (repeatable)");
+  launch->add_option("--resume", args->run.resume, "Continue a run from its folder or a checkpoint");
+  launch->add_option("--port", args->port, "MASTER_PORT for the rendezvous (default: a free port)");
+  launch->footer("Each rank gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT as "
+                 "from torchrun; `torchrun --nproc_per_node=N --no-python vggt-lab run FILE.toml` is equivalent.");
+  launch->callback([&, args] { action = [&global, args] { return command_launch(global, *args); }; });
+}
+
 void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PluginsArgs>();
   CLI::App* plugins = app.add_subcommand("plugins", "List the plugins that can be loaded");
@@ -60,20 +75,6 @@ void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& acti
 
 /// Subcommands whose work lands with a later issue: their --help documents
 /// them; running one says where it stands.
-void add_pending(CLI::App& app, const std::string& name, const std::string& about,
-                 const std::string& usage, const std::string& issue, CommandAction& action) {
-  CLI::App* command = app.add_subcommand(name, about);
-  command->fallthrough(false);
-  command->allow_extras();
-  command->footer("Usage once implemented: " + usage);
-  command->callback([&action, name, issue] {
-    action = [name, issue]() -> int {
-      throw Error("`vggt-lab " + name + "` is not implemented yet (tracked in issue " + issue +
-                  ")");
-    };
-  });
-}
-
 void add_infer(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<InferArgs>();
   CLI::App* infer = app.add_subcommand("infer", "Predict cameras, depth and points for a folder of images");
@@ -172,8 +173,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_infer(app, global, action);
   add_data(app, global, action);
   add_model(app, global, action);
-  add_pending(app, "launch", "Start N local data-parallel processes",
-              "vggt-lab launch -n N FILE.toml [--out DIR]", "#8", action);
+  add_launch(app, global, action);
   app.add_subcommand("version", "Print the version and build fingerprint")->callback([&action] {
     action = [] { return command_version(); };
   });

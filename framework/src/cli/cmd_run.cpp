@@ -1,3 +1,4 @@
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -57,6 +58,29 @@ void create_plugins(const Experiment& experiment) {
   }
 }
 
+/// Joins the other ranks when started by `vggt-lab launch` or torchrun.
+std::shared_ptr<distributed::DataParallel> join_world(const Experiment& experiment) {
+  distributed::World world = distributed::world_from_env();
+  if (!world.multi()) return nullptr;
+  return std::make_shared<distributed::DataParallel>(
+      world, distributed::settings_from(experiment.config.core("distributed")));
+}
+
+/// Rank 0 makes the run folder and tells the others; rank r logs to rank<r>.log.
+std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& args,
+                                   distributed::DataParallel* dp) {
+  const bool writer = !dp || dp->world().rank == 0;
+  std::filesystem::path dir = writer ? make_run_dir(experiment.config, args) : std::filesystem::path();
+  if (dp) dir = dp->share("run_dir", dir.string());
+  std::filesystem::create_directories(dir);
+  if (!writer) {  // the terminal shows rank 0; other ranks' info lines go to their log
+    for (auto& sink : experiment.session.logger->sinks()) sink->set_level(spdlog::level::warn);
+  }
+  log_to_file(*experiment.session.logger,
+              dir / (writer ? std::string("run.log") : "rank" + std::to_string(dp->world().rank) + ".log"));
+  return dir;
+}
+
 }  // namespace
 
 int command_run(const GlobalOptions& global, const RunArgs& args) {
@@ -68,12 +92,16 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
     throw InputError("the plan does not fit its devices:\n" + plan_text(plan) +
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
-  std::filesystem::path dir = make_run_dir(experiment.config, args);
-  log_to_file(log, dir / "run.log");
-  write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
-  write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  auto dp = join_world(experiment);
+  const bool writer = !dp || dp->world().rank == 0;
+  std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
+  if (writer) {
+    write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
+    write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  }
   const Options& meta = experiment.config.core("experiment");
-  log.info("experiment '{}', run folder {}", meta.get<std::string>("name"), dir.string());
+  log.info("experiment '{}', run folder {}, world size {}", meta.get<std::string>("name"), dir.string(),
+           dp ? dp->world().size : 1);
   log.info("{}", plan_text(plan));
   train::TrainerSetup setup;
   setup.config = &experiment.config;
@@ -84,7 +112,9 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.plan = plan;
   setup.model = create_model(experiment);
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
+  setup.data_parallel = dp;
   train::TrainSummary summary = train::train(setup);
+  if (!writer) return 0;
   report::write_run_report(dir, meta.get<std::string>("name"), meta.get<std::string>("description"), summary);
   log.info("done: loss {:.4f} -> {:.4f} (first and last fifth of the steps), {:.2f} scenes/s; see {}",
            summary.first_fifth_loss, summary.last_fifth_loss, summary.samples_per_second,

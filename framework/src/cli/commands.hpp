@@ -18,6 +18,14 @@ struct RunArgs {
 };
 int command_run(const GlobalOptions& global, const RunArgs& args);
 
+struct LaunchArgs {
+  int processes = 2;
+  int port = 0;  // 0: a free one
+  RunArgs run;
+};
+/// N local ranks of `vggt-lab run`; returns the first failing rank's status.
+int command_launch(const GlobalOptions& global, const LaunchArgs& args);
+
 struct PluginsArgs {
   std::string kind;  // empty: all kinds
   bool json = false;

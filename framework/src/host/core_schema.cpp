@@ -83,7 +83,14 @@ std::map<std::string, OptionSchema> make_core_schemas() {
   schemas["distributed"]
       .string("backend", "auto", "c10d backend: auto (nccl on GPUs, gloo on CPUs), nccl or gloo",
               {"auto", "nccl", "gloo"})
-      .number("timeout_s", 1800.0, "Collective timeout in seconds", 1.0);
+      .number("timeout_s", 1800.0,
+              "Seconds a rank waits for the others (rendezvous, each collective) before it fails", 1.0)
+      .number("bucket_cap_mb", 25.0, "Gradients all-reduced together, in MiB per bucket (as DDP)", 0.001)
+      .boolean("broadcast_buffers", true, "Broadcast rank 0's buffers before every step (as DDP)")
+      .boolean("find_unused_parameters", true,
+               "Treat a parameter without a gradient as zero; false makes it an error that names it")
+      .boolean("gradient_as_bucket_view", true,
+               "Gradients become views into the all-reduced buckets instead of copies (saves one copy)");
   schemas["output"].string("dir", "runs",
                            "Folder that holds run folders when --out is not given; relative "
                            "paths are relative to the current folder");

@@ -374,7 +374,8 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   for (int d = 0; d < devices; ++d) workers += !order.device_order(d).empty();
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
-                    : std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, workers));
+                    : std::max(1, (options_.cores > 0 ? options_.cores : int(std::thread::hardware_concurrency())) /
+                                      std::max(1, workers));
   set_blas_threads(workers > 1 ? 1 : threads);
   reset_memory_peaks();
   auto start = Clock::now();

@@ -56,7 +56,8 @@ struct StepResult {
 };
 
 struct RuntimeOptions {
-  int intra_op_threads = 0;  // per worker; 0: the cores shared among the workers
+  int intra_op_threads = 0;  // per worker; 0: `cores` shared among the workers
+  int cores = 0;             // this process's share of the machine; 0: every core
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, fp32 weights
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "host/files.hpp"
@@ -123,9 +124,16 @@ class Run {
     instance_ = build_model(s_.model, t_);
     std::optional<Checkpoint> resumed;
     if (s_.resume) resumed = resume(*s_.resume);
+    if (dp()) {
+      dp()->broadcast(instance_->module());
+      log_.info("data parallel: rank {} of {} (local rank {}), gloo, buckets of {} MiB", dp()->world().rank,
+                dp()->world().size, dp()->world().local_rank, dp()->settings().bucket_cap_mb);
+    }
     runtime::RuntimeOptions options;
     options.autocast = autocast_of(t_.get<std::string>("precision"));
     scaler_.on = t_.get<std::string>("precision") == "fp16";
+    // Ranks on one machine share its cores.
+    if (dp()) options.cores = std::max(1, int(std::thread::hardware_concurrency()) / dp()->world().local_size);
     executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
                                                     std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);
     make_optimizers(resumed);
@@ -133,7 +141,12 @@ class Run {
     if (s_.config->plugin("gradient")) policy_ = create<GradientPolicy>(s_, "gradient");
     std::int64_t first = resumed ? resumed->state.step : 0;
     runtime::install_memory_meter();
-    train::BatchLoader loader(source_.object, loader_options(t_, seed_), resumed ? resumed->state.data_position : 0);
+    LoaderOptions data = loader_options(t_, seed_);
+    if (dp()) {
+      data.rank = dp()->world().rank;
+      data.world_size = dp()->world().size;
+    }
+    train::BatchLoader loader(source_.object, data, resumed ? resumed->state.data_position : 0);
     return loop(loader, first);
   }
 
@@ -152,6 +165,21 @@ class Run {
   Scaler scaler_;
   std::vector<double> losses_;
   std::int64_t skipped_ = 0;
+
+  distributed::DataParallel* dp() const { return s_.data_parallel.get(); }
+  /// Rank 0 (or the only process) writes the run folder.
+  bool writer() const { return !dp() || dp()->world().rank == 0; }
+
+  /// Gradients and losses averaged over ranks, as one process with every rank's batch.
+  void synchronize(runtime::StepResult& result) {
+    if (!dp()) return;
+    dp()->average_gradients(trainable_);
+    std::vector<double> values;
+    for (const auto& [name, value] : result.losses) values.push_back(value);
+    values = dp()->average(values);
+    std::size_t k = 0;
+    for (auto& [name, value] : result.losses) value = values[k++];
+  }
 
   Checkpoint resume(const std::filesystem::path& where) {
     Checkpoint ck = load_checkpoint(where);
@@ -220,7 +248,9 @@ class Run {
     const std::int64_t log_every = t_.get<std::int64_t>("log_every");
     const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
-    std::ofstream metrics(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    std::ofstream metrics;
+    if (writer()) metrics.open(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    const int ranks = dp() ? dp()->world().size : 1;
     TrainSummary summary;
     auto start = Clock::now();
     runtime::StepResult last;
@@ -228,7 +258,9 @@ class Run {
     for (std::int64_t step = first; step < steps; ++step) {
       TensorMap batch = loader.next();
       zero_grad();
+      if (dp() && dp()->settings().broadcast_buffers) dp()->broadcast_buffers(instance_->module());
       last = forward_backward(batch);
+      synchronize(last);
       bool finite = unscale();
       PolicyDecision decision;
       if (policy_) decision = policy_->call([&](GradientPolicy& p) { return p.apply(trainable_); });
@@ -247,29 +279,33 @@ class Run {
         ++skipped_;
         log_.warn("step {} skipped: {}", step + 1, decision.reason);
       }
-      const int64_t B = batch.at("images").size(0);
+      const int64_t B = batch.at("images").size(0) * ranks;
       samples += double(B);
       losses_.push_back(last.losses["loss"]);
       nlohmann::json line = {{"step", step + 1},        {"loss", last.losses["loss"]},
                              {"lr", lr},                {"step_seconds", last.seconds},
                              {"samples_per_second", last.seconds > 0 ? double(B) / last.seconds : 0.0},
                              {"batch", B},              {"frames", batch.at("images").size(1)},
-                             {"skipped", decision.skip}, {"devices", device_json(last)}};
+                             {"skipped", decision.skip}, {"ranks", ranks}, {"devices", device_json(last)}};
       for (const auto& [name, value] : last.losses) {
         if (name != "loss") line["losses"][name] = value;
       }
       for (const auto& [name, value] : decision.norms) line["grad_norms"][name] = value;
-      metrics << line.dump() << "\n" << std::flush;
+      if (writer()) metrics << line.dump() << "\n" << std::flush;
       report_progress(step + 1, steps, last.losses["loss"], start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
       if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
     }
-    if (s_.progress_bar) std::fputs("\n", stderr);
+    if (s_.progress_bar && writer()) std::fputs("\n", stderr);
     summary.steps = steps;
     summary.skipped = skipped_;
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.samples_per_second = summary.seconds > 0 ? samples / summary.seconds : 0;
     summary.final_eval = evaluate(steps, metrics);
+    if (dp()) {
+      dp()->check_replicas(trainable_);
+      log_.info("replicas identical on all {} ranks after {} steps", ranks, steps);
+    }
     summary.checkpoint = save(steps, loader.position());
     fill_loss_summary(summary);
     write_timeline(last);
@@ -289,7 +325,7 @@ class Run {
   void report_progress(std::int64_t step, std::int64_t steps, double loss, Clock::time_point start, std::int64_t log_every) {
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     double remaining = elapsed / double(step) * double(steps - step);
-    if (s_.progress_bar) {
+    if (s_.progress_bar && writer()) {
       int filled = int(30.0 * double(step) / double(steps));
       std::fprintf(stderr, "\r[%s%s] %lld/%lld  loss %.4f  eta %s ", std::string(filled, '#').c_str(),
                    std::string(30 - filled, '.').c_str(), static_cast<long long>(step), static_cast<long long>(steps),
@@ -302,7 +338,7 @@ class Run {
 
   std::map<std::string, double> evaluate(std::int64_t step, std::ofstream& metrics) {
     const std::int64_t scenes = t_.get<std::int64_t>("eval_scenes");
-    if (scenes <= 0) return {};
+    if (scenes <= 0 || !writer()) return {};
     LoaderOptions o = loader_options(t_, seed_ + 1000003);  // held-out: another stream of scenes
     o.images_per_step = o.max_frames;
     o.min_frames = o.max_frames;
@@ -324,6 +360,7 @@ class Run {
   }
 
   std::filesystem::path save(std::int64_t step, std::int64_t data_position) {
+    if (!writer()) return {};
     NamedTensors optimizer;
     for (auto& [device, state] : states_) {
       for (auto& item : state->state()) optimizer.push_back(std::move(item));
@@ -336,6 +373,7 @@ class Run {
   }
 
   void write_timeline(const runtime::StepResult& r) const {
+    if (!writer()) return;
     nlohmann::json actions = nlohmann::json::array();
     for (const auto& a : r.actions) {
       actions.push_back({{"device", a.device}, {"stage", a.action.stage}, {"micro_batch", a.action.micro_batch},

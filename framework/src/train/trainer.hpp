@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "distributed/data_parallel.hpp"
 #include "host/config.hpp"
 #include "plan/planning.hpp"
 #include "runtime/executor.hpp"
@@ -26,6 +27,9 @@ struct TrainerSetup {
   PlanReport plan;
   PluginObject<Model> model;
   bool progress_bar = false;  // a live bar on a terminal, log lines otherwise
+  // Several processes: gradients averaged over ranks, data sharded by rank;
+  // rank 0 alone writes metrics, evaluations and checkpoints. Null: one process.
+  std::shared_ptr<distributed::DataParallel> data_parallel;
 };
 
 struct TrainSummary {

@@ -1,0 +1,113 @@
+// `vggt-lab launch -n N FILE.toml`: N local ranks of `vggt-lab run`, with the
+// environment torchrun gives; signals are forwarded, the first failure stops
+// the others and its status is returned.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <iostream>
+
+#include "cli/commands.hpp"
+
+namespace vggt_lab {
+namespace {
+
+// Live ranks' pids; 0 once reaped, so a signal never reaches a reused pid.
+std::vector<pid_t> g_children;
+
+void forward(int signal) {
+  for (pid_t pid : g_children) {
+    if (pid > 0) kill(pid, signal);
+  }
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) close(fd);
+    throw Error("cannot find a free TCP port on 127.0.0.1; pass --port");
+  }
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::vector<std::string> run_arguments(const GlobalOptions& global, const RunArgs& run) {
+  std::vector<std::string> argv{"/proc/self/exe"};
+  if (global.verbose) argv.push_back("--verbose");
+  if (global.quiet) argv.push_back("--quiet");
+  for (const auto& path : global.plugin_paths) argv.insert(argv.end(), {"--plugin-path", path.string()});
+  argv.insert(argv.end(), {"run", run.file.string()});
+  if (run.out) argv.insert(argv.end(), {"--out", run.out->string()});
+  if (run.resume) argv.insert(argv.end(), {"--resume", run.resume->string()});
+  for (const auto& o : run.overrides) argv.insert(argv.end(), {"--set", o});
+  return argv;
+}
+
+pid_t start_rank(const std::vector<std::string>& arguments, int rank, int world, int port) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  const std::string r = std::to_string(rank), w = std::to_string(world), p = std::to_string(port);
+  setenv("RANK", r.c_str(), 1);
+  setenv("LOCAL_RANK", r.c_str(), 1);
+  setenv("WORLD_SIZE", w.c_str(), 1);
+  setenv("LOCAL_WORLD_SIZE", w.c_str(), 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", p.c_str(), 1);
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::perror("vggt-lab launch: exec");
+  _exit(127);
+}
+
+int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+}  // namespace
+
+int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
+  const int port = args.port > 0 ? args.port : free_port();
+  const auto arguments = run_arguments(global, args.run);
+  struct sigaction action {};
+  action.sa_handler = forward;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  for (int rank = 0; rank < args.processes; ++rank) {
+    g_children.push_back(start_rank(arguments, rank, args.processes, port));
+  }
+  int first_failure = 0, failed_rank = -1, running = args.processes;
+  while (running > 0) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto it = std::find(g_children.begin(), g_children.end(), pid);
+    if (it == g_children.end()) continue;
+    *it = 0;
+    --running;
+    if (exit_status(status) != 0 && failed_rank < 0) {
+      failed_rank = int(it - g_children.begin());
+      first_failure = exit_status(status);
+      std::cerr << "vggt-lab launch: rank " << failed_rank << " exited with status " << first_failure
+                << "; stopping the other ranks\n";
+      forward(SIGTERM);
+    }
+  }
+  g_children.clear();
+  return first_failure;
+}
+
+}  // namespace vggt_lab

@@ -1,0 +1,227 @@
+#define USE_C10D_GLOO 1
+#include "distributed/data_parallel.hpp"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstdlib>
+
+#include "vggt_lab/error.hpp"
+
+namespace vggt_lab::distributed {
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* text = std::getenv(name);
+  if (!text || !*text) return fallback;
+  char* end = nullptr;
+  long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 0) {
+    throw InputError(std::string("environment variable ") + name + "='" + text +
+                     "' is not a non-negative integer; set it as torchrun does, or unset it for one process");
+  }
+  return int(value);
+}
+
+std::chrono::milliseconds millis(double seconds) { return std::chrono::milliseconds(std::int64_t(seconds * 1000)); }
+
+torch::Tensor flat_gradients(const std::vector<NamedParameter*>& bucket, bool find_unused) {
+  std::vector<torch::Tensor> parts;
+  for (NamedParameter* p : bucket) {
+    const torch::Tensor& g = p->tensor.grad();
+    if (!g.defined() && !find_unused) {
+      throw Error("parameter '" + p->name +
+                  "' received no gradient in this step; set [distributed] find_unused_parameters = true "
+                  "or freeze it with [train] frozen");
+    }
+    parts.push_back(g.defined() ? g.reshape(-1) : torch::zeros({p->tensor.numel()}, p->tensor.options()));
+  }
+  return torch::cat(parts);
+}
+
+/// Buckets in reverse registration order (as DDP: late layers' gradients come first).
+std::vector<std::vector<NamedParameter*>> buckets(std::vector<NamedParameter>& parameters, double cap_mb) {
+  std::vector<std::vector<NamedParameter*>> out(1);
+  std::int64_t bytes = 0, cap = std::int64_t(cap_mb * 1024 * 1024);
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    std::int64_t size = it->tensor.numel() * std::int64_t(it->tensor.element_size());
+    if (!out.back().empty() && bytes + size > cap) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    out.back().push_back(&*it);
+    bytes += size;
+  }
+  return out;
+}
+
+}  // namespace
+
+World world_from_env() {
+  World w;
+  w.size = env_int("WORLD_SIZE", 1);
+  w.rank = env_int("RANK", 0);
+  w.local_rank = env_int("LOCAL_RANK", w.rank);
+  w.local_size = env_int("LOCAL_WORLD_SIZE", w.size);
+  if (const char* addr = std::getenv("MASTER_ADDR")) w.master_addr = addr;
+  w.master_port = env_int("MASTER_PORT", w.master_port);
+  if (w.size < 1 || w.rank >= w.size) {
+    throw InputError("RANK=" + std::to_string(w.rank) + " is not below WORLD_SIZE=" + std::to_string(w.size) +
+                     "; start the processes with `vggt-lab launch -n N` or torchrun");
+  }
+  return w;
+}
+
+Settings settings_from(const Options& t) {
+  Settings s;
+  s.backend = t.get<std::string>("backend");
+  s.timeout_s = t.get<double>("timeout_s");
+  s.bucket_cap_mb = t.get<double>("bucket_cap_mb");
+  s.broadcast_buffers = t.get<bool>("broadcast_buffers");
+  s.find_unused_parameters = t.get<bool>("find_unused_parameters");
+  s.gradient_as_bucket_view = t.get<bool>("gradient_as_bucket_view");
+  return s;
+}
+
+struct DataParallel::Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+};
+
+DataParallel::DataParallel(World world, Settings settings, c10::intrusive_ptr<c10d::Store> store)
+    : world_(std::move(world)), settings_(std::move(settings)), group_(std::make_unique<Group>()) {
+  if (settings_.backend == "nccl") {
+    throw InputError("[distributed] backend = \"nccl\" needs a CUDA build of vggt-lab with NCCL; this build runs "
+                     "on CPUs: use backend = \"gloo\" or \"auto\"");
+  }
+  collective("rendezvous", [&] {
+    if (!store) {
+      c10d::TCPStoreOptions o;
+      o.port = std::uint16_t(world_.master_port);
+      o.isServer = world_.rank == 0;
+      o.numWorkers = world_.size;
+      o.waitWorkers = true;
+      o.timeout = millis(settings_.timeout_s);
+      store = c10::make_intrusive<c10d::TCPStore>(world_.master_addr, o);
+    }
+    group_->store = store;
+    auto options = c10d::ProcessGroupGloo::Options::create(millis(settings_.timeout_s));
+    options->devices.push_back(world_.local_size == world_.size
+                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                   : c10d::ProcessGroupGloo::createDefaultDevice());
+    group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, world_.rank, world_.size, options);
+  });
+}
+
+DataParallel::~DataParallel() = default;
+
+template <class F>
+void DataParallel::collective(const char* what, F&& run) {
+  try {
+    run();
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    fail(what, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fail(what, e.what());
+  }
+}
+
+void DataParallel::fail(const char* what, const std::string& why) const {
+  throw Error("rank " + std::to_string(world_.rank) + " of " + std::to_string(world_.size) + ": " + what +
+              " failed: " + why + "\nanother rank probably exited or hung for longer than [distributed] timeout_s = " +
+              std::to_string(int(settings_.timeout_s)) + " s; see that rank's log (rank<r>.log in the run folder)");
+}
+
+std::string DataParallel::share(const std::string& key, const std::string& value) {
+  std::string out = value;
+  collective("sharing a setting", [&] {
+    const std::string name = "vggt_lab/" + key;
+    if (world_.rank == 0) {
+      group_->store->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
+    } else {
+      auto bytes = group_->store->get(name);
+      out.assign(bytes.begin(), bytes.end());
+    }
+  });
+  return out;
+}
+
+void DataParallel::broadcast(torch::nn::Module& module) {
+  collective("broadcasting parameters", [&] {
+    torch::NoGradGuard no_grad;
+    for (auto& p : module.parameters()) {
+      std::vector<at::Tensor> one{p.data()};
+      group_->pg->broadcast(one)->wait();
+    }
+  });
+  if (settings_.broadcast_buffers) broadcast_buffers(module);
+}
+
+void DataParallel::broadcast_buffers(torch::nn::Module& module) {
+  collective("broadcasting buffers", [&] {
+    torch::NoGradGuard no_grad;
+    for (auto& b : module.buffers()) {
+      std::vector<at::Tensor> one{b};
+      group_->pg->broadcast(one)->wait();
+    }
+  });
+}
+
+int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
+  auto groups = buckets(parameters, settings_.bucket_cap_mb);
+  torch::NoGradGuard no_grad;
+  for (const auto& bucket : groups) {
+    torch::Tensor flat = flat_gradients(bucket, settings_.find_unused_parameters);
+    collective("all-reduce of gradients", [&] {
+      std::vector<at::Tensor> one{flat};
+      group_->pg->allreduce(one)->wait();
+    });
+    flat.div_(double(world_.size));
+    std::int64_t offset = 0;
+    for (NamedParameter* p : bucket) {
+      torch::Tensor part = flat.narrow(0, offset, p->tensor.numel()).view_as(p->tensor);
+      offset += p->tensor.numel();
+      if (settings_.gradient_as_bucket_view || !p->tensor.grad().defined()) {
+        p->tensor.mutable_grad() = part;
+      } else {
+        p->tensor.mutable_grad().copy_(part);
+      }
+    }
+  }
+  return int(groups.size());
+}
+
+std::vector<double> DataParallel::average(const std::vector<double>& values) {
+  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  collective("averaging metrics", [&] {
+    std::vector<at::Tensor> one{t};
+    group_->pg->allreduce(one)->wait();
+  });
+  t.div_(double(world_.size));
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+void DataParallel::check_replicas(const std::vector<NamedParameter>& parameters) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : parameters) {
+    torch::Tensor mine = p.tensor.detach().to(torch::kCPU).clone();
+    torch::Tensor reference = mine.clone();
+    collective("comparing replicas", [&] {
+      std::vector<at::Tensor> one{reference};
+      group_->pg->broadcast(one)->wait();
+    });
+    if (!torch::equal(mine, reference)) {
+      throw Error("rank " + std::to_string(world_.rank) + ": parameter '" + p.name +
+                  "' differs from rank 0's; the replicas diverged (a nondeterministic op or a rank-dependent "
+                  "gradient policy); report this with the run folder");
+    }
+  }
+}
+
+void DataParallel::barrier() {
+  collective("barrier", [&] { group_->pg->barrier()->wait(); });
+}
+
+}  // namespace vggt_lab::distributed

@@ -1,0 +1,77 @@
+#pragma once
+// Data parallelism across processes through PyTorch's c10d: rendezvous as
+// torchrun does it (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+// MASTER_ADDR, MASTER_PORT over a TCPStore), parameters broadcast from rank 0,
+// gradients averaged in buckets with the process group's all-reduce.
+#include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vggt_lab/optim.hpp"
+#include "vggt_lab/options.hpp"
+
+namespace vggt_lab::distributed {
+
+struct World {
+  int rank = 0, size = 1, local_rank = 0, local_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  bool multi() const { return size > 1; }
+};
+
+/// The world from torchrun's environment; one process when WORLD_SIZE is unset.
+VGGT_LAB_API World world_from_env();
+
+/// The [distributed] table.
+struct Settings {
+  std::string backend = "auto";
+  double timeout_s = 1800;
+  double bucket_cap_mb = 25;
+  bool broadcast_buffers = true;
+  bool find_unused_parameters = true;
+  bool gradient_as_bucket_view = true;
+};
+VGGT_LAB_API Settings settings_from(const Options& table);
+
+class VGGT_LAB_API DataParallel {
+ public:
+  /// Joins the group: over a TCPStore at MASTER_ADDR:MASTER_PORT, or over
+  /// `store` when given (threads of one process, in tests).
+  DataParallel(World world, Settings settings, c10::intrusive_ptr<c10d::Store> store = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  const World& world() const { return world_; }
+  const Settings& settings() const { return settings_; }
+
+  /// Rank 0's `value` on every rank.
+  std::string share(const std::string& key, const std::string& value);
+  /// Rank 0's parameters (and buffers when broadcast_buffers) on every rank.
+  void broadcast(torch::nn::Module& module);
+  /// Buffers only, before each step when broadcast_buffers is set.
+  void broadcast_buffers(torch::nn::Module& module);
+  /// Averages gradients over ranks in buckets of at most bucket_cap_mb; returns
+  /// the number of buckets. A parameter without a gradient is zero-filled, or
+  /// an error naming it when find_unused_parameters is false.
+  int average_gradients(std::vector<NamedParameter>& parameters);
+  /// Each value's mean over ranks.
+  std::vector<double> average(const std::vector<double>& values);
+  /// Throws when any parameter differs from rank 0's.
+  void check_replicas(const std::vector<NamedParameter>& parameters);
+  void barrier();
+
+ private:
+  struct Group;
+  World world_;
+  Settings settings_;
+  std::unique_ptr<Group> group_;
+  template <class F>
+  void collective(const char* what, F&& run);
+  [[noreturn]] void fail(const char* what, const std::string& why) const;
+};
+
+}  // namespace vggt_lab::distributed

@@ -1,0 +1,213 @@
+// Data parallelism through c10d (Gloo): ranks with batch b each give the
+// gradients of one process with batch ranks*b, also when each rank's replica is
+// placed over two logical devices. Metric: max |g - g_single| / max |g_single|
+// per parameter; tolerance 1e-5 (fp32; only the summation order differs).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "distributed/data_parallel.hpp"
+#include "host/config.hpp"
+#include "host/plugin_host.hpp"
+#include "runtime/executor.hpp"
+#include "support/support.hpp"
+#include "vggt_lab/placement.hpp"
+
+namespace vggt_lab::distributed {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+constexpr int kScenes = 4;
+
+class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, int>> {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = std::make_unique<PluginHost>(nullptr);
+    host_->load_path({default_plugin_dir(), "built-in", true});
+  }
+
+  template <class I>
+  static PluginObject<I> create(const std::string& table, const std::vector<std::string>& overrides) {
+    RawConfig raw;
+    raw.file = "test.toml";
+    for (const auto& o : overrides) apply_override(raw, o);
+    ResolvedConfig config = resolve_config(raw, host_->registry());
+    return host_->registry().create<I>(*config.plugin(table), config.plugin_options(table), host_->context());
+  }
+
+  static TensorMap batch() {
+    torch::manual_seed(21);
+    return {{"images", torch::rand({kScenes, 2, 3, 42, 56})}, {"weight", torch::randn({kScenes, 2, 1, 42, 56})}};
+  }
+
+  /// Mean over scenes of sum(depth * weight): a batch mean, as the VGGT losses.
+  /// Called on each head's device with that device's predictions.
+  static TensorMap loss(const TensorMap& predictions, const TensorMap& batch) {
+    auto depth = predictions.find("depth");
+    if (depth == predictions.end()) return {{"loss", torch::zeros({})}};
+    torch::Tensor weight = batch.at("weight").to(depth->second.device()).permute({0, 1, 3, 4, 2});
+    return {{"loss", (depth->second * weight).sum() / double(batch.at("images").size(0))}};
+  }
+
+  /// Gradients of `scenes` [first, first + count) on one replica placed on `devices`.
+  static std::vector<NamedParameter> replica(int seed, int first, int count, const std::string& placement,
+                                             int devices, std::shared_ptr<ModelInstance>& keep, DataParallel* dp) {
+    auto model = create<Model>("model", {"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false"});
+    TensorMap all;
+    {
+      static std::mutex rng;  // the global generator: ranks are threads here
+      std::lock_guard<std::mutex> lock(rng);
+      torch::manual_seed(seed);
+      keep = model.object->build();
+      all = batch();
+    }
+    if (dp) dp->broadcast(keep->module());
+    InputShape shape{count, 2, 42, 56, 3};
+    ModelGraph graph = model.object->graph(shape);
+    Topology topology;
+    for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
+    auto strategy = create<Placement>("placement", {"placement.plugin=" + placement});
+    Plan plan = strategy.object->place({graph, topology, {}});
+    runtime::Executor executor(keep, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
+    TensorMap mine;
+    for (const auto& [name, tensor] : all) mine[name] = tensor.narrow(0, first, count);
+    executor.step(mine, loss);
+    std::vector<NamedParameter> params;
+    for (auto& item : keep->module().named_parameters()) params.push_back({item.key(), item.value()});
+    return params;
+  }
+
+  static std::unique_ptr<PluginHost> host_;
+};
+
+std::unique_ptr<PluginHost> DataParallelTest::host_;
+
+TEST_P(DataParallelTest, RanksWithBatchBEqualOneProcessWithBatchRanksTimesB) {
+  const auto& [placement, devices] = GetParam();
+  std::shared_ptr<ModelInstance> reference_model;
+  auto reference = replica(0, 0, kScenes, "single", 1, reference_model, nullptr);
+
+  constexpr int kRanks = 2;
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  Settings settings;
+  settings.bucket_cap_mb = 0.25;  // several buckets
+  settings.timeout_s = 60;
+  std::vector<std::map<std::string, torch::Tensor>> grads(kRanks);
+  std::vector<int> buckets(kRanks);
+  std::vector<std::string> errors(kRanks);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < kRanks; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        World world;
+        world.rank = rank;
+        world.size = world.local_size = kRanks;
+        DataParallel dp(world, settings, store);
+        std::shared_ptr<ModelInstance> keep;
+        // Rank 1 starts from other weights: the broadcast must replace them.
+        auto params = replica(rank == 0 ? 0 : 99, rank * kScenes / kRanks, kScenes / kRanks, placement, devices,
+                              keep, &dp);
+        buckets[rank] = dp.average_gradients(params);
+        for (auto& p : params) grads[rank][p.name] = p.tensor.grad().clone();
+      } catch (const std::exception& e) {
+        errors[rank] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) ASSERT_EQ(e, "");
+
+  EXPECT_GT(buckets[0], 1);
+  for (int rank = 0; rank < kRanks; ++rank) {
+    for (const auto& p : reference) {
+      if (!p.tensor.grad().defined()) {  // unused by this loss: zero-filled on every rank
+        EXPECT_EQ(grads[rank].at(p.name).abs().max().item<double>(), 0.0) << p.name;
+        continue;
+      }
+      double scale = std::max(p.tensor.grad().abs().max().item<double>(), 1e-12);
+      EXPECT_LE((grads[rank].at(p.name) - p.tensor.grad()).abs().max().item<double>() / scale, kTolerance)
+          << "rank " << rank << " " << p.name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Placements, DataParallelTest,
+                         ::testing::Values(std::make_pair(std::string("single"), 1),
+                                           std::make_pair(std::string("balanced-memory"), 2)),
+                         [](const auto& info) {
+                           std::string name = info.param.first + "_" + std::to_string(info.param.second);
+                           for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return name;
+                         });
+
+TEST(DataParallel, AParameterWithoutGradientIsAnErrorNamingItUnlessUnusedAreAllowed) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  Settings settings;
+  settings.find_unused_parameters = false;
+  World world;  // one rank
+  DataParallel dp(world, settings, store);
+  torch::Tensor used = torch::ones({3}, torch::requires_grad());
+  (used * 2).sum().backward();
+  std::vector<NamedParameter> params{{"used", used}, {"head.unused", torch::ones({2}, torch::requires_grad())}};
+  try {
+    dp.average_gradients(params);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("'head.unused'"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("find_unused_parameters"));
+  }
+}
+
+TEST(WorldFromEnv, RejectsARankOutsideTheWorld) {
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("RANK", "2", 1);
+  EXPECT_THROW(world_from_env(), InputError);
+  unsetenv("WORLD_SIZE");
+  unsetenv("RANK");
+  EXPECT_FALSE(world_from_env().multi());
+}
+
+std::string read(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+const std::string kSmallRun =
+    std::string(" ") + SOURCE_ROOT + "/experiments/dp.toml --set train.steps=3 --set train.eval_scenes=0 "
+    "--set train.batch_size=1 --set train.frames=2 --set train.min_frames=2 --set train.image_height=56 "
+    "--set train.image_width=56 --set distributed.timeout_s=60";
+
+TEST(Launch, ThreeRanksTrainWithIdenticalReplicasAndRankZeroWritesTheRun) {
+  testing::TempDir dir;
+  auto out = dir.path() / "run";
+  auto result = testing::run_command("OMP_NUM_THREADS=1 " + testing::vggt_lab_exe() + " launch -n 3" + kSmallRun +
+                                     " --out " + out.string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(read(out / "run.log"), ::testing::HasSubstr("world size 3"));
+  for (const char* log : {"run.log", "rank1.log", "rank2.log"}) {
+    EXPECT_THAT(read(out / log), ::testing::HasSubstr("replicas identical on all 3 ranks")) << log;
+  }
+  std::string metrics = read(out / "metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3);  // one writer
+  EXPECT_THAT(metrics, ::testing::HasSubstr("\"ranks\":3"));
+  // The checkpoint of three ranks continues in one process.
+  auto resumed = testing::run_command(testing::vggt_lab_exe() + " -q run" + kSmallRun +
+                                      " --set train.steps=4 --resume " + out.string());
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+}
+
+TEST(Launch, AMissingRankFailsWithinTheTimeoutNamingIt) {
+  testing::TempDir dir;
+  auto result = testing::run_command("WORLD_SIZE=2 RANK=0 MASTER_PORT=29619 " + testing::vggt_lab_exe() + " run" +
+                                     kSmallRun + " --set distributed.timeout_s=2 --out " + (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 1);
+  EXPECT_THAT(result.output, ::testing::HasSubstr("rank 0 of 2: rendezvous failed"));
+  EXPECT_THAT(result.output, ::testing::HasSubstr("timeout_s = 2 s"));
+}
+
+}  // namespace
+}  // namespace vggt_lab::distributed
