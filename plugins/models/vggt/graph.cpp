@@ -4,8 +4,8 @@
 // block of T tokens and width C (norm inputs/outputs, qkv, normalised and
 // rotated q/k, attention output, MLP hidden before and after GELU, ...),
 // plus the attention probabilities when no fused kernel is used; DPT heads
-// count their feature maps level by level. The profiler (issue #5)
-// calibrates these against measurements.
+// count their feature maps level by level. `vggt-lab bench placement`
+// compares these with measured peaks.
 #include "state_dict_spec.hpp"
 #include "units.hpp"
 
