@@ -47,4 +47,13 @@ std::filesystem::path test_plugin_dir(const std::string& name) {
 
 std::string vggt_lab_exe() { return VGGT_LAB_EXE; }
 
+PluginHost& builtin_plugins() {
+  static std::unique_ptr<PluginHost> host = [] {
+    auto h = std::make_unique<PluginHost>(nullptr);
+    h->load_path({default_plugin_dir(), "built-in", true});
+    return h;
+  }();
+  return *host;
+}
+
 }  // namespace vggt_lab::testing

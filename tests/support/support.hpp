@@ -2,6 +2,10 @@
 // Helpers shared by the test suites.
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include "host/config.hpp"
+#include "host/plugin_host.hpp"
 
 namespace vggt_lab::testing {
 
@@ -33,5 +37,20 @@ std::filesystem::path test_plugin_dir(const std::string& name);
 
 /// The built `vggt-lab` executable.
 std::string vggt_lab_exe();
+
+/// The built-in plugins, loaded once per test binary.
+PluginHost& builtin_plugins();
+
+/// The plugin `overrides` name for `table` ("model.plugin=vggt", ...), its
+/// options validated and defaulted as in an experiment file.
+template <class I>
+PluginObject<I> create_plugin(const std::string& table, const std::vector<std::string>& overrides) {
+  RawConfig raw;
+  raw.file = "test.toml";
+  for (const auto& o : overrides) apply_override(raw, o);
+  ResolvedConfig config = resolve_config(raw, builtin_plugins().registry());
+  return builtin_plugins().registry().create<I>(*config.plugin(table), config.plugin_options(table),
+                                                builtin_plugins().context());
+}
 
 }  // namespace vggt_lab::testing

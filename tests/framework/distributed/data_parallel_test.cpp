@@ -25,20 +25,6 @@ constexpr int kScenes = 4;
 
 class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, int>> {
  protected:
-  static void SetUpTestSuite() {
-    host_ = std::make_unique<PluginHost>(nullptr);
-    host_->load_path({default_plugin_dir(), "built-in", true});
-  }
-
-  template <class I>
-  static PluginObject<I> create(const std::string& table, const std::vector<std::string>& overrides) {
-    RawConfig raw;
-    raw.file = "test.toml";
-    for (const auto& o : overrides) apply_override(raw, o);
-    ResolvedConfig config = resolve_config(raw, host_->registry());
-    return host_->registry().create<I>(*config.plugin(table), config.plugin_options(table), host_->context());
-  }
-
   static TensorMap batch() {
     torch::manual_seed(21);
     return {{"images", torch::rand({kScenes, 2, 3, 42, 56})}, {"weight", torch::randn({kScenes, 2, 1, 42, 56})}};
@@ -56,7 +42,7 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
   /// Gradients of `scenes` [first, first + count) on one replica placed on `devices`.
   static std::vector<NamedParameter> replica(int seed, int first, int count, const std::string& placement,
                                              int devices, std::shared_ptr<ModelInstance>& keep, DataParallel* dp) {
-    auto model = create<Model>("model", {"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false"});
+    auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false"});
     TensorMap all;
     {
       static std::mutex rng;  // the global generator: ranks are threads here
@@ -70,7 +56,7 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
     ModelGraph graph = model.object->graph(shape);
     Topology topology;
     for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
-    auto strategy = create<Placement>("placement", {"placement.plugin=" + placement});
+    auto strategy = testing::create_plugin<Placement>("placement", {"placement.plugin=" + placement});
     Plan plan = strategy.object->place({graph, topology, {}});
     runtime::Executor executor(keep, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
     TensorMap mine;
@@ -81,10 +67,8 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
     return params;
   }
 
-  static std::unique_ptr<PluginHost> host_;
 };
 
-std::unique_ptr<PluginHost> DataParallelTest::host_;
 
 TEST_P(DataParallelTest, RanksWithBatchBEqualOneProcessWithBatchRanksTimesB) {
   const auto& [placement, devices] = GetParam();

@@ -9,6 +9,7 @@
 #include "host/plugin_host.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/memory_meter.hpp"
+#include "support/support.hpp"
 #include "vggt_lab/placement.hpp"
 #include "vggt_lab/state_dict.hpp"
 
@@ -25,20 +26,6 @@ struct Strategy {
 
 class ExecutorTest : public ::testing::TestWithParam<Strategy> {
  protected:
-  static void SetUpTestSuite() {
-    host_ = std::make_unique<PluginHost>(nullptr);
-    host_->load_path({default_plugin_dir(), "built-in", true});
-  }
-
-  template <class I>
-  static PluginObject<I> create(const std::string& table, const std::vector<std::string>& overrides) {
-    RawConfig raw;
-    raw.file = "test.toml";
-    for (const auto& o : overrides) apply_override(raw, o);
-    ResolvedConfig config = resolve_config(raw, host_->registry());
-    return host_->registry().create<I>(*config.plugin(table), config.plugin_options(table), host_->context());
-  }
-
   static TensorMap batch() {
     torch::manual_seed(21);
     TensorMap b{{"images", torch::rand({4, 2, 3, 42, 56})},
@@ -71,7 +58,7 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
   };
 
   static Run run(const std::string& placement, const std::vector<std::string>& overrides, int devices) {
-    auto model = create<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+    auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
     torch::manual_seed(0);
     auto instance = model.object->build();
     InputShape shape{4, 2, 42, 56, 3};
@@ -80,7 +67,7 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
     for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
     std::vector<std::string> all{"placement.plugin=" + placement};
     all.insert(all.end(), overrides.begin(), overrides.end());
-    auto strategy = create<Placement>("placement", all);
+    auto strategy = testing::create_plugin<Placement>("placement", all);
     Plan plan = strategy.object->place({graph, topology, {}});
     Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology));
     TensorMap in = batch();
@@ -93,10 +80,8 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
     return out;
   }
 
-  static std::unique_ptr<PluginHost> host_;
 };
 
-std::unique_ptr<PluginHost> ExecutorTest::host_;
 
 TEST_P(ExecutorTest, LossAndEveryGradientEqualTheSingleDeviceRun) {
   const Strategy& s = GetParam();
