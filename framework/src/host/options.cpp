@@ -1,8 +1,8 @@
 #include "vggt_lab/options.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
-#include <sstream>
 
 #include "vggt_lab/error.hpp"
 
@@ -110,11 +110,11 @@ std::string quote(const std::string& text) {
   return out + "\"";
 }
 
+/// The shortest text that reads back as the same double.
 std::string format_number(double value) {
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  std::string text = out.str();
+  char buffer[64];
+  auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  std::string text(buffer, end);
   bool integral = text.find_first_of(".eEn") == std::string::npos;
   return integral ? text + ".0" : text;
 }
