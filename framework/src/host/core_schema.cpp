@@ -46,7 +46,11 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "25GB between GPUs)")
       .with_check(check_memory);
   schemas["train"]
-      .integer("steps", 100, "Optimizer steps to run", 1.0)
+      .integer("steps", 100, "Optimizer steps to run (unless epochs is set)", 1.0)
+      .integer("epochs", 0,
+               "When > 0, run this many epochs instead of `steps`: an epoch draws as many scenes as the "
+               "data source holds at batch_size scenes per step, over all ranks (as the official len_train)",
+               0.0)
       .integer("log_every", 10, "Steps between log lines", 1.0)
       .integer("batch_size", 1, "Scenes per step (split into the plan's micro-batches)", 1.0)
       .integer("frames", 8, "Frames per scene at most (the shape plans are made for)", 1.0)

@@ -170,6 +170,15 @@ class Run {
   /// Rank 0 (or the only process) writes the run folder.
   bool writer() const { return !dp() || dp()->world().rank == 0; }
 
+  /// `steps`, or the steps of `epochs` passes over the source's scenes.
+  std::int64_t total_steps() const {
+    const std::int64_t epochs = t_.get<std::int64_t>("epochs");
+    if (epochs <= 0) return t_.get<std::int64_t>("steps");
+    const std::int64_t per_step = t_.get<std::int64_t>("batch_size") * (dp() ? dp()->world().size : 1);
+    const std::int64_t scenes = source_.call([](DataSource& d) { return d.size(); });
+    return std::max<std::int64_t>(1, (epochs * scenes + per_step - 1) / per_step);
+  }
+
   /// Gradients and losses averaged over ranks, as one process with every rank's batch.
   void synchronize(runtime::StepResult& result) {
     if (!dp()) return;
@@ -244,7 +253,7 @@ class Run {
   }
 
   TrainSummary loop(train::BatchLoader& loader, std::int64_t first) {
-    const std::int64_t steps = t_.get<std::int64_t>("steps");
+    const std::int64_t steps = total_steps();
     const std::int64_t log_every = t_.get<std::int64_t>("log_every");
     const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");

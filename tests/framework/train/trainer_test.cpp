@@ -51,6 +51,19 @@ TEST(Trainer, ACheckpointContinuesUnderAnotherPlanAndDeviceCount) {
   EXPECT_EQ(nlohmann::json::parse(line)["step"], 3);  // continued, not restarted
 }
 
+TEST(Trainer, EpochsSetTheStepsFromTheSourceSize) {
+  testing::TempDir dir;
+  // 7 scenes, 2 per step: 2 epochs are ceil(14 / 2) = 7 steps, whatever train.steps says.
+  auto result = run_command(run("single.toml", dir.path() / "run",
+                                "--set train.steps=1000 --set train.epochs=2 --set data.scenes=7 --set train.batch_size=2 "
+                                "--set train.min_frames=4 --set train.image_height=56 --set train.image_width=56"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::ifstream metrics(dir.path() / "run" / "metrics.jsonl");
+  int steps = 0;
+  for (std::string line; std::getline(metrics, line);) steps += nlohmann::json::parse(line).contains("loss");
+  EXPECT_EQ(steps, 7);
+}
+
 TEST(Trainer, ATinyModelLearnsDepth) {
   // Depth AbsRel on held-out scenes falls by at least 1.5x in 40 steps
   // (measured: about 3x; the untrained model's depth is unrelated to the scene).
