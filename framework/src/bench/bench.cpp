@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 
 #include "cli/commands.hpp"
 #include "runtime/executor.hpp"
@@ -190,6 +192,38 @@ json overhead(const GlobalOptions& global, const BenchArgs& args) {
     }
   }
   return {{"vggt_lab_seconds", t_ours}, {"handwritten_seconds", t_hand}, {"overhead", t_ours / t_hand - 1.0}};
+}
+
+namespace {
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// scenes/s from summary.json of `vggt-lab <command> FILE --out DIR`, run as a child.
+double scenes_per_second(const std::string& command, const BenchArgs& args, const std::filesystem::path& out) {
+  std::string line = quoted(std::filesystem::read_symlink("/proc/self/exe").string()) + " -q " + command + " " +
+                     quoted(args.file.string()) + " --out " + quoted(out.string()) + " --set train.steps=" +
+                     std::to_string(10 * args.steps) + " --set train.eval_scenes=0";
+  for (const auto& o : args.overrides) line += " --set " + quoted(o);
+  if (std::system(line.c_str()) != 0) throw Error("benchmark run failed: " + line);
+  std::ifstream in(out / "summary.json");
+  return json::parse(in).at("samples_per_second").get<double>();
+}
+
+}  // namespace
+
+json data_parallel(const GlobalOptions&, const BenchArgs& args) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "vggt-lab-bench-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw Error("cannot create a temporary folder under " + pattern);
+  const std::filesystem::path dir = pattern;
+  double one = scenes_per_second("run", args, dir / "one");
+  double two = scenes_per_second("launch -n 2", args, dir / "two");
+  std::filesystem::remove_all(dir);
+  return {{"one_rank_scenes_per_second", one}, {"two_ranks_scenes_per_second", two},
+          {"speedup", two / one}, {"scaling_efficiency", two / (2.0 * one)}};
 }
 
 }  // namespace vggt_lab::bench

@@ -26,5 +26,8 @@ nlohmann::json data(const GlobalOptions& global, const BenchArgs& args);
 /// A vggt-lab training step against a hand-written LibTorch loop (forward,
 /// the same losses, backward, AdamW) on the same model and batches.
 nlohmann::json overhead(const GlobalOptions& global, const BenchArgs& args);
+/// The experiment trained for 10 x steps by one rank, then by two (`launch -n 2`):
+/// scenes per second and scaling efficiency.
+nlohmann::json data_parallel(const GlobalOptions& global, const BenchArgs& args);
 
 }  // namespace vggt_lab::bench

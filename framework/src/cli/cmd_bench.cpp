@@ -18,6 +18,7 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   run("pipeline", bench::pipeline);
   run("data", bench::data);
   run("overhead", bench::overhead);
+  run("data-parallel", bench::data_parallel);
   std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
