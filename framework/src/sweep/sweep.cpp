@@ -265,6 +265,27 @@ void write_outputs(const SweepFile& s, const Options& o, json& results) {
   write_file_atomic(o.out / "report.md", md.str());
 }
 
+/// exclude = [{ "placement.plugin" = "single", "devices.count" = 4 }, ...]: keys must be axes.
+std::vector<std::vector<std::string>> read_exclude(const toml::node& node, const SweepFile& s,
+                                                   const std::filesystem::path& file) {
+  const toml::array* entries = node.as_array();
+  if (!entries) throw InputError(where(node, file) + ": exclude must be a list of tables, e.g. [{ \"devices.count\" = 4 }]");
+  std::vector<std::vector<std::string>> out;
+  for (const auto& entry : *entries) {
+    const toml::table* t = entry.as_table();
+    if (!t || t->empty()) throw InputError(where(entry, file) + ": each exclude entry is a table of axis = value");
+    std::vector<std::string> assignments;
+    for (const auto& [key, value] : *t) {
+      std::string k(key.str());
+      bool axis = std::any_of(s.axes.begin(), s.axes.end(), [&](const auto& a) { return a.first == k; });
+      if (!axis) throw InputError(where(value, file) + ": exclude names '" + k + "', which is not an axis in [axes]");
+      assignments.push_back(k + "=" + toml_text(value));
+    }
+    out.push_back(std::move(assignments));
+  }
+  return out;
+}
+
 }  // namespace
 
 SweepFile read_sweep(const std::filesystem::path& file) {
@@ -279,11 +300,11 @@ SweepFile read_sweep(const std::filesystem::path& file) {
   s.file = file;
   const toml::table* sweep = root["sweep"].as_table();
   if (!sweep) throw InputError(file.string() + ": needs a [sweep] table with base = \"<experiment>.toml\"");
-  static const std::vector<std::string> keys = {"base", "mode", "objective", "memory_cap", "steps", "timeout_s"};
+  static const std::vector<std::string> keys = {"base", "mode", "objective", "memory_cap", "steps", "timeout_s", "exclude"};
   for (const auto& [key, node] : *sweep) {
     std::string k(key.str());
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
-      throw InputError(where(node, file) + ": unknown key '" + k + "' in [sweep]; valid keys: base, mode, objective, memory_cap, steps, timeout_s");
+      throw InputError(where(node, file) + ": unknown key '" + k + "' in [sweep]; valid keys: base, mode, objective, memory_cap, steps, timeout_s, exclude");
     }
   }
   auto base = sweep->get("base");
@@ -314,11 +335,18 @@ SweepFile read_sweep(const std::filesystem::path& file) {
     for (const auto& v : *values) texts.push_back(toml_text(v));
     s.axes.emplace_back(k, texts);
   }
+  if (auto exclude = sweep->get("exclude")) s.exclude = read_exclude(*exclude, s, file);
   if (!std::filesystem::exists(s.base)) throw InputError(where(*base, file) + ": base experiment " + s.base.string() + " does not exist");
   return s;
 }
 
 std::vector<std::vector<std::string>> grid(const SweepFile& s) {
+  auto excluded = [&](const std::vector<std::string>& trial) {
+    return std::any_of(s.exclude.begin(), s.exclude.end(), [&](const auto& entry) {
+      return std::all_of(entry.begin(), entry.end(),
+                         [&](const auto& a) { return std::find(trial.begin(), trial.end(), a) != trial.end(); });
+    });
+  };
   std::vector<std::vector<std::string>> out{{}};
   for (const auto& [axis, values] : s.axes) {
     std::vector<std::vector<std::string>> next;
@@ -331,6 +359,7 @@ std::vector<std::vector<std::string>> grid(const SweepFile& s) {
     }
     out = std::move(next);
   }
+  out.erase(std::remove_if(out.begin(), out.end(), excluded), out.end());
   return out;
 }
 

@@ -22,12 +22,13 @@ struct SweepFile {
   std::int64_t steps = 3;            // measure mode: training steps per trial
   double timeout_s = 600;
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // "table.key" -> TOML values
+  std::vector<std::vector<std::string>> exclude;  // a trial holding every assignment of one entry is dropped
 };
 
 /// Reads the sweep file; errors read file:line:col as for experiments.
 VGGT_LAB_API SweepFile read_sweep(const std::filesystem::path& file);
 
-/// Every combination of the axes as --set assignments (grid order).
+/// Every combination of the axes as --set assignments (grid order), less the excluded.
 VGGT_LAB_API std::vector<std::vector<std::string>> grid(const SweepFile& sweep);
 
 struct Options {

@@ -89,6 +89,30 @@ TEST(Sweep, BadSweepFilesNameTheProblemWithItsPosition) {
   }
 }
 
+TEST(Sweep, ExcludeDropsTrialsHoldingEveryAssignmentOfAnEntry) {
+  testing::TempDir dir;
+  auto file = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n"
+                                   "exclude = [{ \"placement.plugin\" = \"single\", \"devices.count\" = 4 }]\n"
+                                   "[axes]\n\"placement.plugin\" = [\"single\", \"pipeline\"]\n"
+                                   "\"devices.count\" = [2, 4]\n");
+  auto trials = sweep::grid(sweep::read_sweep(file));
+  ASSERT_EQ(trials.size(), 3u);  // 2 x 2, less single on 4 devices
+  for (const auto& t : trials) {
+    bool single = std::find(t.begin(), t.end(), "placement.plugin=\"single\"") != t.end();
+    bool four = std::find(t.begin(), t.end(), "devices.count=4") != t.end();
+    EXPECT_FALSE(single && four);
+  }
+  auto bad = dir.write("b.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n"
+                                  "exclude = [{ \"train.steps\" = 4 }]\n[axes]\n\"devices.count\" = [2, 4]\n");
+  try {
+    sweep::read_sweep(bad);
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("b.toml:3:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not an axis"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Sweep, SpearmanRankCorrelation) {
   EXPECT_DOUBLE_EQ(sweep::spearman({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
   EXPECT_DOUBLE_EQ(sweep::spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
