@@ -37,7 +37,8 @@ void add_launch(CLI::App& app, const GlobalOptions& global, CommandAction& actio
   auto args = std::make_shared<LaunchArgs>();
   CLI::App* launch = app.add_subcommand("launch", "Start N local data-parallel ranks of `vggt-lab run`");
   launch->add_option("-n,--processes", args->processes, "Ranks (processes) on this machine")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   launch->add_option("file", args->run.file, "Experiment TOML file")->required();
   launch->add_option("--out", args->run.out, "Run folder (default: <[output].dir>/<name>-<time>)");
   launch->add_option("--set", args->run.overrides, "Override a setting: table.key=value (repeatable)");
