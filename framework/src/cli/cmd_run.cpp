@@ -69,7 +69,7 @@ std::shared_ptr<distributed::DataParallel> join_world(const Experiment& experime
 /// Rank 0 makes the run folder and tells the others; rank r logs to rank<r>.log.
 std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& args,
                                    distributed::DataParallel* dp) {
-  const bool writer = !dp || dp->world().rank == 0;
+  const bool writer = distributed::writes_run_folder(dp);
   std::filesystem::path dir = writer ? make_run_dir(experiment.config, args) : std::filesystem::path();
   if (dp) dir = dp->share("run_dir", dir.string());
   std::filesystem::create_directories(dir);
@@ -93,7 +93,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   auto dp = join_world(experiment);
-  const bool writer = !dp || dp->world().rank == 0;
+  const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer) {
     write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());

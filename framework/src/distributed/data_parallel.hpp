@@ -74,4 +74,7 @@ class VGGT_LAB_API DataParallel {
   [[noreturn]] void fail(const char* what, const std::string& why) const;
 };
 
+/// Rank 0, or the only process (no group): the one that writes the run folder.
+inline bool writes_run_folder(const DataParallel* dp) { return !dp || dp->world().rank == 0; }
+
 }  // namespace vggt_lab::distributed

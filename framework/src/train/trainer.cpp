@@ -168,7 +168,7 @@ class Run {
 
   distributed::DataParallel* dp() const { return s_.data_parallel.get(); }
   /// Rank 0 (or the only process) writes the run folder.
-  bool writer() const { return !dp() || dp()->world().rank == 0; }
+  bool writer() const { return distributed::writes_run_folder(dp()); }
 
   /// `steps`, or the steps of `epochs` passes over the source's scenes.
   std::int64_t total_steps() const {
