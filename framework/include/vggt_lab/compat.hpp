@@ -105,5 +105,12 @@ inline int cuda_device_count() { return static_cast<int>(torch::cuda::device_cou
 
 /// Total memory of a CUDA device in bytes, 0 when unknown (CPU builds).
 VGGT_LAB_API std::int64_t cuda_total_memory(int device);
+/// The caching allocator's allocated bytes on a device: now, and the peak
+/// since the last reset (0 in CPU builds).
+VGGT_LAB_API std::int64_t cuda_allocated(int device);
+VGGT_LAB_API std::int64_t cuda_peak_allocated(int device);
+VGGT_LAB_API void cuda_reset_peak(int device);
+/// Waits for the device's queued work (nothing in CPU builds).
+VGGT_LAB_API void cuda_synchronize(int device);
 
 }  // namespace vggt_lab::compat

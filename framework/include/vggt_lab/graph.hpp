@@ -17,6 +17,9 @@ struct UnitCost {
   std::int64_t recompute_bytes = 0;   // transient while one checkpointed piece recomputes
   std::int64_t recompute_attention_bytes = 0;  // + its attention probabilities, unfused
   double forward_flops = 0;
+  std::int64_t workspace_bytes = 0;  // transient peak above what it keeps, in its forward or backward
+  double forward_seconds = 0;   // measured on the planned device (0: predict from flops)
+  double backward_seconds = 0;  // measured (0: predict from flops)
 };
 
 struct Unit {

@@ -3,7 +3,10 @@
 // and `vggt-lab plan` are judged by this one formula:
 //   parameters + gradients + optimizer state
 //   + saved activations x micro-batches in flight (schedule-aware)
-//   + transient workspace + receive buffers for tensors from other devices.
+//   + transient workspace + receive buffers for tensors from other devices,
+// taken at the device's peak moment: while one of its units runs backward,
+// the units before it still hold activations and those after it hold
+// gradients instead.
 #include <cstdint>
 #include <set>
 #include <string>
@@ -22,9 +25,11 @@ struct MemoryModel {
   std::set<std::string> frozen_units;   // no gradients, optimizer state or activations
 };
 
+/// One device's predicted peak, split by what holds it at that moment.
 struct DeviceMemory {
   std::int64_t parameters = 0, gradients = 0, optimizer = 0, activations = 0, workspace = 0,
                buffers = 0;
+  std::string peak_unit;  // the unit whose backward the peak comes in
   std::int64_t total() const {
     return parameters + gradients + optimizer + activations + workspace + buffers;
   }

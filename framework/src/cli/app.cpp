@@ -107,7 +107,7 @@ void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action
   CLI::App* bench = app.add_subcommand("bench", "Measure placement memory, pipeline throughput, data speed, overhead, data-parallel scaling");
   bench->add_option("name", args->name, "placement, pipeline, data, overhead, data-parallel or all")->required()
       ->check(CLI::IsMember({"placement", "pipeline", "data", "overhead", "data-parallel", "all"}));
-  bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench.toml)");
+  bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench_placement.toml for placement, experiments/bench.toml otherwise)");
   bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str();
   bench->add_option("--json", args->json_out, "Also write the results to this JSON file");
   bench->add_option("--set", args->overrides, "Override a setting: table.key=value");
@@ -136,6 +136,18 @@ void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   plan->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
   plan->footer("Exit status 1 when the plan does not fit its devices.");
   plan->callback([&, args] { action = [&global, args] { return command_plan(global, *args); }; });
+}
+
+void add_profile(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<ProfileArgs>();
+  CLI::App* profile = app.add_subcommand(
+      "profile", "Measure each unit's time and memory on the experiment's first device; calibrate the estimates");
+  profile->add_option("file", args->file, "Experiment TOML file")->required();
+  profile->add_option("--out", args->out, "Also write the profile here, for [costs] calibration");
+  profile->add_option("--repeat", args->repeat, "Timed runs per unit (default: [costs] repeat)");
+  profile->add_flag("--refresh", args->refresh, "Measure again even when a cached profile matches");
+  profile->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
+  profile->callback([&, args] { action = [&global, args] { return command_profile(global, *args); }; });
 }
 
 void add_model(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
@@ -169,6 +181,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_run(app, global, action);
   add_plugins(app, global, action);
   add_plan(app, global, action);
+  add_profile(app, global, action);
   add_bench(app, global, action);
   add_sweep(app, global, action);
   add_infer(app, global, action);

@@ -9,10 +9,13 @@
 namespace vggt_lab {
 
 int command_bench(const GlobalOptions& global, const BenchArgs& args) {
-  bench::BenchArgs b{args.file, args.overrides, args.steps};
   nlohmann::json results;
   auto run = [&](const std::string& name, auto fn) {
-    if (args.name == name || args.name == "all") results[name] = fn(global, b);
+    if (args.name != name && args.name != "all") return;
+    std::filesystem::path file = args.file;
+    if (file.empty()) file = name == "placement" ? "experiments/bench_placement.toml" : "experiments/bench.toml";
+    results[name] = fn(global, bench::BenchArgs{file, args.overrides, args.steps});
+    results[name + "_experiment"] = file.string();
   };
   run("placement", bench::placement);
   run("pipeline", bench::pipeline);
@@ -23,7 +26,6 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   results["date"] = date;
-  results["experiment"] = args.file.string();
   results["threads"] = at::get_num_threads();
   std::string text = results.dump(2);
   std::cout << text << "\n";

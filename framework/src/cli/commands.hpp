@@ -61,6 +61,15 @@ struct PlanArgs {
 };
 int command_plan(const GlobalOptions& global, const PlanArgs& args);
 
+struct ProfileArgs {
+  std::filesystem::path file, out;
+  std::vector<std::string> overrides;
+  int repeat = 0;  // 0: [costs] repeat
+  bool refresh = false;
+};
+/// Measures every unit (cached), prints it beside the estimates; --out writes the profile.
+int command_profile(const GlobalOptions& global, const ProfileArgs& args);
+
 /// The experiment's model and its checked, predicted plan.
 PluginObject<Model> create_model(const Experiment& experiment);
 PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {});
@@ -84,7 +93,7 @@ int command_infer(const GlobalOptions& global, const InferArgs& args);
 
 struct BenchArgs {
   std::string name;
-  std::filesystem::path file = "experiments/bench.toml";
+  std::filesystem::path file;  // empty: experiments/bench_placement.toml for placement, else experiments/bench.toml
   std::vector<std::string> overrides;
   int steps = 3;
   std::optional<std::filesystem::path> json_out;

@@ -45,6 +45,15 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "Bytes per second between logical devices, e.g. \"25GB\" (auto: 10GB on a CPU, "
               "25GB between GPUs)")
       .with_check(check_memory);
+  schemas["costs"]
+      .string("source", "analytic",
+              "Unit costs plans use: analytic (the model's estimates, nothing allocated), measured (every unit "
+              "profiled on the first logical device at the step shape, cached), calibrated (estimates scaled per "
+              "kind of unit by the profile named in calibration)",
+              {"analytic", "measured", "calibrated"})
+      .string("calibration", "", "Profile JSON (from `vggt-lab profile --out`) that calibrates the estimates")
+      .integer("repeat", 3, "Timed runs per unit when profiling, after one warm-up", 1.0)
+      .string("cache", "", "Folder of cached profiles (empty: $XDG_CACHE_HOME or ~/.cache, /vggt-lab/profiles)");
   schemas["train"]
       .integer("steps", 100, "Optimizer steps to run (unless epochs is set)", 1.0)
       .integer("epochs", 0,

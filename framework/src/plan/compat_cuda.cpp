@@ -4,6 +4,7 @@
 
 #if VGGT_LAB_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace vggt_lab::compat {
@@ -17,5 +18,24 @@ std::int64_t cuda_total_memory(int device) {
   (void)device;
   return 0;
 }
+
+#if VGGT_LAB_WITH_CUDA
+// allocated_bytes[0] is the aggregate over pool types in every LibTorch version.
+std::int64_t cuda_allocated(int device) {
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  return stats.allocated_bytes[0].current;
+}
+std::int64_t cuda_peak_allocated(int device) {
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  return stats.allocated_bytes[0].peak;
+}
+void cuda_reset_peak(int device) { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
+void cuda_synchronize(int device) { torch::cuda::synchronize(device); }
+#else
+std::int64_t cuda_allocated(int) { return 0; }
+std::int64_t cuda_peak_allocated(int) { return 0; }
+void cuda_reset_peak(int) {}
+void cuda_synchronize(int) {}
+#endif
 
 }  // namespace vggt_lab::compat

@@ -30,6 +30,51 @@ int micro_batches_in_flight(const std::string& schedule, int micro_batches, int 
   return std::max(1, std::min(pipeline_depth - depth, m));
 }
 
+namespace {
+
+/// What a unit holds on its device: activations kept (all micro-batches in
+/// flight, and one micro-batch's), its transient peak, its gradients.
+struct Held {
+  std::string unit;
+  std::int64_t kept = 0, kept_one = 0, transient = 0, gradients = 0;
+};
+
+/// The device's peak comes while some unit u runs backward for the first
+/// micro-batch: units before u still hold their activations, units after it
+/// have released one micro-batch's and allocated their gradients, and u adds
+/// its transient and its gradients. Fills activations, gradients and
+/// workspace as they stand at the largest of those moments.
+void at_peak(const std::vector<Held>& units, DeviceMemory& d) {
+  std::int64_t all = 0;
+  for (const Held& h : units) all += h.kept;
+  std::int64_t best = -1, later_released = 0, later_gradients = 0;
+  for (std::size_t i = units.size(); i-- > 0;) {
+    const Held& h = units[i];
+    const std::int64_t activations = all - later_released, gradients = later_gradients + h.gradients;
+    if (activations + gradients + h.transient > best) {
+      best = activations + gradients + h.transient;
+      d.activations = activations;
+      d.gradients = gradients;
+      d.workspace = h.transient;
+      d.peak_unit = h.unit;
+    }
+    later_released += h.kept_one;
+    later_gradients += h.gradients;
+  }
+}
+
+/// Transient memory of a unit above what it keeps: measured workspace, plus
+/// one checkpointed piece's recomputed activations.
+std::int64_t unit_transient(const Unit& unit, const MemoryModel& model) {
+  std::int64_t transient = unit.cost.workspace_bytes;
+  if (model.checkpointing && !model.frozen_units.count(unit.name)) {
+    transient += unit.cost.recompute_bytes + (model.fused_attention ? 0 : unit.cost.recompute_attention_bytes);
+  }
+  return transient;
+}
+
+}  // namespace
+
 std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topology& topology,
                                            const Plan& plan, const MemoryModel& model) {
   std::vector<DeviceMemory> memory(topology.devices.size());
@@ -40,6 +85,7 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
   auto in_flight = [&](int s) {
     return double(micro_batches_in_flight(plan.schedule, plan.micro_batches, depths[s], pipeline));
   };
+  std::vector<std::vector<Held>> order(memory.size());  // per device, in execution order
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const Stage& stage = plan.stages[s];
     if (stage.device < 0 || stage.device >= static_cast<int>(memory.size())) continue;
@@ -53,18 +99,13 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
       const std::int64_t params = unit.cost.param_bytes;
       bool frozen = model.frozen_units.count(name) > 0;
       d.parameters += params;
-      if (!frozen) {
-        d.gradients += params;
-        d.optimizer += std::llround(double(params) * model.optimizer_state_factor);
-      }
-      d.activations += std::llround(double(unit_activations(unit, model)) / m * in_flight(int(s)));
-      if (model.checkpointing && !frozen) {  // one piece's activations, recomputed in backward
-        std::int64_t recomputed = unit.cost.recompute_bytes +
-                                  (model.fused_attention ? 0 : unit.cost.recompute_attention_bytes);
-        d.workspace = std::max<std::int64_t>(d.workspace, std::llround(double(recomputed) / m));
-      }
+      if (!frozen) d.optimizer += std::llround(double(params) * model.optimizer_state_factor);
+      const double one = double(unit_activations(unit, model)) / m;  // one micro-batch's
+      order[stage.device].push_back({name, std::llround(one * in_flight(int(s))), std::llround(one),
+                                     std::llround(double(unit_transient(unit, model)) / m), frozen ? 0 : params});
     }
   }
+  for (std::size_t d = 0; d < memory.size(); ++d) at_peak(order[d], memory[d]);
   std::set<std::pair<std::string, int>> received;  // a tensor arrives once per device
   for (const Edge& edge : graph.edges) {
     auto from = device_of.find(edge.from);

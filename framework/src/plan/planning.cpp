@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "profile/costs.hpp"
 #include "vggt_lab/compat.hpp"
 
 namespace vggt_lab {
@@ -131,11 +132,16 @@ MemoryModel memory_model(const Options& train, const Model& model, const Topolog
 
 PlanReport make_plan(const PluginObject<Model>& model, const PluginObject<Placement>& placement,
                      const Topology& topology, const InputShape& shape, const MemoryModel& memory) {
+  return make_plan(model.call([&](Model& m) { return m.graph(shape); }), placement, topology, shape, memory);
+}
+
+PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement, const Topology& topology,
+                     const InputShape& shape, const MemoryModel& memory) {
   PlanReport report;
   report.topology = topology;
   report.memory = memory;
   report.shape = shape;
-  report.graph = model.call([&](Model& m) { return m.graph(shape); });
+  report.graph = std::move(graph);
   report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
   // A batch smaller than the micro-batch count runs as that many (never an empty one).
   report.plan.micro_batches = int(std::max<std::int64_t>(1, std::min<std::int64_t>(report.plan.micro_batches, shape.batch)));
@@ -187,23 +193,27 @@ PlanReport plan_from_config(const ResolvedConfig& config, const Registry& regist
   Topology topology = make_topology(config.core("devices"), overrides);
   const Options& train = config.core("train");
   MemoryModel memory = model.call([&](Model& m) { return memory_model(train, m, topology); });
-  return make_plan(model, placement, topology, step_shape(train), memory);
+  profile::ProfileRequest request{&config, &registry, context, topology, memory};
+  ModelGraph graph = profile::costed_graph(request, model, step_shape(train));
+  return make_plan(std::move(graph), placement, topology, step_shape(train), memory);
 }
 
 double predicted_seconds(const PlanReport& report, int stage, Pass pass) {
   const Stage& s = report.plan.stages[stage];
-  double flops = 0;
+  double flops = 0, measured = 0;  // flops to predict, seconds measured
   for (const auto& unit : s.units) {
     const Unit& u = report.graph.units[report.graph.index_of(unit)];
-    double factor = 1.0;
-    if (pass == Pass::backward) {
-      bool frozen = report.memory.frozen_units.count(unit) > 0;
-      factor = frozen ? 0.0 : 2.0 + (report.memory.checkpointing ? 1.0 : 0.0);
+    const bool backward = pass == Pass::backward;
+    if (backward && report.memory.frozen_units.count(unit)) continue;
+    if (u.cost.forward_seconds > 0) {
+      measured += backward ? u.cost.backward_seconds : u.cost.forward_seconds;
+      continue;
     }
+    double factor = backward ? 2.0 + (report.memory.checkpointing ? 1.0 : 0.0) : 1.0;
     flops += u.cost.forward_flops * factor;
   }
   double speed = report.topology.devices[s.device].flops;
-  return speed > 0 ? flops / std::max(1, report.plan.micro_batches) / speed : 0.0;
+  return ((speed > 0 ? flops / speed : 0.0) + measured) / std::max(1, report.plan.micro_batches);
 }
 
 std::string plan_json(const PlanReport& report) {
@@ -233,6 +243,7 @@ std::string plan_json(const PlanReport& report) {
                        {"capacity_bytes", device.capacity_bytes},
                        {"units", units},
                        {"predicted_peak_bytes", m.total()},
+                       {"peak_unit", m.peak_unit},
                        {"parameters_bytes", m.parameters},
                        {"gradients_bytes", m.gradients},
                        {"optimizer_bytes", m.optimizer},
@@ -265,14 +276,15 @@ std::string plan_text(const PlanReport& report) {
         << "): " << (units.empty() ? std::string("idle") : unit_list(units)) << "\n";
     if (d >= report.predicted.size()) continue;
     const DeviceMemory& m = report.predicted[d];
-    out << "  parameters " << format_bytes(m.parameters) << ", gradients " << format_bytes(m.gradients)
+    out << "  at its peak: parameters " << format_bytes(m.parameters) << ", gradients " << format_bytes(m.gradients)
         << ", optimizer " << format_bytes(m.optimizer) << ", activations " << format_bytes(m.activations)
         << ", workspace " << format_bytes(m.workspace) << ", buffers " << format_bytes(m.buffers) << "\n"
-        << "  predicted peak " << format_bytes(m.total());
+        << "  predicted peak " << format_bytes(m.total())
+        << (m.peak_unit.empty() ? std::string() : " in " + m.peak_unit + "'s backward");
     if (device.capacity_bytes > 0) {
       out << " (" << int(100.0 * double(m.total()) / double(device.capacity_bytes) + 0.5) << "% of capacity)";
     }
-    out << ", busy " << seconds(report.timeline.busy[d]) << ", bubble "
+    out << ", busy " << seconds(d < report.timeline.busy.size() ? report.timeline.busy[d] : 0.0) << ", bubble "
         << int(100.0 * report.timeline.bubble(int(d)) + 0.5) << "%\n";
   }
   out << "\npredicted step time " << seconds(report.timeline.makespan) << "\n";

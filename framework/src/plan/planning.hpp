@@ -44,16 +44,21 @@ struct PlanReport {
 VGGT_LAB_API PlanReport make_plan(const PluginObject<Model>& model,
                                   const PluginObject<Placement>& placement, const Topology& topology,
                                   const InputShape& shape, const MemoryModel& memory);
+/// The same for a graph whose costs were already chosen (measured or calibrated).
+VGGT_LAB_API PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
+                                  const Topology& topology, const InputShape& shape, const MemoryModel& memory);
 
 /// The experiment's [model] plugin object (an InputError when it has none).
 VGGT_LAB_API PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& registry,
                                               const PluginContext& context);
-/// Topology, step shape and memory model from the configuration, placed by
-/// its [placement] plugin and predicted.
+/// Topology, step shape and memory model from the configuration, unit costs
+/// as [costs] says, placed by its [placement] plugin and predicted.
 VGGT_LAB_API PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry,
                                          const PluginContext& context, const TopologyOverrides& overrides = {});
 
-/// Predicted seconds of a stage's pass (backward: 2x forward, +1x with checkpointing).
+/// Predicted seconds of a stage's pass: measured unit times when the costs
+/// have them, else flops over device speed (backward: 2x forward, +1x with
+/// checkpointing).
 VGGT_LAB_API double predicted_seconds(const PlanReport& report, int stage, Pass pass);
 
 /// plan.json: devices with units, predicted memory split and bubble.

@@ -144,4 +144,32 @@ TensorMap BatchLoader::next() {
   return batch;
 }
 
+LoaderOptions loader_options(const Options& t, std::uint64_t seed) {
+  LoaderOptions o;
+  o.max_frames = t.get<std::int64_t>("frames");
+  o.min_frames = t.get<std::int64_t>("min_frames") > 0 ? std::min(t.get<std::int64_t>("min_frames"), o.max_frames) : o.max_frames;
+  o.images_per_step = t.get<std::int64_t>("batch_size") * o.max_frames;
+  o.width = t.get<std::int64_t>("image_width");
+  o.max_height = t.get<std::int64_t>("image_height");
+  o.patch = t.get<std::int64_t>("patch_size");
+  o.min_aspect = t.get<double>("min_aspect");
+  o.max_aspect = t.get<double>("max_aspect");
+  o.tracks = t.get<std::int64_t>("track_queries");
+  o.seed = seed;
+  o.color_jitter = t.get<double>("color_jitter");
+  o.grayscale = t.get<double>("grayscale");
+  o.blur = t.get<double>("blur");
+  o.prefetch = int(t.get<std::int64_t>("prefetch"));
+  o.workers = int(t.get<std::int64_t>("data_workers"));
+  return o;
+}
+
+LoaderOptions planned_loader_options(const Options& train) {
+  LoaderOptions o = loader_options(train, 0);
+  o.min_frames = o.max_frames;
+  o.min_aspect = o.max_aspect = double(o.max_height) / double(o.width);
+  o.color_jitter = o.grayscale = o.blur = 0;
+  return o;
+}
+
 }  // namespace vggt_lab::train

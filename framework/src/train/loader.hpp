@@ -14,6 +14,7 @@
 
 #include "vggt_lab/data.hpp"
 #include "vggt_lab/model.hpp"
+#include "vggt_lab/options.hpp"
 
 namespace vggt_lab::train {
 
@@ -28,6 +29,14 @@ struct LoaderOptions {
   int prefetch = 2, workers = 1;
   std::int64_t rank = 0, world_size = 1;  // data sharded by rank
 };
+
+/// Loader settings from [train]; `seed` picks the stream of scenes.
+VGGT_LAB_API LoaderOptions loader_options(const Options& train, std::uint64_t seed);
+
+/// Settings that give batches of exactly the planned step shape ([train]
+/// batch_size x frames of image_height x image_width), unaugmented: for
+/// profiles and benchmarks.
+VGGT_LAB_API LoaderOptions planned_loader_options(const Options& train);
 
 /// The batch of one step: images, depths, extrinsics, intrinsics,
 /// world_points, point_masks (bool), tracks, track_masks, and query

@@ -182,4 +182,9 @@ TensorMap vggt_losses(const TensorMap& pred, const TensorMap& batch, const LossO
   return out;
 }
 
+LossOptions loss_options(const Options& t) {
+  return {t.get<double>("camera_weight"), t.get<double>("depth_weight"), t.get<double>("point_weight"),
+          t.get<double>("track_weight"), t.get<double>("loss_alpha"), t.get<double>("valid_range")};
+}
+
 }  // namespace vggt_lab::train

@@ -5,6 +5,7 @@
 // depth and point (confidence-weighted with alpha, gradient / normal terms,
 // 0.98-quantile filtering), track (sequence L1, visibility and confidence BCE).
 #include "vggt_lab/model.hpp"
+#include "vggt_lab/options.hpp"
 
 namespace vggt_lab::train {
 
@@ -13,6 +14,9 @@ struct LossOptions {
   double alpha = 0.2;          // confidence regulariser
   double valid_range = 0.98;   // quantile kept by filter_by_quantile; <= 0 keeps all
 };
+
+/// Weights and settings from [train].
+VGGT_LAB_API LossOptions loss_options(const Options& train);
 
 /// Terms for the heads whose predictions are given (a stage may hold some
 /// heads only): "loss" (weighted total), "loss_camera", "loss_T", "loss_R",

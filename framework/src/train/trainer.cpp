@@ -23,37 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-LoaderOptions loader_options(const Options& t, std::uint64_t seed) {
-  LoaderOptions o;
-  o.max_frames = t.get<std::int64_t>("frames");
-  o.min_frames = t.get<std::int64_t>("min_frames") > 0 ? std::min(t.get<std::int64_t>("min_frames"), o.max_frames) : o.max_frames;
-  o.images_per_step = t.get<std::int64_t>("batch_size") * o.max_frames;
-  o.width = t.get<std::int64_t>("image_width");
-  o.max_height = t.get<std::int64_t>("image_height");
-  o.patch = t.get<std::int64_t>("patch_size");
-  o.min_aspect = t.get<double>("min_aspect");
-  o.max_aspect = t.get<double>("max_aspect");
-  o.tracks = t.get<std::int64_t>("track_queries");
-  o.seed = seed;
-  o.color_jitter = t.get<double>("color_jitter");
-  o.grayscale = t.get<double>("grayscale");
-  o.blur = t.get<double>("blur");
-  o.prefetch = int(t.get<std::int64_t>("prefetch"));
-  o.workers = int(t.get<std::int64_t>("data_workers"));
-  return o;
-}
-
-LossOptions loss_options(const Options& t) {
-  return {t.get<double>("camera_weight"), t.get<double>("depth_weight"), t.get<double>("point_weight"),
-          t.get<double>("track_weight"), t.get<double>("loss_alpha"), t.get<double>("valid_range")};
-}
-
-std::optional<torch::ScalarType> autocast_of(const std::string& precision) {
-  if (precision == "bf16") return torch::kBFloat16;
-  if (precision == "fp16") return torch::kHalf;
-  return std::nullopt;
-}
-
 template <class I>
 PluginObject<I> create(const TrainerSetup& s, const std::string& table) {
   auto name = s.config->plugin(table);
@@ -62,21 +31,6 @@ PluginObject<I> create(const TrainerSetup& s, const std::string& table) {
                      std::string(to_string(I::kKind)) + "`)");
   }
   return s.registry->create<I>(*name, s.config->plugin_options(table), s.context);
-}
-
-/// Trainable parameters per logical device, from the plan.
-std::map<int, std::vector<NamedParameter>> parameters_by_device(ModelInstance& instance, const Plan& plan) {
-  auto params = instance.module().named_parameters();
-  std::map<int, std::vector<NamedParameter>> out;
-  for (const Stage& stage : plan.stages) {
-    for (const auto& unit : stage.units) {
-      for (const auto& name : instance.unit_tensors(unit)) {
-        auto* p = params.find(name);
-        if (p && p->requires_grad()) out[stage.device].push_back({name, *p});
-      }
-    }
-  }
-  return out;
 }
 
 /// Dynamic loss scaling for fp16, as torch.cuda.amp.GradScaler.
@@ -414,5 +368,25 @@ std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, con
 }
 
 TrainSummary train(const TrainerSetup& setup) { return Run(setup).go(); }
+
+std::optional<torch::ScalarType> autocast_of(const std::string& precision) {
+  if (precision == "bf16") return torch::kBFloat16;
+  if (precision == "fp16") return torch::kHalf;
+  return std::nullopt;
+}
+
+std::map<int, std::vector<NamedParameter>> parameters_by_device(ModelInstance& instance, const Plan& plan) {
+  auto params = instance.module().named_parameters();
+  std::map<int, std::vector<NamedParameter>> out;
+  for (const Stage& stage : plan.stages) {
+    for (const auto& unit : stage.units) {
+      for (const auto& name : instance.unit_tensors(unit)) {
+        auto* p = params.find(name);
+        if (p && p->requires_grad()) out[stage.device].push_back({name, *p});
+      }
+    }
+  }
+  return out;
+}
 
 }  // namespace vggt_lab::train

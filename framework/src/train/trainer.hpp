@@ -11,6 +11,7 @@
 #include "plan/planning.hpp"
 #include "runtime/executor.hpp"
 #include "train/checkpoint.hpp"
+#include "vggt_lab/optim.hpp"
 
 namespace spdlog {
 class logger;
@@ -46,5 +47,11 @@ VGGT_LAB_API TrainSummary train(const TrainerSetup& setup);
 
 /// The model instance with frozen parameters marked and checkpointing set.
 VGGT_LAB_API std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, const Options& train);
+
+/// Trainable parameters per logical device, from the plan.
+VGGT_LAB_API std::map<int, std::vector<NamedParameter>> parameters_by_device(ModelInstance& instance, const Plan& plan);
+
+/// The autocast dtype of a [train] precision (none for fp32).
+VGGT_LAB_API std::optional<torch::ScalarType> autocast_of(const std::string& precision);
 
 }  // namespace vggt_lab::train

@@ -32,7 +32,7 @@ class BalancedMemory : public vggt_lab::Placement {
       return attempt(problem, parts, bound, bound);
     }, best);
     smallest(0, peak, [&](std::int64_t trunk) { return attempt(problem, parts, peak, trunk); }, best);
-    return *best;
+    return improve(problem, parts, std::move(*best));
   }
 
  private:
@@ -150,6 +150,90 @@ class BalancedMemory : public vggt_lab::Placement {
     }
     if (best) plan.stages.push_back({*best, {head}});
     return best.has_value();
+  }
+
+  /// Per-device totals, largest first: plans compare by their largest peak,
+  /// then the next, and so on.
+  static std::vector<std::int64_t> ranked(const PlacementProblem& problem, const Plan& plan) {
+    auto totals = memory(problem, plan);
+    std::sort(totals.rbegin(), totals.rend());
+    return totals;
+  }
+
+  /// Plans one move away: a trunk unit across a boundary between adjacent
+  /// trunk stages, an end unit of a segment to a device without trunk units,
+  /// or a head to another device.
+  static std::vector<Plan> neighbours(const PlacementProblem& problem, const Plan& plan, std::size_t trunk_stages) {
+    std::vector<Plan> out;
+    for (std::size_t s = 0; s + 1 < trunk_stages; ++s) {
+      const auto& left = plan.stages[s].units;
+      const auto& right = plan.stages[s + 1].units;
+      if (left.size() > 1) {
+        Plan next = plan;
+        next.stages[s + 1].units.insert(next.stages[s + 1].units.begin(), left.back());
+        next.stages[s].units.pop_back();
+        out.push_back(std::move(next));
+      }
+      if (right.size() > 1) {
+        Plan next = plan;
+        next.stages[s].units.push_back(right.front());
+        next.stages[s + 1].units.erase(next.stages[s + 1].units.begin());
+        out.push_back(std::move(next));
+      }
+    }
+    std::set<int> free;  // devices without trunk units
+    for (int d = 0; d < static_cast<int>(problem.topology.devices.size()); ++d) free.insert(d);
+    for (std::size_t s = 0; s < trunk_stages; ++s) free.erase(plan.stages[s].device);
+    for (std::size_t s = 0; s < trunk_stages; ++s) {
+      if (plan.stages[s].units.size() < 2) continue;
+      // An end unit to a new segment on a free device between its neighbours
+      // (segments keep increasing device numbers).
+      const int low = s > 0 ? plan.stages[s - 1].device : -1, own = plan.stages[s].device;
+      const int high = s + 1 < trunk_stages ? plan.stages[s + 1].device : int(problem.topology.devices.size());
+      for (int d : free) {
+        if (d > own && d < high) {
+          Plan after = plan;
+          after.stages.insert(after.stages.begin() + long(s) + 1, {d, {plan.stages[s].units.back()}});
+          after.stages[s].units.pop_back();
+          out.push_back(std::move(after));
+        }
+        if (d > low && d < own) {
+          Plan before = plan;
+          before.stages.insert(before.stages.begin() + long(s), {d, {plan.stages[s].units.front()}});
+          before.stages[s + 1].units.erase(before.stages[s + 1].units.begin());
+          out.push_back(std::move(before));
+        }
+      }
+    }
+    for (std::size_t s = trunk_stages; s < plan.stages.size(); ++s) {
+      for (int d = 0; d < static_cast<int>(problem.topology.devices.size()); ++d) {
+        if (d == plan.stages[s].device) continue;
+        Plan next = plan;
+        next.stages[s].device = d;
+        out.push_back(std::move(next));
+      }
+    }
+    return out;
+  }
+
+  /// Local search after the bound searches: takes the best single move while
+  /// it lowers the ranked peaks and every device stays within capacity.
+  static Plan improve(const PlacementProblem& problem, const Split& parts, Plan plan) {
+    // attempt() puts the trunk's stages first, then one stage per head.
+    auto trunk_stages = [&] { return plan.stages.size() - parts.heads.size(); };
+    std::vector<std::int64_t> score = ranked(problem, plan);
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (Plan& next : neighbours(problem, plan, trunk_stages())) {
+        auto next_score = ranked(problem, next);
+        if (next_score < score && fits(problem, next, next_score.front())) {
+          plan = std::move(next);
+          score = std::move(next_score);
+          moved = true;
+        }
+      }
+    }
+    return plan;
   }
 
   static std::string why_nothing_fits(const PlacementProblem& problem) {

@@ -46,6 +46,33 @@ TEST(PredictedMemory, SchedulesDecideHowManyMicroBatchesAreInFlight) {
   EXPECT_EQ(stage_depths(graph, plan), (std::vector<int>{0, 1}));
 }
 
+// The peak is taken while one unit runs backward: the units before it still
+// hold activations, the units after it have traded theirs for gradients.
+TEST(PredictedMemory, PeakComesWhileOneUnitRunsBackward) {
+  UnitCost a{0, 100, 0, 100};
+  a.workspace_bytes = 80;  // a large transient early on
+  UnitCost b{40, 10, 0, 10};
+  ModelGraph graph;
+  graph.units = {{"a", a}, {"b", b}};
+  graph.edges = {{"x", "a", "b", 1}};
+  Topology topology{{{0, "cpu", 0}}};
+  Plan plan{"test", {{0, {"a", "b"}}}, 1, "sequential"};
+  MemoryModel no_optimizer;
+  no_optimizer.optimizer_state_factor = 0;
+  // In b's backward: 110 activations + 40 gradients = 150 (+ 40 parameters);
+  // in a's: 100 activations + 80 workspace + 40 of b's gradients = 220.
+  DeviceMemory d = predicted_memory(graph, topology, plan, no_optimizer)[0];
+  EXPECT_EQ(d.peak_unit, "a");
+  EXPECT_EQ(d.activations, 100);
+  EXPECT_EQ(d.workspace, 80);
+  EXPECT_EQ(d.gradients, 40);
+  EXPECT_EQ(d.total(), 40 + 220);
+  graph.units[0].cost.workspace_bytes = 0;  // now b's backward holds the peak: 110 + its 40
+  d = predicted_memory(graph, topology, plan, no_optimizer)[0];
+  EXPECT_EQ(d.peak_unit, "b");
+  EXPECT_EQ(d.total(), 40 + 150);
+}
+
 TEST(FormatBytes, PicksAReadableUnit) {
   EXPECT_EQ(format_bytes(512), "512 B");
   EXPECT_EQ(format_bytes(3 << 20), "3.00 MiB");

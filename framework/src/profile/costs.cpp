@@ -1,0 +1,113 @@
+#include "profile/costs.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include "train/loader.hpp"
+#include "train/losses.hpp"
+#include "train/trainer.hpp"
+#include "vggt_lab/data.hpp"
+#include "vggt_lab/version.hpp"
+
+namespace vggt_lab::profile {
+namespace {
+
+std::string options_text(const Options& options) {
+  std::string text;
+  for (const auto& [key, value] : options.values()) text += key + "=" + format_value(value) + ";";
+  return text;
+}
+
+/// One batch at exactly the planned shape, from the experiment's data.
+TensorMap planned_batch(const ProfileRequest& r) {
+  const Options& train = r.config->core("train");
+  auto name = r.config->plugin("data");
+  if (!name) throw InputError(r.config->file.string() + ": profiling needs a [data] table for its losses' targets");
+  auto source = r.registry->create<DataSource>(*name, r.config->plugin_options("data"), r.context);
+  return train::make_batch(*source.object, train::planned_loader_options(train), 0);
+}
+
+std::filesystem::path cache_dir(const ProfileRequest& r) {
+  const std::string dir = r.config->core("costs").get<std::string>("cache");
+  if (dir.empty()) return default_cache();
+  std::filesystem::path path = dir;
+  return path.is_absolute() ? path : std::filesystem::path(r.context.config_dir) / path;
+}
+
+Profile measure_experiment(const ProfileRequest& r) {
+  const Options& train = r.config->core("train");
+  auto model = create_model(*r.config, *r.registry, r.context);
+  const InputShape shape = step_shape(train);
+  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
+  TensorMap batch = planned_batch(r);
+  torch::manual_seed(0);
+  auto instance = train::build_model(model, train);
+  const train::LossOptions weights = train::loss_options(train);
+  runtime::LossFn loss = [&](const TensorMap& p, const TensorMap& b) { return train::vggt_losses(p, b, weights); };
+  ProfileOptions options;
+  options.device = torch::Device(r.topology.devices.at(0).physical);
+  options.repeat = int(r.config->core("costs").get<std::int64_t>("repeat"));
+  options.autocast = train::autocast_of(train.get<std::string>("precision"));
+  return measure(*instance, graph, batch, loss, r.memory, options);
+}
+
+}  // namespace
+
+std::string profile_key(const ProfileRequest& r) {
+  const Options& train = r.config->core("train");
+  const InputShape s = step_shape(train);
+  return "model=" + r.config->plugin("model").value_or("") + "{" + options_text(r.config->plugin_options("model")) +
+         "} shape=" + std::to_string(s.batch) + "x" + std::to_string(s.frames) + "x" + std::to_string(s.height) + "x" +
+         std::to_string(s.width) + "q" + std::to_string(s.queries) + " device=" + r.topology.devices.at(0).physical +
+         " checkpointing=" + std::to_string(r.memory.checkpointing) +
+         " fused_attention=" + std::to_string(r.memory.fused_attention) + " precision=" +
+         train.get<std::string>("precision") + " threads=" +
+         std::to_string(at::get_num_threads()) + " torch=" + TORCH_VERSION + " vggt-lab=" + VGGT_LAB_VERSION_STRING;
+}
+
+Profile profile_experiment(const ProfileRequest& r) {
+  const std::string key = profile_key(r);
+  const std::filesystem::path file = cache_file(cache_dir(r), key);
+  auto& log = r.context.logger ? *r.context.logger : *spdlog::default_logger();
+  if (r.use_cache && std::filesystem::exists(file)) {
+    try {
+      Profile cached = read_profile(file);
+      if (cached.key == key) {
+        log.info("unit costs: cached profile {}", file.string());
+        return cached;
+      }
+    } catch (const Error& e) {
+      log.warn("ignoring the cached profile: {}", e.what());
+    }
+  }
+  log.info("profiling every unit on {} (cached in {})", r.topology.devices.at(0).physical, file.string());
+  Profile profile = measure_experiment(r);
+  profile.key = key;
+  std::error_code error;
+  std::filesystem::create_directories(file.parent_path(), error);
+  try {
+    write_profile(profile, file);
+  } catch (const std::exception& e) {
+    log.warn("could not cache the profile in {}: {}", file.string(), e.what());
+  }
+  return profile;
+}
+
+ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& model, const InputShape& shape) {
+  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
+  const Options& costs = r.config->core("costs");
+  const std::string source = costs.get<std::string>("source");
+  if (source == "measured") return with_measured_costs(std::move(graph), profile_experiment(r));
+  if (source != "calibrated") return graph;
+  const std::string file = costs.get<std::string>("calibration");
+  if (file.empty()) {
+    throw InputError(r.config->file.string() +
+                     ": [costs] source = \"calibrated\" needs calibration = \"FILE.json\", a profile written by "
+                     "`vggt-lab profile EXPERIMENT.toml --out FILE.json`");
+  }
+  std::filesystem::path path = file;
+  if (path.is_relative()) path = std::filesystem::path(r.context.config_dir) / path;
+  return calibrated(std::move(graph), calibrate(read_profile(path)), r.topology.devices.at(0).physical, r.memory);
+}
+
+}  // namespace vggt_lab::profile

@@ -1,0 +1,37 @@
+#pragma once
+// Where a plan's unit costs come from, as [costs] says: the model's analytic
+// estimates, a profile measured on this machine (cached per configuration),
+// or the estimates calibrated by a profile file.
+#include <memory>
+
+#include "host/config.hpp"
+#include "profile/profiler.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vggt_lab::profile {
+
+struct ProfileRequest {
+  const ResolvedConfig* config = nullptr;
+  const Registry* registry = nullptr;
+  PluginContext context;
+  Topology topology;  // the profile runs on the first logical device's physical device
+  MemoryModel memory;
+  bool use_cache = true;
+};
+
+/// The text a cached profile is keyed by: model plugin and options, step
+/// shape, device, memory settings, precision, threads and versions.
+VGGT_LAB_API std::string profile_key(const ProfileRequest& request);
+
+/// The experiment's model profiled at its step shape with its losses; read
+/// from the cache when present and its key matches, written there otherwise.
+VGGT_LAB_API Profile profile_experiment(const ProfileRequest& request);
+
+/// The graph plan_from_config places, with costs from [costs] source.
+VGGT_LAB_API ModelGraph costed_graph(const ProfileRequest& request, const PluginObject<Model>& model,
+                                     const InputShape& shape);
+
+}  // namespace vggt_lab::profile

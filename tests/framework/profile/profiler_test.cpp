@@ -1,0 +1,166 @@
+// The profiler measures each unit of the tiny VGGT on the CPU; plans made
+// from its costs must predict every device's measured training peak, and a
+// profile must calibrate the analytic estimates. Memory on the CPU is exact
+// (the counting allocator), so tolerances cover modelling, not noise.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "profile/costs.hpp"
+#include "runtime/memory_meter.hpp"
+#include "support/support.hpp"
+#include "train/loader.hpp"
+#include "train/losses.hpp"
+#include "train/trainer.hpp"
+#include "vggt_lab/data.hpp"
+
+namespace vggt_lab::profile {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ProfilerTest : public ::testing::Test {
+ protected:
+  vggt_lab::testing::TempDir dir;
+
+  ResolvedConfig config(const std::vector<std::string>& extra) const {
+    RawConfig raw;
+    raw.file = dir.path() / "test.toml";
+    std::vector<std::string> overrides = {
+        "model.plugin=vggt",        "model.preset=tiny",          "model.enable_track=false",
+        "data.plugin=synthetic-scenes", "placement.plugin=single", "train.batch_size=2",
+        "train.frames=2",           "train.image_height=42",      "train.image_width=56",
+        "costs.repeat=1",           "costs.cache=" + (dir.path() / "cache").string()};
+    overrides.insert(overrides.end(), extra.begin(), extra.end());
+    for (const auto& o : overrides) apply_override(raw, o);
+    return resolve_config(raw, vggt_lab::testing::builtin_plugins().registry());
+  }
+
+  PlanReport plan(const ResolvedConfig& c) const {
+    return plan_from_config(c, vggt_lab::testing::builtin_plugins().registry(),
+                            vggt_lab::testing::builtin_plugins().context(dir.path()));
+  }
+
+  ProfileRequest request(const ResolvedConfig& c) const {
+    PlanReport p = plan(c);
+    return {&c, &vggt_lab::testing::builtin_plugins().registry(), vggt_lab::testing::builtin_plugins().context(dir.path()),
+            p.topology, p.memory};
+  }
+
+  std::size_t cached_files() const {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "cache")) n += entry.is_regular_file();
+    return n;
+  }
+};
+
+/// Each device's peak over two steps as the trainer runs them (gradients
+/// cleared, forward, the VGGT losses, backward), without an optimizer.
+std::vector<std::int64_t> measured_peaks(const ResolvedConfig& c, const PlanReport& p) {
+  auto& plugins = vggt_lab::testing::builtin_plugins();
+  auto model = create_model(c, plugins.registry(), plugins.context());
+  torch::manual_seed(0);
+  auto instance = train::build_model(model, c.core("train"));
+  runtime::Executor executor(instance, p.graph, p.plan, p.topology,
+                             std::make_shared<runtime::InProcessTransport>(p.topology));
+  auto source = plugins.registry().create<DataSource>("synthetic-scenes", c.plugin_options("data"), plugins.context());
+  const TensorMap batch = train::make_batch(*source.object, train::planned_loader_options(c.core("train")), 0);
+  const train::LossOptions weights = train::loss_options(c.core("train"));
+  auto loss = [&](const TensorMap& predictions, const TensorMap& b) { return train::vggt_losses(predictions, b, weights); };
+  std::vector<std::int64_t> peaks(p.topology.devices.size(), 0);
+  for (int step = 0; step < 2; ++step) {
+    for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+    auto r = executor.step(batch, loss);
+    for (std::size_t d = 0; d < peaks.size(); ++d) peaks[d] = std::max(peaks[d], r.devices[d].peak_bytes);
+  }
+  return peaks;
+}
+
+TEST_F(ProfilerTest, MeasuresEveryUnitAndCachesPerConfiguration) {
+  ResolvedConfig c = config({});
+  Profile first = profile_experiment(request(c));
+  ASSERT_EQ(first.units.size(), plan(c).graph.units.size());
+  for (const UnitProfile& u : first.units) {
+    EXPECT_GT(u.kept_bytes, 0) << u.unit;
+    EXPECT_GT(u.forward_seconds, 0) << u.unit;
+    EXPECT_GE(u.workspace_bytes, 0) << u.unit;
+  }
+  EXPECT_EQ(cached_files(), 1u);
+  Profile again = profile_experiment(request(c));  // from the cache: the very same numbers
+  EXPECT_EQ(again.key, first.key);
+  EXPECT_EQ(again.units[3].forward_seconds, first.units[3].forward_seconds);
+  EXPECT_EQ(cached_files(), 1u);
+  ResolvedConfig more_frames = config({"train.frames=3"});
+  EXPECT_NE(profile_key(request(more_frames)), first.key);
+  Profile other = profile_experiment(request(more_frames));
+  EXPECT_EQ(cached_files(), 2u);
+  EXPECT_GT(other.units.back().kept_bytes, first.units.back().kept_bytes);
+}
+
+// Predicted (without optimizer state, which this run does not allocate)
+// against the counting allocator's peak, per device: within 5 %, at a shape
+// where activations outweigh the fixed costs as in real training.
+TEST_F(ProfilerTest, MeasuredCostsPredictEveryDevicesPeakWithinFivePercent) {
+  for (const std::string& strategy : {"single", "balanced-memory", "pipeline"}) {
+    ResolvedConfig c = config({"costs.source=measured", "placement.plugin=" + strategy,
+                               std::string("devices.count=") + (strategy == "single" ? "1" : "3"),
+                               "train.frames=4", "train.image_height=112", "train.image_width=112"});
+    PlanReport p = plan(c);
+    auto measured = measured_peaks(c, p);
+    for (std::size_t d = 0; d < measured.size(); ++d) {
+      const DeviceMemory& m = p.predicted[d];
+      const double predicted = double(m.total() - m.optimizer);
+      EXPECT_NEAR(predicted / double(measured[d]), 1.0, 0.05) << strategy << " device " << d;
+    }
+  }
+}
+
+TEST_F(ProfilerTest, CalibrationCarriesTheMeasurementToOtherShapes) {
+  ResolvedConfig small = config({});
+  Profile p = profile_experiment(request(small));
+  ResolvedConfig larger = config({"train.frames=4", "train.batch_size=3"});
+  Profile truth = profile_experiment(request(larger));
+  ModelGraph analytic = plan(larger).graph;  // [costs] source = "analytic"
+  ModelGraph fitted = calibrated(analytic, calibrate(p), p.device, p.memory);
+  auto kept = [&](const ModelGraph& g) {
+    double total = 0;
+    for (const Unit& u : g.units) total += double(unit_activations(u, p.memory));
+    return total;
+  };
+  double measured = 0;
+  for (const UnitProfile& u : truth.units) measured += double(u.kept_bytes);
+  const double analytic_error = std::abs(kept(analytic) / measured - 1.0);
+  const double calibrated_error = std::abs(kept(fitted) / measured - 1.0);
+  EXPECT_LT(calibrated_error, analytic_error);
+  EXPECT_LT(calibrated_error, 0.05);
+  for (const Unit& u : fitted.units) EXPECT_GT(u.cost.forward_seconds, 0) << u.name;  // same kind of device
+}
+
+TEST_F(ProfilerTest, ProfilesRoundTripThroughJsonAndBadFilesSayWhatToDo) {
+  ResolvedConfig c = config({});
+  Profile p = profile_experiment(request(c));
+  write_profile(p, dir.path() / "p.json");
+  Profile back = read_profile(dir.path() / "p.json");
+  EXPECT_EQ(back.key, p.key);
+  ASSERT_EQ(back.units.size(), p.units.size());
+  EXPECT_EQ(back.units[2].kept_bytes, p.units[2].kept_bytes);
+  EXPECT_EQ(back.units[2].analytic.activation_bytes, p.units[2].analytic.activation_bytes);
+  auto bad = dir.write("bad.json", "{\"format\": \"something else\"}");
+  try {
+    read_profile(bad);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("not a vggt-lab profile"));
+    EXPECT_THAT(e.what(), HasSubstr("vggt-lab profile EXPERIMENT.toml --out"));
+  }
+  try {
+    plan(config({"costs.source=calibrated"}));
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("calibration = \"FILE.json\""));
+  }
+  ResolvedConfig calibrated_config = config({"costs.source=calibrated", "costs.calibration=p.json"});
+  EXPECT_TRUE(plan(calibrated_config).fits());
+}
+
+}  // namespace
+}  // namespace vggt_lab::profile
