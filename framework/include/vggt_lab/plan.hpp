@@ -34,6 +34,9 @@ struct Plan {
   std::vector<Stage> stages;  // in a topological order of the stage DAG
   int micro_batches = 1;
   std::string schedule = "sequential";
+  /// Where a splitting strategy cut the units, as its `splits` option takes
+  /// them (empty for others): what a sweep's split-point search starts from.
+  std::vector<std::int64_t> splits;
 };
 
 /// Each stage's depth in the stage DAG (0 for stages fed by model inputs

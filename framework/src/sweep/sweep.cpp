@@ -18,6 +18,7 @@
 #include "host/files.hpp"
 #include "plan/planning.hpp"
 #include "report/svg.hpp"
+#include "sweep/split_search.hpp"
 
 namespace vggt_lab::sweep {
 namespace {
@@ -76,10 +77,35 @@ std::vector<std::string> applicable(const std::vector<std::string>& trial, const
   return out;
 }
 
-json plan_trial(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host) {
+/// The base experiment with a trial's settings (plan-mode defaults).
+ResolvedConfig trial_config(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host);
+
+/// The trial as it will run: a micro-batch count above the batch size runs
+/// as the batch size, so it is written so (and identical trials merge).
+std::vector<std::string> effective(std::vector<std::string> trial, const SweepFile& s, const PluginHost& host) {
+  auto it = std::find_if(trial.begin(), trial.end(),
+                         [](const std::string& a) { return a.rfind("placement.micro_batches=", 0) == 0; });
+  if (it == trial.end()) return trial;
+  try {
+    ResolvedConfig config = trial_config(s, trial, host);
+    const std::int64_t batch = config.core("train").get<std::int64_t>("batch_size");
+    if (config.plugin_options("placement").get<std::int64_t>("micro_batches") > batch) {
+      *it = "placement.micro_batches=" + std::to_string(batch);
+    }
+  } catch (const Error&) {  // reported when the trial is planned
+  }
+  return trial;
+}
+
+/// The base experiment with a trial's settings (plan-mode defaults).
+ResolvedConfig trial_config(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host) {
   RawConfig raw = load_config(s.base);
   for (const auto& a : with_defaults(trial, s, false)) apply_override(raw, a);
-  ResolvedConfig config = resolve_config(raw, host.registry());
+  return resolve_config(raw, host.registry());
+}
+
+json plan_trial(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host) {
+  ResolvedConfig config = trial_config(s, trial, host);
   PlanReport report = plan_from_config(config, host.registry(), host.context(s.base.parent_path()));
   json devices = json::array();
   std::int64_t peak = 0;
@@ -235,6 +261,7 @@ void write_outputs(const SweepFile& s, const Options& o, json& results) {
     const json& t = trials[order[r]];
     std::string settings;
     for (const auto& a : t["settings"]) settings += (settings.empty() ? "" : ", ") + ("`" + a.get<std::string>() + "`");
+    if (t.contains("searched_from")) settings += " (split search from trial " + t["searched_from"].get<std::string>() + ")";
     bool measured = t.contains("measured_throughput");
     md << "| " << r + 1 << " | " << settings << " | " << (t.value("fits", false) ? "yes" : "no") << " | "
        << (measured ? t["measured_peak_bytes"].get<double>() : t.value("predicted_peak_bytes", 0.0)) / (1 << 30) << " | "
@@ -300,11 +327,14 @@ SweepFile read_sweep(const std::filesystem::path& file) {
   s.file = file;
   const toml::table* sweep = root["sweep"].as_table();
   if (!sweep) throw InputError(file.string() + ": needs a [sweep] table with base = \"<experiment>.toml\"");
-  static const std::vector<std::string> keys = {"base", "mode", "objective", "memory_cap", "steps", "timeout_s", "exclude"};
+  static const std::vector<std::string> keys = {"base",    "mode",    "objective", "memory_cap", "steps",
+                                                 "timeout_s", "exclude", "search",    "beam_width"};
   for (const auto& [key, node] : *sweep) {
     std::string k(key.str());
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
-      throw InputError(where(node, file) + ": unknown key '" + k + "' in [sweep]; valid keys: base, mode, objective, memory_cap, steps, timeout_s, exclude");
+      throw InputError(where(node, file) + ": unknown key '" + k +
+                       "' in [sweep]; valid keys: base, mode, objective, memory_cap, steps, timeout_s, exclude, "
+                       "search, beam_width");
     }
   }
   auto base = sweep->get("base");
@@ -322,6 +352,12 @@ SweepFile read_sweep(const std::filesystem::path& file) {
     s.memory_cap = *bytes;
   }
   s.steps = (*sweep)["steps"].value_or(int64_t{3});
+  s.search = (*sweep)["search"].value_or(std::string("none"));
+  if (s.search != "none" && s.search != "beam") {
+    throw InputError(where(*sweep->get("search"), file) + ": search must be \"none\" or \"beam\" (split points beyond the grid)");
+  }
+  s.beam_width = (*sweep)["beam_width"].value_or(int64_t{4});
+  if (s.beam_width < 1) throw InputError(where(*sweep->get("beam_width"), file) + ": beam_width must be at least 1");
   s.timeout_s = (*sweep)["timeout_s"].value_or(600.0);
   const toml::table* axes = root["axes"].as_table();
   if (!axes || axes->empty()) throw InputError(file.string() + ": needs an [axes] table, e.g. \"placement.plugin\" = [\"single\", \"pipeline\"]");
@@ -378,31 +414,17 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return n > 1 ? 1.0 - 6.0 * d2 / (n * (n * n - 1)) : 0.0;
 }
 
-json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
-  std::filesystem::create_directories(o.out);
-  const std::string mode = o.mode.empty() ? s.mode : o.mode;
-  PluginHost host(nullptr);
-  std::vector<std::filesystem::path> config_paths;
-  host.load_search_path(plugin_search_path(o.plugin_paths, config_paths, std::getenv("VGGT_LAB_PLUGIN_PATH")));
-  json results{{"sweep", s.file.string()}, {"base", s.base.string()}, {"mode", mode}, {"trials", json::array()}};
-  std::map<std::string, json> previous;  // resume: finished trials are kept
-  std::ifstream existing(o.out / "results.json");
-  if (existing) {
-    json old;
-    existing >> old;
-    for (const auto& t : old["trials"]) {
-      if (t.value("status", "") == "done" || (mode == "plan" && t.contains("fits"))) previous[t["id"]] = t;
-    }
-  }
-  std::vector<std::vector<std::string>> trials;
-  std::set<std::string> seen;
-  for (const auto& t : grid(s)) {
-    auto kept = applicable(t, host.registry());
-    if (seen.insert(id_of(kept)).second) trials.push_back(kept);
-  }
+namespace {
+
+/// Plans, and in measure mode runs, each trial; `notes` (by index) go into
+/// the rows. Finished trials of an earlier run are taken from `previous`.
+std::vector<json> evaluate(const std::vector<std::vector<std::string>>& trials, const std::vector<json>& notes,
+                           const SweepFile& s, const Options& o, const std::string& mode, const PluginHost& host,
+                           const std::map<std::string, json>& previous, spdlog::logger& log) {
   std::mutex mutex;
   std::size_t next = 0, finished = 0, failed = 0;
   std::vector<json> rows(trials.size());
+  if (trials.empty()) return rows;
   auto start = Clock::now();
   auto worker = [&] {
     while (true) {
@@ -414,6 +436,7 @@ json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
       }
       const std::string id = id_of(trials[i]);
       json row{{"id", id}, {"settings", trials[i]}};
+      if (i < notes.size()) row.update(notes[i]);
       auto cached = previous.find(id);
       if (cached != previous.end()) {
         row = cached->second;
@@ -449,6 +472,90 @@ json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
   for (int j = 0; j < std::max(1, o.jobs); ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   if (o.progress_bar) std::fputs("\n", stderr);
+  return rows;
+}
+
+/// For each fitting grid trial whose placement has `splits`, a beam search
+/// over them; a better split becomes a new trial (its settings plus
+/// placement.splits), noted with where it came from.
+std::pair<std::vector<std::vector<std::string>>, std::vector<json>> search_beyond_grid(
+    const std::vector<std::vector<std::string>>& trials, const std::vector<json>& rows, const SweepFile& s,
+    const PluginHost& host, std::set<std::string>& seen, spdlog::logger& log) {
+  SplitSearch options;
+  options.beam_width = int(s.beam_width);
+  options.objective = s.objective;
+  std::vector<std::vector<std::string>> found;
+  std::vector<json> notes;
+  int searched = 0, evaluated = 0;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    if (!rows[i].value("fits", false)) continue;
+    std::optional<SplitResult> result;
+    try {
+      result = search_splits(trial_config(s, trials[i], host), host, options);
+    } catch (const std::exception& e) {
+      log.warn("split search for trial {} failed: {}", rows[i]["id"].get<std::string>(), e.what());
+    }
+    if (!result) continue;
+    ++searched;
+    evaluated += result->evaluated;
+    if (!result->improved()) continue;
+    std::vector<std::string> trial;
+    for (const auto& a : trials[i]) {
+      if (a.rfind("placement.splits=", 0) != 0) trial.push_back(a);
+    }
+    trial.push_back("placement.splits=" + list_text(result->best));
+    if (!seen.insert(id_of(trial)).second) continue;
+    found.push_back(trial);
+    notes.push_back({{"searched_from", rows[i]["id"]},
+                     {"search", {{"start", result->start}, {"best", result->best},
+                                 {"start_score", result->start_score}, {"best_score", result->best_score},
+                                 {"evaluated", result->evaluated}}}});
+  }
+  log.info("split search: {} trial(s) searched, {} candidate plans, {} better split(s) added as trials", searched,
+           evaluated, found.size());
+  return {found, notes};
+}
+
+}  // namespace
+
+json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
+  std::filesystem::create_directories(o.out);
+  const std::string mode = o.mode.empty() ? s.mode : o.mode;
+  PluginHost host(nullptr);
+  std::vector<std::filesystem::path> config_paths;
+  host.load_search_path(plugin_search_path(o.plugin_paths, config_paths, std::getenv("VGGT_LAB_PLUGIN_PATH")));
+  json results{{"sweep", s.file.string()}, {"base", s.base.string()}, {"mode", mode}, {"trials", json::array()}};
+  std::map<std::string, json> previous;  // resume: finished trials are kept
+  std::ifstream existing(o.out / "results.json");
+  if (existing) {
+    json old;
+    existing >> old;
+    for (const auto& t : old["trials"]) {
+      if (t.value("status", "") == "done" || (mode == "plan" && t.contains("fits"))) previous[t["id"]] = t;
+    }
+  }
+  std::vector<std::vector<std::string>> trials;
+  std::set<std::string> seen;
+  std::size_t merged = 0;
+  for (const auto& t : grid(s)) {
+    auto kept = effective(applicable(t, host.registry()), s, host);
+    if (seen.insert(id_of(kept)).second) {
+      trials.push_back(kept);
+    } else {
+      ++merged;
+    }
+  }
+  if (merged > 0) {
+    log.info("{} grid trial(s) merged into identical ones (options their plugin lacks dropped, micro-batches above "
+             "the batch size run as the batch size)", merged);
+  }
+  results["merged_trials"] = merged;
+  auto rows = evaluate(trials, {}, s, o, mode, host, previous, log);
+  if (s.search == "beam") {
+    auto searched = search_beyond_grid(trials, rows, s, host, seen, log);
+    auto more = evaluate(searched.first, searched.second, s, o, mode, host, previous, log);
+    rows.insert(rows.end(), more.begin(), more.end());
+  }
   for (auto& r : rows) results["trials"].push_back(r);
   write_outputs(s, o, results);
   return results;

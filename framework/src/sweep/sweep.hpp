@@ -23,6 +23,8 @@ struct SweepFile {
   double timeout_s = 600;
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // "table.key" -> TOML values
   std::vector<std::vector<std::string>> exclude;  // a trial holding every assignment of one entry is dropped
+  std::string search = "none";  // "beam": search split points beyond the grid (plugins with `splits`)
+  std::int64_t beam_width = 4;
 };
 
 /// Reads the sweep file; errors read file:line:col as for experiments.

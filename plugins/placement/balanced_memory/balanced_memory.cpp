@@ -10,6 +10,7 @@
 // the devices instead of filling the first ones. Memory is the core's
 // prediction, so transfer buffers for the skip tensors count.
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <set>
 #include <vggt_lab/placement.hpp>
@@ -21,10 +22,30 @@ using vggt_lab::Plan;
 using vggt_lab::PlacementProblem;
 
 class BalancedMemory : public vggt_lab::Placement {
+  struct Split {
+    std::vector<std::string> trunk;  // in graph order
+    std::vector<std::string> heads;  // largest first
+  };
+
  public:
+  explicit BalancedMemory(std::vector<std::int64_t> splits) : splits_(std::move(splits)) {}
+
   Plan place(const PlacementProblem& problem) const override {
     if (problem.topology.devices.empty()) throw vggt_lab::InputError("the topology has no devices");
     Split parts = split(problem);
+    Plan plan = splits_.empty() ? balanced(problem, parts) : given(problem, parts);
+    const std::size_t trunk_stages = plan.stages.size() - parts.heads.size();
+    for (std::size_t s = 1; s < trunk_stages; ++s) {
+      auto first = std::find(parts.trunk.begin(), parts.trunk.end(), plan.stages[s].units.front());
+      plan.splits.push_back(first - parts.trunk.begin());
+    }
+    return plan;
+  }
+
+ private:
+  std::vector<std::int64_t> splits_;  // given trunk cut points (empty: search)
+
+  static Plan balanced(const PlacementProblem& problem, const Split& parts) {
     const std::int64_t total = total_memory(problem);
     std::optional<Plan> best = attempt(problem, parts, total, total);
     if (!best) throw vggt_lab::InputError(why_nothing_fits(problem));
@@ -35,11 +56,37 @@ class BalancedMemory : public vggt_lab::Placement {
     return improve(problem, parts, std::move(*best));
   }
 
+  /// The trunk cut where `splits_` says, segments on devices 0, 1, ...; heads
+  /// where they raise the peak least.
+  Plan given(const PlacementProblem& problem, const Split& parts) const {
+    const std::int64_t trunk = std::int64_t(parts.trunk.size());
+    const std::size_t segments = splits_.size() + 1;
+    bool increasing = segments <= problem.topology.devices.size();
+    for (std::size_t i = 0; i < splits_.size(); ++i) {
+      increasing = increasing && splits_[i] >= 1 && splits_[i] < trunk && (i == 0 || splits_[i] > splits_[i - 1]);
+    }
+    if (!increasing) {
+      throw vggt_lab::InputError(
+          "[placement] splits: at most " + std::to_string(problem.topology.devices.size() - 1) +
+          " strictly increasing positions between 1 and " + std::to_string(trunk - 1) +
+          " in the trunk (embed = 0, block.0 = 1, ...), where the segments on devices 1, 2, ... begin");
+    }
+    Plan plan;
+    plan.strategy = "balanced-memory";
+    for (std::size_t k = 0; k < segments; ++k) {
+      const std::int64_t from = k == 0 ? 0 : splits_[k - 1], to = k + 1 < segments ? splits_[k] : trunk;
+      plan.stages.push_back({int(k), {parts.trunk.begin() + from, parts.trunk.begin() + to}});
+    }
+    for (const std::string& head : parts.heads) {
+      if (!place_head(problem, std::numeric_limits<std::int64_t>::max(), head, plan)) {
+        throw vggt_lab::InputError("balanced-memory: with splits as given, '" + head +
+                                   "' fits on no device; move the splits or drop them to let the strategy choose");
+      }
+    }
+    return plan;
+  }
+
  private:
-  struct Split {
-    std::vector<std::string> trunk;  // in graph order
-    std::vector<std::string> heads;  // largest first
-  };
 
   /// Trunk units feed another unit; heads feed none.
   static Split split(const PlacementProblem& problem) {
@@ -262,7 +309,7 @@ class BalancedMemory : public vggt_lab::Placement {
 void register_plugins(vggt_lab::Registrar& registrar) {
   vggt_lab::PluginInfo info;
   info.name = "balanced-memory";
-  info.version = "1.1";
+  info.version = "1.2";
   info.summary = "Minimise the largest predicted per-device memory; trunk contiguous, heads whole";
   info.doc =
       "Splits the trunk (patch embedder and aggregator blocks) into contiguous, ordered\n"
@@ -270,12 +317,16 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "per-device memory (parameters, gradients, optimizer state, saved activations,\n"
       "workspace and receive buffers) is as small as it can be under each device's capacity.\n"
       "When nothing fits it says how much is needed and which unit is largest.";
+  info.schema.integer_list("splits", {},
+                           "Trunk positions (embed = 0, block.0 = 1, ...) where the segments on devices 1, 2, ... "
+                           "begin, instead of searching; a sweep's split-point search writes these",
+                           1.0);
   registrar.add<vggt_lab::Placement>(
-      std::move(info), [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
-        return std::make_unique<BalancedMemory>();
+      std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
+        return std::make_unique<BalancedMemory>(o.get<std::vector<std::int64_t>>("splits"));
       });
 }
 
 }  // namespace
 
-VGGT_LAB_PLUGIN("placement", "balanced-memory", "1.1", register_plugins)
+VGGT_LAB_PLUGIN("placement", "balanced-memory", "1.2", register_plugins)

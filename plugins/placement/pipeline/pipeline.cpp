@@ -13,6 +13,7 @@ struct Options {
   int micro_batches = 4;
   std::string schedule = "1f1b";
   std::string balance = "time";
+  std::vector<std::int64_t> splits;  // given cut points (empty: balance)
 };
 
 class Pipeline : public vggt_lab::Placement {
@@ -34,7 +35,8 @@ class Pipeline : public vggt_lab::Placement {
     plan.strategy = "pipeline";
     plan.micro_batches = options_.micro_batches;
     plan.schedule = options_.schedule;
-    auto cuts = split(cost, p);
+    auto cuts = options_.splits.empty() ? split(cost, p) : given_cuts(units, p);
+    plan.splits.assign(cuts.begin() + 1, cuts.end() - 1);
     for (int s = 0; s < p; ++s) {
       vggt_lab::Stage stage{s, {}};
       for (int u = cuts[s]; u < cuts[s + 1]; ++u) stage.units.push_back(problem.graph.units[u].name);
@@ -48,7 +50,29 @@ class Pipeline : public vggt_lab::Placement {
 
   double unit_cost(const vggt_lab::Unit& unit, const vggt_lab::MemoryModel& memory) const {
     if (options_.balance == "memory") return double(vggt_lab::unit_memory(unit, memory));
+    // Measured costs carry times; estimates carry forward FLOPs.
+    if (unit.cost.forward_seconds > 0) return unit.cost.forward_seconds + unit.cost.backward_seconds;
     return unit.cost.forward_flops;
+  }
+
+  /// {0, splits..., n}, checked.
+  std::vector<int> given_cuts(int units, int p) const {
+    const auto& given = options_.splits;
+    bool increasing = true;
+    for (std::size_t i = 0; i < given.size(); ++i) {
+      increasing = increasing && given[i] >= 1 && given[i] < units && (i == 0 || given[i] > given[i - 1]);
+    }
+    if (int(given.size()) != p - 1 || !increasing) {
+      throw vggt_lab::InputError("[placement] splits: " + std::to_string(p) + " stages need " + std::to_string(p - 1) +
+                                 " strictly increasing unit indices between 1 and " + std::to_string(units - 1) +
+                                 " (where stages 2.." + std::to_string(p) +
+                                 " begin, units in graph order as `vggt-lab model show` lists them), got " +
+                                 std::to_string(given.size()) + " value(s)" + (increasing ? "" : " out of order or range"));
+    }
+    std::vector<int> cuts{0};
+    for (auto g : given) cuts.push_back(int(g));
+    cuts.push_back(units);
+    return cuts;
   }
 
   /// Cut points minimising the largest stage cost (dynamic programming over
@@ -86,11 +110,12 @@ class Pipeline : public vggt_lab::Placement {
 void register_plugins(vggt_lab::Registrar& registrar) {
   vggt_lab::PluginInfo info;
   info.name = "pipeline";
-  info.version = "1.0";
+  info.version = "1.1";
   info.summary = "Contiguous stages over the units in graph order, micro-batched (GPipe or 1F1B)";
   info.doc =
       "Cuts the units, in graph order, into `stages` contiguous stages on devices 0..p-1,\n"
-      "minimising the largest stage cost (forward FLOPs for balance = \"time\", predicted\n"
+      "minimising the largest stage cost (for balance = \"time\": measured forward and backward\n"
+      "seconds when [costs] source = \"measured\" or \"calibrated\", else forward FLOPs; predicted\n"
       "memory for \"memory\"), and splits each batch into `micro_batches` micro-batches run\n"
       "under `schedule`: gpipe (all forwards, then all backwards) or 1f1b (at most p - s\n"
       "micro-batches in flight on stage s). Skip tensors to the heads cross stages and are\n"
@@ -98,16 +123,21 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.schema.integer("stages", 0, "Pipeline stages (0: one per logical device)", 0.0)
       .integer("micro_batches", 4, "Micro-batches per step (a smaller batch uses fewer)", 1.0)
       .string("schedule", "1f1b", "gpipe or 1f1b", {"gpipe", "1f1b"})
-      .string("balance", "time", "Balance stages by time (FLOPs) or by memory", {"time", "memory"});
+      .string("balance", "time", "Balance stages by time (FLOPs) or by memory", {"time", "memory"})
+      .integer_list("splits", {},
+                    "Unit indices (graph order) where stages 2..p begin, instead of balancing; a sweep's "
+                    "split-point search writes these",
+                    1.0);
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
         return std::make_unique<Pipeline>(Options{int(o.get<std::int64_t>("stages")),
                                                   int(o.get<std::int64_t>("micro_batches")),
                                                   o.get<std::string>("schedule"),
-                                                  o.get<std::string>("balance")});
+                                                  o.get<std::string>("balance"),
+                                                  o.get<std::vector<std::int64_t>>("splits")});
       });
 }
 
 }  // namespace
 
-VGGT_LAB_PLUGIN("placement", "pipeline", "1.0", register_plugins)
+VGGT_LAB_PLUGIN("placement", "pipeline", "1.1", register_plugins)

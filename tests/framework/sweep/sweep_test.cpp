@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "support/support.hpp"
@@ -40,6 +41,43 @@ TEST(Sweep, PlansTheOneBillionModelOnFourAndEightGpusAndWritesARunnableBest) {
   }
   auto plan = testing::run_command(exe() + " plan " + (out / "best.toml").string() + " -q");
   EXPECT_EQ(plan.status, 0) << plan.output;
+  // Of the 192 grid points, 64 differ only in micro_batches, which per-head and
+  // balanced-memory do not take, and 32 in micro_batches = 8 with batch 4,
+  // which plans as 4: they merge into their twins.
+  EXPECT_EQ(results["merged_trials"].get<int>(), 96);
+}
+
+// search = "beam": better split points become trials of their own, each
+// predicted at least 1 % faster than the grid trial it was searched from.
+TEST(Sweep, SplitSearchAddsBetterSplitsBeyondTheGrid) {
+  testing::TempDir dir;
+  auto sweep = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                       "/experiments/1b/balanced.toml\"\nmemory_cap = \"80GiB\"\nsearch = \"beam\"\n"
+                                       "[axes]\n\"placement.plugin\" = [\"pipeline\", \"per-head\"]\n"
+                                       "\"devices.count\" = [4, 8]\n\"train.batch_size\" = [4]\n\"train.frames\" = [8]\n");
+  auto out = dir.path() / "out";
+  auto result = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("split search: 2 trial(s) searched"));  // per-head has no splits
+  auto results = read_json(out / "results.json");
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& t : results["trials"]) by_id[t["id"]] = t;
+  int searched = 0;
+  for (const auto& t : results["trials"]) {
+    if (!t.contains("searched_from")) continue;
+    ++searched;
+    const auto& origin = by_id.at(t["searched_from"].get<std::string>());
+    EXPECT_EQ(origin["strategy"], "pipeline");
+    EXPECT_GE(t["predicted_throughput"].get<double>(), 1.01 * origin["predicted_throughput"].get<double>());
+    EXPECT_EQ(t["settings"].back().get<std::string>().rfind("placement.splits=[", 0), 0u) << t["settings"].dump();
+    EXPECT_TRUE(t["fits"].get<bool>());
+  }
+  EXPECT_GE(searched, 1);
+  EXPECT_EQ(results["trials"].size(), 4u + std::size_t(searched));
+  auto bad = dir.write("bad.toml", "[sweep]\nbase = \"s.toml\"\nsearch = \"dp\"\n[axes]\n\"devices.count\" = [2]\n");
+  auto rejected = testing::run_command(exe() + " sweep " + bad.string() + " --out " + (dir.path() / "x").string());
+  EXPECT_EQ(rejected.status, 2);
+  EXPECT_THAT(rejected.output, HasSubstr("bad.toml:3:10: search must be \"none\" or \"beam\""));
 }
 
 TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {

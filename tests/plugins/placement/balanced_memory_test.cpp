@@ -80,9 +80,15 @@ std::int64_t exhaustive_best(const ModelGraph& graph, const Topology& topology) 
 
 class BalancedMemoryTest : public ::testing::Test {
  protected:
-  PluginObject<Placement> make() {
+  /// The plugin with its defaults, and `splits` when given.
+  PluginObject<Placement> make(std::vector<std::int64_t> splits = {}) {
     host_.load_path({default_plugin_dir(), "built-in", true});
-    return host_.registry().create<Placement>("balanced-memory", {}, host_.context());
+    Options options;
+    for (const auto& spec : host_.registry().get(Kind::placement, "balanced-memory").info.schema.specs()) {
+      options.set(spec.key, *spec.default_value);
+    }
+    options.set("splits", std::move(splits));
+    return host_.registry().create<Placement>("balanced-memory", options, host_.context());
   }
   PluginHost host_{nullptr};
 };
@@ -112,6 +118,25 @@ TEST_F(BalancedMemoryTest, PeakIsWithinOnePercentOfTheExhaustiveOptimum) {
     std::int64_t optimum = exhaustive_best(graph, topology);
     EXPECT_LE(peak(graph, topology, plan), optimum * 101 / 100) << n << " devices";
     EXPECT_GE(peak(graph, topology, plan), optimum) << n << " devices";
+  }
+}
+
+TEST_F(BalancedMemoryTest, GivenSplitsCutTheTrunkThereAndItsOwnAreReported) {
+  ModelGraph graph = vggt_shaped();
+  Topology topology = devices(3);
+  Plan own = make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
+  ASSERT_FALSE(own.splits.empty());
+  EXPECT_EQ(graph.index_of(own.stages[1].units.front()), own.splits[0]);  // the trunk leads the graph
+  Plan plan = make({3, 6}).call([&](Placement& p) { return p.place({graph, topology, {}}); });
+  EXPECT_EQ(plan.stages[0].units, (std::vector<std::string>{"embed", "block.0", "block.1"}));
+  EXPECT_EQ(plan.stages[1].units, (std::vector<std::string>{"block.2", "block.3", "block.4"}));
+  EXPECT_EQ(plan.stages[2].units.front(), "block.5");
+  EXPECT_EQ(plan.splits, (std::vector<std::int64_t>{3, 6}));
+  try {  // 4 segments on 3 devices
+    make({3, 6, 7}).call([&](Placement& p) { return p.place({graph, topology, {}}); });
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("at most 2 strictly increasing positions between 1 and 8 in the trunk"));
   }
 }
 

@@ -86,5 +86,24 @@ TEST_F(StrategyTest, PipelineCutsContiguousStagesMinimisingTheSlowest) {
   EXPECT_DOUBLE_EQ(worst, 11.0);
 }
 
+TEST_F(StrategyTest, PipelineTakesGivenSplitsAndReportsItsOwn) {
+  Plan own = place({"placement.plugin=pipeline"}, graph(), 3);
+  ASSERT_EQ(own.splits.size(), 2u);  // where stages 2 and 3 begin, in graph order
+  EXPECT_EQ(graph().index_of(own.stages[1].units.front()), own.splits[0]);
+  EXPECT_EQ(graph().index_of(own.stages[2].units.front()), own.splits[1]);
+  Plan given = place({"placement.plugin=pipeline", "placement.splits=[2, 8]"}, graph(), 3);
+  EXPECT_EQ(given.stages[0].units, (std::vector<std::string>{"embed", "block.0"}));
+  EXPECT_EQ(given.stages[2].units, (std::vector<std::string>{"depth_head"}));
+  EXPECT_EQ(given.splits, (std::vector<std::int64_t>{2, 8}));
+  for (const char* bad : {"placement.splits=[2]", "placement.splits=[5, 3]", "placement.splits=[2, 9]"}) {
+    try {
+      place({"placement.plugin=pipeline", bad}, graph(), 3);
+      ADD_FAILURE() << bad << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("3 stages need 2 strictly increasing unit indices between 1 and 8")) << bad;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vggt_lab
