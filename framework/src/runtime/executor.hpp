@@ -41,7 +41,10 @@ class VGGT_LAB_API InProcessTransport : public Transport {
 using LossFn = std::function<TensorMap(const TensorMap& predictions, const TensorMap& batch)>;
 
 struct DeviceStats {
-  std::int64_t peak_bytes = 0;   // during the step
+  // During the step. CPU: the counting allocator's account of this logical
+  // device. CUDA: the caching allocator's peak on its GPU, which logical
+  // devices sharing that GPU all report (it cannot tell them apart).
+  std::int64_t peak_bytes = 0;
   double busy_seconds = 0;
   std::int64_t bytes_sent = 0, bytes_received = 0;
 };
