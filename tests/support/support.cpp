@@ -8,6 +8,12 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "runtime/executor.hpp"
+#include "train/loader.hpp"
+#include "train/losses.hpp"
+#include "train/trainer.hpp"
+#include "vggt_lab/data.hpp"
+
 namespace vggt_lab::testing {
 
 TempDir::TempDir() {
@@ -54,6 +60,26 @@ PluginHost& builtin_plugins() {
     return h;
   }();
   return *host;
+}
+
+std::vector<std::int64_t> training_peaks(const ResolvedConfig& c, const PlanReport& p) {
+  auto& plugins = builtin_plugins();
+  auto model = create_model(c, plugins.registry(), plugins.context());
+  torch::manual_seed(0);
+  auto instance = train::build_model(model, c.core("train"));
+  runtime::Executor executor(instance, p.graph, p.plan, p.topology,
+                             std::make_shared<runtime::InProcessTransport>(p.topology));
+  auto source = plugins.registry().create<DataSource>(*c.plugin("data"), c.plugin_options("data"), plugins.context());
+  const TensorMap batch = train::make_batch(*source.object, train::planned_loader_options(c.core("train")), 0);
+  const train::LossOptions weights = train::loss_options(c.core("train"));
+  auto loss = [&](const TensorMap& predictions, const TensorMap& b) { return train::vggt_losses(predictions, b, weights); };
+  std::vector<std::int64_t> peaks(p.topology.devices.size(), 0);
+  for (int step = 0; step < 2; ++step) {
+    for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+    auto r = executor.step(batch, loss);
+    for (std::size_t d = 0; d < peaks.size(); ++d) peaks[d] = std::max(peaks[d], r.devices[d].peak_bytes);
+  }
+  return peaks;
 }
 
 }  // namespace vggt_lab::testing

@@ -6,6 +6,7 @@
 
 #include "host/config.hpp"
 #include "host/plugin_host.hpp"
+#include "plan/planning.hpp"
 
 namespace vggt_lab::testing {
 
@@ -52,5 +53,10 @@ PluginObject<I> create_plugin(const std::string& table, const std::vector<std::s
   return builtin_plugins().registry().create<I>(*config.plugin(table), config.plugin_options(table),
                                                 builtin_plugins().context());
 }
+
+/// Each device's peak over two steps as the trainer runs them (gradients
+/// cleared, forward, the VGGT losses on a batch of the experiment's data,
+/// backward), without an optimizer: what `plan` predicts less optimizer state.
+std::vector<std::int64_t> training_peaks(const ResolvedConfig& config, const PlanReport& plan);
 
 }  // namespace vggt_lab::testing

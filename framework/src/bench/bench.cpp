@@ -12,6 +12,7 @@
 #include "train/loader.hpp"
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
+#include "vggt_lab/compat.hpp"
 #include "vggt_lab/data.hpp"
 #include "vggt_lab/optim.hpp"
 
@@ -259,6 +260,111 @@ json data_parallel(const GlobalOptions&, const BenchArgs& args) {
   std::filesystem::remove_all(dir);
   return {{"one_rank_scenes_per_second", one}, {"two_ranks_scenes_per_second", two},
           {"speedup", two / one}, {"scaling_efficiency", two / (2.0 * one)}};
+}
+
+namespace {
+
+bool out_of_memory(const std::exception& e) { return std::string(e.what()).find("out of memory") != std::string::npos; }
+
+/// The experiment as one GPU runs it, with `extra` settings.
+Experiment on_gpu(const GlobalOptions& global, const BenchArgs& args, std::vector<std::string> extra) {
+  extra.insert(extra.end(), {"devices.physical=cuda", "devices.count=1", "placement.plugin=single",
+                             "model.enable_track=false", "train.batch_size=1"});
+  return open(global, args, extra);
+}
+
+/// sum of squares of every prediction: the step's time and memory without data loading.
+runtime::LossFn square_loss() {
+  return [](const TensorMap& predictions, const TensorMap&) {
+    torch::Tensor total;
+    for (const auto& [name, tensor] : predictions) {
+      auto term = tensor.to(torch::kFloat).square().mean();
+      total = total.defined() ? total + term : term;
+    }
+    return TensorMap{{"loss", total}};
+  };
+}
+
+/// Aggregator forward (embed and every block) per frame count, until memory runs out.
+json aggregator_rows(const GlobalOptions& global, const BenchArgs& args) {
+  Experiment e = on_gpu(global, args, {"model.preset=1b", "train.image_height=336", "train.image_width=518"});
+  auto model = create_model(e);
+  torch::manual_seed(0);
+  auto instance = model.call([](Model& m) { return m.build(); });
+  instance->module().to(torch::Device("cuda:0"));
+  json rows = json::array();
+  const std::vector<int> counts = {1, 1, 2, 4, 8, 10, 20, 50, 100, 200};  // the first run warms up
+  for (std::size_t run = 0; run < counts.size(); ++run) {
+    const int frames = counts[run];
+    const InputShape shape{1, frames, 336, 518, 0};
+    ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
+    TensorMap values{{"images", torch::rand({1, frames, 3, 336, 518}, torch::Device("cuda:0"))}};
+    compat::cuda_synchronize(0);
+    compat::cuda_reset_peak(0);
+    auto start = Clock::now();
+    try {
+      torch::NoGradGuard no_grad;
+      compat::AutocastOn autocast(c10::DeviceType::CUDA, torch::kBFloat16);
+      for (const Unit& unit : graph.units) {
+        if (unit.name != "embed" && unit.name.rfind("block.", 0) != 0) continue;
+        TensorMap inputs;
+        for (const Edge& edge : graph.edges) {
+          if (edge.to == unit.name) inputs[edge.tensor] = values.at(edge.tensor);
+        }
+        for (auto& [name, tensor] : instance->run_unit(unit.name, inputs, shape)) values[name] = tensor;
+      }
+      compat::cuda_synchronize(0);
+    } catch (const std::exception& error) {
+      if (!out_of_memory(error)) throw;
+      rows.push_back({{"frames", frames}, {"status", "out of memory"}});
+      break;
+    }
+    if (run == 0) continue;
+    rows.push_back({{"frames", frames}, {"seconds", since(start)}, {"peak_bytes", compat::cuda_peak_allocated(0)}});
+  }
+  return rows;
+}
+
+/// One training step (after a warm-up) per doubling frame count, until memory runs out.
+json training_rows(const GlobalOptions& global, const BenchArgs& args, const std::string& preset, bool checkpointing) {
+  json rows = json::array();
+  for (int frames = 2; frames <= 256; frames *= 2) {
+    Experiment e = on_gpu(global, args, {"model.preset=" + preset, "train.frames=" + std::to_string(frames),
+                                         "train.image_height=518", "train.image_width=518",
+                                         std::string("train.checkpointing=") + (checkpointing ? "true" : "false")});
+    try {
+      Prepared p;
+      p.plan = plan_experiment(e);
+      torch::manual_seed(0);
+      p.instance = train::build_model(create_model(e), e.config.core("train"));
+      p.executor = std::make_unique<runtime::Executor>(p.instance, p.plan.graph, p.plan.plan, p.plan.topology,
+                                                       std::make_shared<runtime::InProcessTransport>(p.plan.topology));
+      TensorMap batch{{"images", torch::rand({1, frames, 3, 518, 518})}};
+      p.executor->step(batch, square_loss());
+      for (auto& param : p.instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+      auto r = p.executor->step(batch, square_loss());
+      rows.push_back({{"frames", frames}, {"step_seconds", r.seconds}, {"peak_bytes", r.devices[0].peak_bytes},
+                      {"predicted_peak_bytes", p.plan.predicted[0].total() - p.plan.predicted[0].optimizer}});
+    } catch (const std::exception& error) {
+      if (!out_of_memory(error)) throw;
+      rows.push_back({{"frames", frames}, {"status", "out of memory"}});
+      break;
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+json gpu(const GlobalOptions& global, const BenchArgs& args) {
+  if (compat::cuda_device_count() == 0) throw InputError("bench gpu needs a CUDA device and a CUDA build of LibTorch");
+  json out{{"aggregator_bf16_336x518", aggregator_rows(global, args)}};
+  for (const std::string preset : {"small", "1b"}) {
+    for (bool checkpointing : {false, true}) {
+      out["training_" + preset + (checkpointing ? "_checkpointing" : "")] = training_rows(global, args, preset, checkpointing);
+    }
+  }
+  return out;
 }
 
 }  // namespace vggt_lab::bench

@@ -30,4 +30,10 @@ nlohmann::json overhead(const GlobalOptions& global, const BenchArgs& args);
 /// scenes per second and scaling efficiency.
 nlohmann::json data_parallel(const GlobalOptions& global, const BenchArgs& args);
 
+/// On a CUDA device: the 1B aggregator's forward time and peak memory against
+/// frames at 336x518 (bf16 autocast, as the official table), and training
+/// steps of the small and 1B presets at doubling frame counts until memory
+/// runs out, with and without activation checkpointing.
+nlohmann::json gpu(const GlobalOptions& global, const BenchArgs& args);
+
 }  // namespace vggt_lab::bench

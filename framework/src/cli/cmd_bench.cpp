@@ -22,6 +22,7 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   run("data", bench::data);
   run("overhead", bench::overhead);
   run("data-parallel", bench::data_parallel);
+  if (args.name == "gpu") run("gpu", bench::gpu);  // not part of "all": it needs a GPU
   std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));

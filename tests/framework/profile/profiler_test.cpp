@@ -8,10 +8,6 @@
 #include "profile/costs.hpp"
 #include "runtime/memory_meter.hpp"
 #include "support/support.hpp"
-#include "train/loader.hpp"
-#include "train/losses.hpp"
-#include "train/trainer.hpp"
-#include "vggt_lab/data.hpp"
 
 namespace vggt_lab::profile {
 namespace {
@@ -53,28 +49,6 @@ class ProfilerTest : public ::testing::Test {
   }
 };
 
-/// Each device's peak over two steps as the trainer runs them (gradients
-/// cleared, forward, the VGGT losses, backward), without an optimizer.
-std::vector<std::int64_t> measured_peaks(const ResolvedConfig& c, const PlanReport& p) {
-  auto& plugins = vggt_lab::testing::builtin_plugins();
-  auto model = create_model(c, plugins.registry(), plugins.context());
-  torch::manual_seed(0);
-  auto instance = train::build_model(model, c.core("train"));
-  runtime::Executor executor(instance, p.graph, p.plan, p.topology,
-                             std::make_shared<runtime::InProcessTransport>(p.topology));
-  auto source = plugins.registry().create<DataSource>("synthetic-scenes", c.plugin_options("data"), plugins.context());
-  const TensorMap batch = train::make_batch(*source.object, train::planned_loader_options(c.core("train")), 0);
-  const train::LossOptions weights = train::loss_options(c.core("train"));
-  auto loss = [&](const TensorMap& predictions, const TensorMap& b) { return train::vggt_losses(predictions, b, weights); };
-  std::vector<std::int64_t> peaks(p.topology.devices.size(), 0);
-  for (int step = 0; step < 2; ++step) {
-    for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
-    auto r = executor.step(batch, loss);
-    for (std::size_t d = 0; d < peaks.size(); ++d) peaks[d] = std::max(peaks[d], r.devices[d].peak_bytes);
-  }
-  return peaks;
-}
-
 TEST_F(ProfilerTest, MeasuresEveryUnitAndCachesPerConfiguration) {
   ResolvedConfig c = config({});
   Profile first = profile_experiment(request(c));
@@ -105,7 +79,7 @@ TEST_F(ProfilerTest, MeasuredCostsPredictEveryDevicesPeakWithinFivePercent) {
                                std::string("devices.count=") + (strategy == "single" ? "1" : "3"),
                                "train.frames=4", "train.image_height=112", "train.image_width=112"});
     PlanReport p = plan(c);
-    auto measured = measured_peaks(c, p);
+    auto measured = vggt_lab::testing::training_peaks(c, p);
     for (std::size_t d = 0; d < measured.size(); ++d) {
       const DeviceMemory& m = p.predicted[d];
       const double predicted = double(m.total() - m.optimizer);

@@ -1,0 +1,160 @@
+// GPU tests: they run where LibTorch sees a CUDA device (scripts/gpu-check.sh)
+// and are skipped elsewhere. Tolerances: fp32 GPU against CPU 1e-3 relative
+// (different kernels and summation orders, TF32 off); bf16 autocast against
+// fp32 5e-2 relative (8-bit mantissa over a few dozen layers); placements on
+// one GPU against the single-device run 1e-4 relative (fp32, atomics in
+// backward reorder sums).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "plan/planning.hpp"
+#include "profile/costs.hpp"
+#include "runtime/executor.hpp"
+#include "support/support.hpp"
+#include "vggt_lab/compat.hpp"
+#include "vggt_lab/placement.hpp"
+
+namespace vggt_lab {
+namespace {
+
+#define REQUIRE_CUDA() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: runs under scripts/gpu-check.sh"
+
+const torch::Device kGpu("cuda:0");
+
+void no_tf32() {
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+}
+
+std::shared_ptr<ModelInstance> tiny(int seed = 0) {
+  auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+  torch::manual_seed(seed);
+  return model.object->build();
+}
+
+TensorMap inputs(torch::Device device) {
+  torch::manual_seed(7);
+  return {{"images", torch::rand({2, 3, 3, 56, 70}).to(device)},
+          {"query", (torch::rand({2, 3, 2}) * torch::tensor({69.0f, 55.0f})).to(device)}};
+}
+
+/// max |a - b| / max |b| over a prediction.
+double relative(const torch::Tensor& a, const torch::Tensor& b) {
+  auto x = a.detach().to(torch::kCPU, torch::kFloat), y = b.detach().to(torch::kCPU, torch::kFloat);
+  return (x - y).abs().max().item<double>() / std::max(1e-12, y.abs().max().item<double>());
+}
+
+TEST(Gpu, ModelMatchesTheCpuInFp32) {
+  REQUIRE_CUDA();
+  no_tf32();
+  auto cpu = tiny(), gpu = tiny();
+  gpu->module().to(kGpu);
+  TensorMap on_cpu = cpu->forward(inputs(torch::kCPU)), on_gpu = gpu->forward(inputs(kGpu));
+  ASSERT_FALSE(on_cpu.empty());
+  for (const auto& [name, tensor] : on_cpu) {
+    ASSERT_TRUE(on_gpu.count(name)) << name;
+    EXPECT_TRUE(on_gpu.at(name).is_cuda()) << name;
+    EXPECT_LT(relative(on_gpu.at(name), tensor), 1e-3) << name;
+  }
+}
+
+TEST(Gpu, Bf16AutocastStaysCloseToFp32) {
+  REQUIRE_CUDA();
+  no_tf32();
+  auto model = tiny();
+  model->module().to(kGpu);
+  TensorMap full = model->forward(inputs(kGpu)), half;
+  {
+    compat::AutocastOn autocast(c10::DeviceType::CUDA, torch::kBFloat16);
+    half = model->forward(inputs(kGpu));
+  }
+  for (const char* name : {"depth", "world_points", "pose_enc"}) {
+    ASSERT_TRUE(half.count(name)) << name;
+    EXPECT_LT(relative(half.at(name), full.at(name)), 5e-2) << name;
+  }
+}
+
+// A fused kernel never holds the 16 x 8192 x 8192 probabilities (2 GiB in
+// bf16); the math path would.
+TEST(Gpu, AttentionRunsAFusedKernel) {
+  REQUIRE_CUDA();
+  auto q = torch::randn({1, 16, 8192, 64}, torch::TensorOptions().device(kGpu).dtype(torch::kBFloat16));
+  auto k = torch::randn_like(q), v = torch::randn_like(q);
+  compat::cuda_synchronize(0);
+  const std::int64_t before = compat::cuda_allocated(0);
+  compat::cuda_reset_peak(0);
+  auto o = compat::scaled_dot_product_attention(q, k, v);
+  compat::cuda_synchronize(0);
+  EXPECT_LT(compat::cuda_peak_allocated(0) - before, std::int64_t{256} << 20);
+  EXPECT_EQ(o.sizes(), q.sizes());
+}
+
+struct GpuRun {
+  std::map<std::string, double> losses;
+  std::map<std::string, torch::Tensor> grads;
+  runtime::StepResult result;
+};
+
+GpuRun run_on_gpu(const std::string& placement, int devices) {
+  auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+  torch::manual_seed(0);
+  auto instance = model.object->build();
+  InputShape shape{2, 3, 56, 70, 3};
+  ModelGraph graph = model.object->graph(shape);
+  Topology topology;
+  for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cuda:0", 0, 0});
+  auto strategy = testing::create_plugin<Placement>("placement", {"placement.plugin=" + placement});
+  Plan plan = strategy.object->place({graph, topology, {}});
+  runtime::Executor executor(instance, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
+  auto loss = [](const TensorMap& predictions, const TensorMap&) {
+    torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(kGpu));
+    for (const auto& [name, tensor] : predictions) total = total + tensor.to(torch::kFloat).square().mean();
+    return TensorMap{{"loss", total}};
+  };
+  GpuRun out;
+  out.result = executor.step(inputs(torch::kCPU), loss);
+  out.losses = out.result.losses;
+  for (auto& item : instance->module().named_parameters()) {
+    if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().to(torch::kCPU);
+  }
+  return out;
+}
+
+TEST(Gpu, PlacementsOnOneGpuMatchTheSingleDeviceRun) {
+  REQUIRE_CUDA();
+  no_tf32();
+  GpuRun single = run_on_gpu("single", 1);
+  for (const auto& [strategy, devices] : std::vector<std::pair<std::string, int>>{{"balanced-memory", 4}, {"pipeline", 3}}) {
+    GpuRun other = run_on_gpu(strategy, devices);
+    EXPECT_NEAR(other.losses.at("loss"), single.losses.at("loss"), 1e-4 * std::abs(single.losses.at("loss"))) << strategy;
+    ASSERT_EQ(other.grads.size(), single.grads.size()) << strategy;
+    for (const auto& [name, grad] : single.grads) EXPECT_LT(relative(other.grads.at(name), grad), 1e-4) << strategy << " " << name;
+  }
+}
+
+// The runtime's CUDA peak (the caching allocator's statistics) against the
+// plan made from costs the profiler measured on the same GPU: within 10 %.
+TEST(Gpu, MeasuredCostsPredictTheCachingAllocatorsPeak) {
+  REQUIRE_CUDA();
+  testing::TempDir dir;
+  RawConfig raw;
+  raw.file = dir.path() / "gpu.toml";
+  for (const std::string& o : std::vector<std::string>{"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false",
+                               "data.plugin=synthetic-scenes", "placement.plugin=single", "devices.physical=cuda",
+                               "train.batch_size=4", "train.frames=4", "train.image_height=112",
+                               "train.image_width=112", "costs.source=measured",
+                               "costs.cache=" + (dir.path() / "cache").string()}) {
+    apply_override(raw, o);
+  }
+  ResolvedConfig config = resolve_config(raw, testing::builtin_plugins().registry());
+  PlanReport plan = plan_from_config(config, testing::builtin_plugins().registry(), testing::builtin_plugins().context(dir.path()));
+  ASSERT_EQ(plan.topology.devices[0].physical, "cuda:0");
+  const std::int64_t measured = testing::training_peaks(config, plan)[0];
+  const DeviceMemory& predicted = plan.predicted[0];
+  const double expected = double(predicted.total() - predicted.optimizer);
+  EXPECT_NEAR(double(measured) / expected, 1.0, 0.10);
+}
+
+}  // namespace
+}  // namespace vggt_lab
