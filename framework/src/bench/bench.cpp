@@ -74,8 +74,8 @@ std::pair<std::vector<std::int64_t>, double> measure(Prepared& p, int steps) {
 
 /// Peak per device over `steps` training steps as the trainer runs them:
 /// gradients cleared, forward and backward, AdamW on each device (its state
-/// allocated there). One warm-up step first.
-std::vector<std::int64_t> training_peaks(const Experiment& e, Prepared& p, int steps) {
+/// allocated there), and the mean forward-backward time. One warm-up step first.
+std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e, Prepared& p, int steps) {
   Options adamw;
   for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
     adamw.set(spec.key, *spec.default_value);
@@ -87,6 +87,7 @@ std::vector<std::int64_t> training_peaks(const Experiment& e, Prepared& p, int s
     states.emplace_back(device, optimizer.object->create(params));
   }
   std::vector<std::int64_t> peak(p.plan.topology.devices.size(), 0);
+  double seconds = 0;
   for (int s = 0; s <= steps; ++s) {
     for (auto& param : p.instance->module().parameters()) param.mutable_grad() = torch::Tensor();
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
@@ -95,9 +96,10 @@ std::vector<std::int64_t> training_peaks(const Experiment& e, Prepared& p, int s
       state->step(1e-5);
     }
     if (s == 0) continue;
+    seconds += r.seconds;
     for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], r.devices[d].peak_bytes);
   }
-  return peak;
+  return {peak, seconds / std::max(1, steps)};
 }
 
 double worst_error(const std::vector<std::int64_t>& predicted, const std::vector<std::int64_t>& measured) {
@@ -124,7 +126,7 @@ json placement(const GlobalOptions& global, const BenchArgs& args) {
     overrides.push_back("costs.source=measured");
     Experiment e = open(global, args, overrides);
     Prepared p = prepare(e, args.steps);
-    std::vector<std::int64_t> peak = training_peaks(e, p, args.steps);
+    auto [peak, seconds] = training_peaks(e, p, args.steps);
     auto predicted = predicted_totals(p.plan.graph, p.plan.topology, p.plan.plan, p.plan.memory);
     ModelGraph analytic = create_model(e).call([&](Model& m) { return m.graph(p.plan.shape); });
     auto estimated = predicted_totals(analytic, p.plan.topology, p.plan.plan, p.plan.memory);
@@ -139,7 +141,8 @@ json placement(const GlobalOptions& global, const BenchArgs& args) {
     const double balance = max / (sum / double(peak.size()));
     out.push_back({{"strategy", name}, {"devices", devices}, {"max_over_mean", balance},
                    {"worst_prediction_error", worst_error(predicted, peak)},
-                   {"worst_analytic_error", worst_error(estimated, peak)}});
+                   {"worst_analytic_error", worst_error(estimated, peak)},
+                   {"measured_step_seconds", seconds}, {"predicted_step_seconds", p.plan.timeline.makespan}});
     e.session.logger->warn("{}: max/mean {:.3f}, worst prediction error {:.1f}% (analytic costs: {:.1f}%)", name, balance,
                            100 * worst_error(predicted, peak), 100 * worst_error(estimated, peak));
   }

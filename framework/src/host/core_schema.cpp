@@ -52,7 +52,7 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "kind of unit by the profile named in calibration)",
               {"analytic", "measured", "calibrated"})
       .string("calibration", "", "Profile JSON (from `vggt-lab profile --out`) that calibrates the estimates")
-      .integer("repeat", 3, "Timed runs per unit when profiling, after one warm-up", 1.0)
+      .integer("repeat", 5, "Timed runs per unit when profiling, after one warm-up; the fastest counts", 1.0)
       .string("cache", "", "Folder of cached profiles (empty: $XDG_CACHE_HOME or ~/.cache, /vggt-lab/profiles)");
   schemas["train"]
       .integer("steps", 100, "Optimizer steps to run (unless epochs is set)", 1.0)
