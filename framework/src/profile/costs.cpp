@@ -107,7 +107,14 @@ ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& mode
   }
   std::filesystem::path path = file;
   if (path.is_relative()) path = std::filesystem::path(r.context.config_dir) / path;
-  return calibrated(std::move(graph), calibrate(read_profile(path)), r.topology.devices.at(0).physical, r.memory);
+  Profile profile;
+  try {
+    profile = read_profile(path);
+  } catch (const InputError& e) {
+    throw InputError(r.config->file.string() + ": [costs] calibration = \"" + file + "\" (relative to the experiment's "
+                     "folder): " + e.what());
+  }
+  return calibrated(std::move(graph), calibrate(profile), r.topology.devices.at(0).physical, r.memory);
 }
 
 }  // namespace vggt_lab::profile

@@ -132,6 +132,13 @@ TEST_F(ProfilerTest, ProfilesRoundTripThroughJsonAndBadFilesSayWhatToDo) {
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), HasSubstr("calibration = \"FILE.json\""));
   }
+  try {
+    plan(config({"costs.source=calibrated", "costs.calibration=missing.json"}));
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("[costs] calibration = \"missing.json\""));
+    EXPECT_THAT(e.what(), HasSubstr("cannot read the profile; check the path"));
+  }
   ResolvedConfig calibrated_config = config({"costs.source=calibrated", "costs.calibration=p.json"});
   EXPECT_TRUE(plan(calibrated_config).fits());
 }
