@@ -416,6 +416,28 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
 
 namespace {
 
+/// One trial's row: planned, and in measure mode run; a failure is recorded, not thrown.
+json evaluate_trial(const std::vector<std::string>& trial, const json& note, const SweepFile& s, const Options& o,
+                    const std::string& mode, const PluginHost& host) {
+  const std::string id = id_of(trial);
+  json row{{"id", id}, {"settings", trial}};
+  row.update(note);
+  try {
+    try {
+      row.update(plan_trial(s, trial, host));
+    } catch (const InputError& e) {  // a strategy saying nothing fits
+      row.update({{"fits", false}, {"problems", {e.what()}}, {"reason", e.what()}});
+    }
+    row["status"] = mode == "plan" ? "planned" : "pending";
+    if (mode == "measure" && row["fits"].get<bool>()) row.update(measure_trial(s, trial, o, id));
+    if (mode == "measure" && !row["fits"].get<bool>()) row["status"] = "skipped", row["reason"] = "does not fit (plan)";
+  } catch (const std::exception& e) {
+    row["status"] = "failed";
+    row["reason"] = e.what();
+  }
+  return row;
+}
+
 /// Plans, and in measure mode runs, each trial; `notes` (by index) go into
 /// the rows. Finished trials of an earlier run are taken from `previous`.
 std::vector<json> evaluate(const std::vector<std::vector<std::string>>& trials, const std::vector<json>& notes,
@@ -435,26 +457,10 @@ std::vector<json> evaluate(const std::vector<std::vector<std::string>>& trials, 
         i = next++;
       }
       const std::string id = id_of(trials[i]);
-      json row{{"id", id}, {"settings", trials[i]}};
-      if (i < notes.size()) row.update(notes[i]);
       auto cached = previous.find(id);
-      if (cached != previous.end()) {
-        row = cached->second;
-      } else {
-        try {
-          try {
-            row.update(plan_trial(s, trials[i], host));
-          } catch (const InputError& e) {  // a strategy saying nothing fits
-            row.update({{"fits", false}, {"problems", {e.what()}}, {"reason", e.what()}});
-          }
-          row["status"] = mode == "plan" ? "planned" : "pending";
-          if (mode == "measure" && row["fits"].get<bool>()) row.update(measure_trial(s, trials[i], o, id));
-          if (mode == "measure" && !row["fits"].get<bool>()) row["status"] = "skipped", row["reason"] = "does not fit (plan)";
-        } catch (const std::exception& e) {
-          row["status"] = "failed";
-          row["reason"] = e.what();
-        }
-      }
+      json row = cached != previous.end() ? cached->second
+                                          : evaluate_trial(trials[i], i < notes.size() ? notes[i] : json::object(), s,
+                                                           o, mode, host);
       std::lock_guard<std::mutex> lock(mutex);
       rows[i] = row;
       ++finished;
