@@ -328,26 +328,30 @@ json aggregator_rows(const GlobalOptions& global, const BenchArgs& args) {
   return rows;
 }
 
-/// One training step (after a warm-up) per doubling frame count, until memory runs out.
+/// One training step (after a warm-up) per doubling frame count, until memory
+/// runs out; one model instance serves every count.
 json training_rows(const GlobalOptions& global, const BenchArgs& args, const std::string& preset, bool checkpointing) {
+  const std::vector<std::string> settings = {"model.preset=" + preset, "train.image_height=518", "train.image_width=518",
+                                             std::string("train.checkpointing=") + (checkpointing ? "true" : "false")};
+  Experiment first = on_gpu(global, args, settings);
+  torch::manual_seed(0);
+  auto instance = train::build_model(create_model(first), first.config.core("train"));
   json rows = json::array();
   for (int frames = 2; frames <= 256; frames *= 2) {
-    Experiment e = on_gpu(global, args, {"model.preset=" + preset, "train.frames=" + std::to_string(frames),
-                                         "train.image_height=518", "train.image_width=518",
-                                         std::string("train.checkpointing=") + (checkpointing ? "true" : "false")});
+    auto with_frames = settings;
+    with_frames.push_back("train.frames=" + std::to_string(frames));
+    Experiment e = on_gpu(global, args, with_frames);
     try {
-      Prepared p;
-      p.plan = plan_experiment(e);
-      torch::manual_seed(0);
-      p.instance = train::build_model(create_model(e), e.config.core("train"));
-      p.executor = std::make_unique<runtime::Executor>(p.instance, p.plan.graph, p.plan.plan, p.plan.topology,
-                                                       std::make_shared<runtime::InProcessTransport>(p.plan.topology));
+      PlanReport plan = plan_experiment(e);
+      runtime::Executor executor(instance, plan.graph, plan.plan, plan.topology,
+                                 std::make_shared<runtime::InProcessTransport>(plan.topology));
       TensorMap batch{{"images", torch::rand({1, frames, 3, 518, 518})}};
-      p.executor->step(batch, square_loss());
-      for (auto& param : p.instance->module().parameters()) param.mutable_grad() = torch::Tensor();
-      auto r = p.executor->step(batch, square_loss());
+      executor.step(batch, square_loss());
+      for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+      auto r = executor.step(batch, square_loss());
+      for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
       rows.push_back({{"frames", frames}, {"step_seconds", r.seconds}, {"peak_bytes", r.devices[0].peak_bytes},
-                      {"predicted_peak_bytes", p.plan.predicted[0].total() - p.plan.predicted[0].optimizer}});
+                      {"predicted_peak_bytes", plan.predicted[0].total() - plan.predicted[0].optimizer}});
     } catch (const std::exception& error) {
       if (!out_of_memory(error)) throw;
       rows.push_back({{"frames", frames}, {"status", "out of memory"}});
