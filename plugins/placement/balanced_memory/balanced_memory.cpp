@@ -7,8 +7,10 @@
 // go where they raise the peak least, with every device under
 // min(T, capacity)? A second search then lowers the bound the trunk is cut
 // under as far as the plan still fits under T, which spreads the trunk over
-// the devices instead of filling the first ones. Memory is the core's
-// prediction, so transfer buffers for the skip tensors count.
+// the devices instead of filling the first ones; local moves (a unit across a
+// boundary or onto a free device, a head elsewhere) then lower the peaks while
+// they can. With `splits` the trunk is cut where given instead. Memory is the
+// core's prediction, so transfer buffers for the skip tensors count.
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -315,7 +317,8 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "Splits the trunk (patch embedder and aggregator blocks) into contiguous, ordered\n"
       "segments, one per device, and places each head whole, so that the largest predicted\n"
       "per-device memory (parameters, gradients, optimizer state, saved activations,\n"
-      "workspace and receive buffers) is as small as it can be under each device's capacity.\n"
+      "workspace and receive buffers) is as small as it can be under each device's capacity:\n"
+      "a binary search over the peak bound, then local moves. `splits` fixes the trunk's cuts.\n"
       "When nothing fits it says how much is needed and which unit is largest.";
   info.schema.integer_list("splits", {},
                            "Trunk positions (embed = 0, block.0 = 1, ...) where the segments on devices 1, 2, ... "

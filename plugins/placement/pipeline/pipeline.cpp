@@ -1,6 +1,7 @@
 // `pipeline`: the units in graph order cut into p contiguous stages on
-// devices 0..p-1, balanced by time (forward FLOPs) or by memory, with the
-// batch split into m micro-batches run as GPipe or 1F1B.
+// devices 0..p-1, balanced by time (unit times, else forward FLOPs) or by
+// memory, or cut where `splits` says, with the batch split into m
+// micro-batches run as GPipe or 1F1B.
 #include <algorithm>
 #include <limits>
 #include <vggt_lab/placement.hpp>
@@ -114,16 +115,16 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.summary = "Contiguous stages over the units in graph order, micro-batched (GPipe or 1F1B)";
   info.doc =
       "Cuts the units, in graph order, into `stages` contiguous stages on devices 0..p-1,\n"
-      "minimising the largest stage cost (for balance = \"time\": measured forward and backward\n"
-      "seconds when [costs] source = \"measured\" or \"calibrated\", else forward FLOPs; predicted\n"
-      "memory for \"memory\"), and splits each batch into `micro_batches` micro-batches run\n"
-      "under `schedule`: gpipe (all forwards, then all backwards) or 1f1b (at most p - s\n"
-      "micro-batches in flight on stage s). Skip tensors to the heads cross stages and are\n"
-      "charged as receive buffers.";
+      "minimising the largest stage cost: for balance = \"time\", forward and backward seconds\n"
+      "when the costs carry them (measured, or calibrated on the profile's kind of device),\n"
+      "else forward FLOPs; for \"memory\", predicted memory. Each batch is split into\n"
+      "`micro_batches` micro-batches run under `schedule`: gpipe (all forwards, then all\n"
+      "backwards) or 1f1b (at most p - s micro-batches in flight on stage s). Skip tensors to\n"
+      "the heads cross stages and are charged as receive buffers. `splits` fixes the cuts.";
   info.schema.integer("stages", 0, "Pipeline stages (0: one per logical device)", 0.0)
       .integer("micro_batches", 4, "Micro-batches per step (a smaller batch uses fewer)", 1.0)
       .string("schedule", "1f1b", "gpipe or 1f1b", {"gpipe", "1f1b"})
-      .string("balance", "time", "Balance stages by time (FLOPs) or by memory", {"time", "memory"})
+      .string("balance", "time", "Balance stages by time (unit times, else FLOPs) or by memory", {"time", "memory"})
       .integer_list("splits", {},
                     "Unit indices (graph order) where stages 2..p begin, instead of balancing; a sweep's "
                     "split-point search writes these",
