@@ -18,33 +18,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-/// Allocated bytes on the profiled device: the counting allocator's account
-/// on the CPU, the caching allocator's statistics on a GPU.
+/// Allocated bytes on the profiled device, as the runtime's meter counts them.
 class Probe {
  public:
   explicit Probe(torch::Device device) : device_(device) {
     if (device_.is_cpu()) runtime::install_memory_meter();
   }
   void sync() const {
-    if (device_.is_cuda()) compat::cuda_synchronize(gpu());
+    if (device_.is_cuda()) compat::cuda_synchronize(device_.has_index() ? device_.index() : 0);
   }
-  std::int64_t current() const {
-    return device_.is_cpu() ? runtime::memory_count(kSlot).current : compat::cuda_allocated(gpu());
-  }
-  std::int64_t peak() const {
-    return device_.is_cpu() ? runtime::memory_count(kSlot).peak : compat::cuda_peak_allocated(gpu());
-  }
-  void reset_peak() const {
-    if (device_.is_cpu()) {
-      runtime::reset_memory_peaks();
-    } else {
-      compat::cuda_reset_peak(gpu());
-    }
-  }
+  std::int64_t current() const { return runtime::memory_count(device_, kSlot).current; }
+  std::int64_t peak() const { return runtime::memory_count(device_, kSlot).peak; }
+  void reset_peak() const { runtime::reset_memory_peaks(device_); }
   static constexpr int kSlot = 0;  // the meter's account the profile allocates on
 
  private:
-  int gpu() const { return device_.has_index() ? device_.index() : 0; }
   torch::Device device_;
 };
 

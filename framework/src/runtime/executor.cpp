@@ -377,10 +377,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
                     : std::max(1, (options_.cores > 0 ? options_.cores : int(std::thread::hardware_concurrency())) /
                                       std::max(1, workers));
   set_blas_threads(workers > 1 ? 1 : threads);
-  reset_memory_peaks();
-  for (int d = 0; d < devices; ++d) {
-    if (device_of(d).is_cuda()) compat::cuda_reset_peak(device_of(d).index());
-  }
+  for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();
   impl.started = start;
   std::vector<std::thread> pool;
@@ -399,10 +396,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   result.seconds = seconds_since(start);
   result.losses = impl.losses;
   result.devices = impl.stats;
-  for (int d = 0; d < devices; ++d) {
-    const torch::Device where = device_of(d);
-    result.devices[d].peak_bytes = where.is_cuda() ? compat::cuda_peak_allocated(where.index()) : memory_count(d).peak;
-  }
+  for (int d = 0; d < devices; ++d) result.devices[d].peak_bytes = memory_count(device_of(d), d).peak;
   result.stage_forward_seconds = impl.forward_seconds;
   result.stage_backward_seconds = impl.backward_seconds;
   result.actions = impl.actions;

@@ -120,4 +120,15 @@ void reset_memory_peaks() {
   for (Counter& c : counters()) c.peak.store(c.current.load());
 }
 
+MemoryCount memory_count(const c10::Device& physical, int logical) {
+  if (!physical.is_cuda()) return memory_count(logical);
+  const int gpu = physical.has_index() ? physical.index() : 0;
+  return {compat::cuda_allocated(gpu), compat::cuda_peak_allocated(gpu)};
+}
+
+void reset_memory_peaks(const c10::Device& physical) {
+  if (!physical.is_cuda()) return reset_memory_peaks();
+  compat::cuda_reset_peak(physical.has_index() ? physical.index() : 0);
+}
+
 }  // namespace vggt_lab::runtime

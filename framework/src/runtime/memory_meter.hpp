@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <c10/core/Device.h>
+
 #include "vggt_lab/export.hpp"
 
 namespace vggt_lab::runtime {
@@ -33,5 +35,14 @@ class VGGT_LAB_API ScopedDevice {
 VGGT_LAB_API MemoryCount memory_count(int device);
 /// Sets every device's peak to its current use.
 VGGT_LAB_API void reset_memory_peaks();
+
+/// Memory of logical device `logical` living on `physical`: its account with
+/// the counting allocator on the CPU; on CUDA the caching allocator's
+/// statistics of that GPU, which every logical device on it shares (the
+/// allocator cannot tell them apart).
+VGGT_LAB_API MemoryCount memory_count(const c10::Device& physical, int logical);
+/// Sets the peaks to the current use: every CPU account, and the GPU's when
+/// `physical` is a CUDA device.
+VGGT_LAB_API void reset_memory_peaks(const c10::Device& physical);
 
 }  // namespace vggt_lab::runtime
