@@ -72,15 +72,20 @@ std::pair<std::vector<std::int64_t>, double> measure(Prepared& p, int steps) {
   return {peak, seconds / steps};
 }
 
+/// AdamW with its default options, the optimizer every benchmark steps with.
+PluginObject<Optimizer> default_adamw(const Experiment& e) {
+  Options defaults;
+  for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
+    defaults.set(spec.key, *spec.default_value);
+  }
+  return e.session.host->registry().create<Optimizer>("adamw", defaults, e.session.host->context());
+}
+
 /// Peak per device over `steps` training steps as the trainer runs them:
 /// gradients cleared, forward and backward, AdamW on each device (its state
 /// allocated there), and the mean forward-backward time. One warm-up step first.
 std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e, Prepared& p, int steps) {
-  Options adamw;
-  for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
-    adamw.set(spec.key, *spec.default_value);
-  }
-  auto optimizer = e.session.host->registry().create<Optimizer>("adamw", adamw, e.session.host->context());
+  auto optimizer = default_adamw(e);
   std::vector<std::pair<int, std::unique_ptr<OptimizerState>>> states;
   for (auto& [device, params] : train::parameters_by_device(*p.instance, p.plan.plan)) {
     runtime::ScopedDevice attribution(device);
@@ -197,11 +202,7 @@ json overhead(const GlobalOptions& global, const BenchArgs& args) {
   Prepared p = prepare(e, args.steps);
   std::vector<NamedParameter> params;
   for (auto& item : p.instance->module().named_parameters()) params.push_back({item.key(), item.value()});
-  Options defaults;
-  for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
-    defaults.set(spec.key, *spec.default_value);
-  }
-  auto optimizer = e.session.host->registry().create<Optimizer>("adamw", defaults, e.session.host->context());
+  auto optimizer = default_adamw(e);
   auto state = optimizer.object->create(params);
   auto zero = [&] {
     for (auto& param : params) param.tensor.mutable_grad() = torch::Tensor();

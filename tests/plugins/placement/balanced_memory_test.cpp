@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "host/plugin_host.hpp"
+#include "support/support.hpp"
 #include "vggt_lab/memory.hpp"
 #include "vggt_lab/placement.hpp"
 
@@ -80,17 +81,11 @@ std::int64_t exhaustive_best(const ModelGraph& graph, const Topology& topology) 
 
 class BalancedMemoryTest : public ::testing::Test {
  protected:
-  /// The plugin with its defaults, and `splits` when given.
-  PluginObject<Placement> make(std::vector<std::int64_t> splits = {}) {
-    host_.load_path({default_plugin_dir(), "built-in", true});
-    Options options;
-    for (const auto& spec : host_.registry().get(Kind::placement, "balanced-memory").info.schema.specs()) {
-      options.set(spec.key, *spec.default_value);
-    }
-    options.set("splits", std::move(splits));
-    return host_.registry().create<Placement>("balanced-memory", options, host_.context());
+  /// The plugin with its defaults, and `splits` when given (as "[3, 6]").
+  static PluginObject<Placement> make(const std::string& splits = "[]") {
+    return testing::create_plugin<Placement>("placement",
+                                             {"placement.plugin=balanced-memory", "placement.splits=" + splits});
   }
-  PluginHost host_{nullptr};
 };
 
 TEST_F(BalancedMemoryTest, KeepsTheTrunkOrderedAndContiguousAndHeadsWhole) {
@@ -127,13 +122,13 @@ TEST_F(BalancedMemoryTest, GivenSplitsCutTheTrunkThereAndItsOwnAreReported) {
   Plan own = make().call([&](Placement& p) { return p.place({graph, topology, {}}); });
   ASSERT_FALSE(own.splits.empty());
   EXPECT_EQ(graph.index_of(own.stages[1].units.front()), own.splits[0]);  // the trunk leads the graph
-  Plan plan = make({3, 6}).call([&](Placement& p) { return p.place({graph, topology, {}}); });
+  Plan plan = make("[3, 6]").call([&](Placement& p) { return p.place({graph, topology, {}}); });
   EXPECT_EQ(plan.stages[0].units, (std::vector<std::string>{"embed", "block.0", "block.1"}));
   EXPECT_EQ(plan.stages[1].units, (std::vector<std::string>{"block.2", "block.3", "block.4"}));
   EXPECT_EQ(plan.stages[2].units.front(), "block.5");
   EXPECT_EQ(plan.splits, (std::vector<std::int64_t>{3, 6}));
   try {  // 4 segments on 3 devices
-    make({3, 6, 7}).call([&](Placement& p) { return p.place({graph, topology, {}}); });
+    make("[3, 6, 7]").call([&](Placement& p) { return p.place({graph, topology, {}}); });
     FAIL() << "no error";
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), HasSubstr("at most 2 strictly increasing positions between 1 and 8 in the trunk"));
