@@ -91,7 +91,6 @@ TEST(Gpu, AttentionRunsAFusedKernel) {
 }
 
 struct GpuRun {
-  std::map<std::string, double> losses;
   std::map<std::string, torch::Tensor> grads;
   runtime::StepResult result;
 };
@@ -102,10 +101,7 @@ GpuRun run_on_gpu(const std::string& placement, int devices) {
   auto instance = model.object->build();
   InputShape shape{2, 3, 56, 70, 3};
   ModelGraph graph = model.object->graph(shape);
-  Topology topology;
-  for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cuda:0", 0, 0});
-  auto strategy = testing::create_plugin<Placement>("placement", {"placement.plugin=" + placement});
-  Plan plan = strategy.object->place({graph, topology, {}});
+  auto [topology, plan] = testing::place_on(graph, devices, {"placement.plugin=" + placement}, "cuda:0");
   runtime::Executor executor(instance, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
   auto loss = [](const TensorMap& predictions, const TensorMap&) {
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(kGpu));
@@ -114,7 +110,6 @@ GpuRun run_on_gpu(const std::string& placement, int devices) {
   };
   GpuRun out;
   out.result = executor.step(inputs(torch::kCPU), loss);
-  out.losses = out.result.losses;
   for (auto& item : instance->module().named_parameters()) {
     if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().to(torch::kCPU);
   }
@@ -127,7 +122,8 @@ TEST(Gpu, PlacementsOnOneGpuMatchTheSingleDeviceRun) {
   GpuRun single = run_on_gpu("single", 1);
   for (const auto& [strategy, devices] : std::vector<std::pair<std::string, int>>{{"balanced-memory", 4}, {"pipeline", 3}}) {
     GpuRun other = run_on_gpu(strategy, devices);
-    EXPECT_NEAR(other.losses.at("loss"), single.losses.at("loss"), 1e-4 * std::abs(single.losses.at("loss"))) << strategy;
+    const double loss = single.result.losses.at("loss");
+    EXPECT_NEAR(other.result.losses.at("loss"), loss, 1e-4 * std::abs(loss)) << strategy;
     ASSERT_EQ(other.grads.size(), single.grads.size()) << strategy;
     for (const auto& [name, grad] : single.grads) EXPECT_LT(relative(other.grads.at(name), grad), 1e-4) << strategy << " " << name;
   }

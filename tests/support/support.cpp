@@ -13,6 +13,7 @@
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
 #include "vggt_lab/data.hpp"
+#include "vggt_lab/placement.hpp"
 
 namespace vggt_lab::testing {
 
@@ -60,6 +61,15 @@ PluginHost& builtin_plugins() {
     return h;
   }();
   return *host;
+}
+
+Placed place_on(const ModelGraph& graph, int devices, const std::vector<std::string>& settings,
+                const std::string& physical) {
+  Placed out;
+  for (int d = 0; d < devices; ++d) out.topology.devices.push_back({d, physical, 0, 0});
+  auto strategy = create_plugin<Placement>("placement", settings);
+  out.plan = strategy.object->place({graph, out.topology, {}});
+  return out;
 }
 
 std::vector<std::int64_t> training_peaks(const ResolvedConfig& c, const PlanReport& p) {

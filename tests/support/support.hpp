@@ -54,6 +54,15 @@ PluginObject<I> create_plugin(const std::string& table, const std::vector<std::s
                                                 builtin_plugins().context());
 }
 
+struct Placed {
+  Topology topology;
+  Plan plan;
+};
+/// `devices` logical devices on `physical` (no capacity limit), and the plan
+/// the placement that `settings` name ("placement.plugin=...", options) makes.
+Placed place_on(const ModelGraph& graph, int devices, const std::vector<std::string>& settings,
+                const std::string& physical = "cpu");
+
 /// Each device's peak over two steps as the trainer runs them (gradients
 /// cleared, forward, the VGGT losses on a batch of the experiment's data,
 /// backward), without an optimizer: what `plan` predicts less optimizer state.

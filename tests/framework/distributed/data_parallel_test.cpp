@@ -54,10 +54,7 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
     if (dp) dp->broadcast(keep->module());
     InputShape shape{count, 2, 42, 56, 3};
     ModelGraph graph = model.object->graph(shape);
-    Topology topology;
-    for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
-    auto strategy = testing::create_plugin<Placement>("placement", {"placement.plugin=" + placement});
-    Plan plan = strategy.object->place({graph, topology, {}});
+    auto [topology, plan] = testing::place_on(graph, devices, {"placement.plugin=" + placement});
     runtime::Executor executor(keep, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
     TensorMap mine;
     for (const auto& [name, tensor] : all) mine[name] = tensor.narrow(0, first, count);

@@ -63,12 +63,9 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
     auto instance = model.object->build();
     InputShape shape{4, 2, 42, 56, 3};
     ModelGraph graph = model.object->graph(shape);
-    Topology topology;
-    for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
-    std::vector<std::string> all{"placement.plugin=" + placement};
-    all.insert(all.end(), overrides.begin(), overrides.end());
-    auto strategy = testing::create_plugin<Placement>("placement", all);
-    Plan plan = strategy.object->place({graph, topology, {}});
+    std::vector<std::string> settings{"placement.plugin=" + placement};
+    settings.insert(settings.end(), overrides.begin(), overrides.end());
+    auto [topology, plan] = testing::place_on(graph, devices, settings);
     Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology));
     TensorMap in = batch();
     auto predictions = executor.predict(in).predictions;
