@@ -86,17 +86,16 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   auto [images, stems] = read_images(args.images, train_options.get<std::int64_t>("image_width"),
                                      train_options.get<std::int64_t>("image_height"),
                                      train_options.get<std::int64_t>("patch_size"));
-  auto model = create_model(experiment);
+  const PluginContext context = experiment.session.host->context(args.config.parent_path());
+  PlanInputs in = plan_inputs(experiment.config, experiment.session.host->registry(), context);
   auto placement_name = experiment.config.plugin("placement").value_or("single");
   auto placement = experiment.session.host->registry().create<Placement>(
       placement_name, experiment.config.plugin("placement") ? experiment.config.plugin_options("placement") : Options{},
-      experiment.session.host->context(args.config.parent_path()));
-  Topology topology = make_topology(experiment.config.core("devices"));
-  InputShape shape{1, images.size(1), images.size(3), images.size(4), 0};
-  MemoryModel memory = model.call([&](Model& m) { return memory_model(train_options, m, topology); });
-  PlanReport plan = make_plan(model, placement, topology, shape, memory);
+      context);
+  const InputShape shape{1, images.size(1), images.size(3), images.size(4), 0};  // the images' own
+  PlanReport plan = make_plan(in.model, placement, in.topology, shape, in.memory);
   if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));
-  auto instance = train::build_model(model, train_options);
+  auto instance = train::build_model(in.model, train_options);
   if (args.checkpoint) {
     auto report = load_state_dict(instance->module(), checkpoint_weights(*args.checkpoint), true, args.checkpoint->string());
     experiment.session.logger->info("weights from {}: {}", args.checkpoint->string(), report.summary());

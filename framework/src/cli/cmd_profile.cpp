@@ -1,7 +1,6 @@
 // `vggt-lab profile`: every unit measured on the experiment's first device,
 // beside the model's estimates, and the calibration factors that follow.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -10,17 +9,13 @@
 namespace vggt_lab {
 namespace {
 
-std::string mib(double bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", bytes / (1 << 20));
-  return text;
-}
-
 std::string fixed(double value, const char* format) {
   char text[32];
   std::snprintf(text, sizeof text, format, value);
   return text;
 }
+
+std::string mib(double bytes) { return fixed(bytes / (1 << 20), "%.2f"); }
 
 std::string profile_table(const profile::Profile& p) {
   std::string out = "| unit | kept MiB (measured) | kept MiB (analytic) | measured / analytic | workspace MiB | "
@@ -51,12 +46,9 @@ int command_profile(const GlobalOptions& global, const ProfileArgs& args) {
   std::vector<std::string> overrides = args.overrides;
   if (args.repeat > 0) overrides.push_back("costs.repeat=" + std::to_string(args.repeat));
   Experiment e = open_experiment(global, args.file, overrides);
-  const Options& train = e.config.core("train");
-  auto model = create_model(e);
-  Topology topology = make_topology(e.config.core("devices"));
-  MemoryModel memory = model.call([&](Model& m) { return memory_model(train, m, topology); });
-  profile::ProfileRequest request{&e.config, &e.session.host->registry(),
-                                  e.session.host->context(e.config.file.parent_path()), topology, memory,
+  const PluginContext context = e.session.host->context(e.config.file.parent_path());
+  PlanInputs in = plan_inputs(e.config, e.session.host->registry(), context);
+  profile::ProfileRequest request{&e.config, &e.session.host->registry(), context, in.topology, in.memory,
                                   !args.refresh};
   profile::Profile p = profile::profile_experiment(request);
   std::cout << "profile of " << args.file.string() << " on " << p.device << ": " << p.shape.batch << " scene(s) x "

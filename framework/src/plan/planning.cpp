@@ -181,6 +181,14 @@ PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& r
   return registry.create<Model>(*name, config.plugin_options("model"), context);
 }
 
+PlanInputs plan_inputs(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
+                       const TopologyOverrides& overrides) {
+  PlanInputs in{create_model(config, registry, context), make_topology(config.core("devices"), overrides),
+                step_shape(config.core("train")), {}};
+  in.memory = in.model.call([&](Model& m) { return memory_model(config.core("train"), m, in.topology); });
+  return in;
+}
+
 PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
                             const TopologyOverrides& overrides) {
   auto placement_name = config.plugin("placement");
@@ -188,14 +196,11 @@ PlanReport plan_from_config(const ResolvedConfig& config, const Registry& regist
     throw InputError(config.file.string() +
                      ": the experiment has no [placement] table; add one, e.g. [placement] plugin = \"single\"");
   }
-  auto model = create_model(config, registry, context);
+  PlanInputs in = plan_inputs(config, registry, context, overrides);
   auto placement = registry.create<Placement>(*placement_name, config.plugin_options("placement"), context);
-  Topology topology = make_topology(config.core("devices"), overrides);
-  const Options& train = config.core("train");
-  MemoryModel memory = model.call([&](Model& m) { return memory_model(train, m, topology); });
-  profile::ProfileRequest request{&config, &registry, context, topology, memory};
-  ModelGraph graph = profile::costed_graph(request, model, step_shape(train));
-  return make_plan(std::move(graph), placement, topology, step_shape(train), memory);
+  profile::ProfileRequest request{&config, &registry, context, in.topology, in.memory};
+  ModelGraph graph = profile::costed_graph(request, in.model, in.shape);
+  return make_plan(std::move(graph), placement, in.topology, in.shape, in.memory);
 }
 
 double predicted_seconds(const PlanReport& report, int stage, Pass pass) {

@@ -2,14 +2,8 @@
 // Where a plan's unit costs come from, as [costs] says: the model's analytic
 // estimates, a profile measured on this machine (cached per configuration),
 // or the estimates calibrated by a profile file.
-#include <memory>
-
 #include "host/config.hpp"
 #include "profile/profiler.hpp"
-
-namespace spdlog {
-class logger;
-}
 
 namespace vggt_lab::profile {
 

@@ -85,13 +85,10 @@ std::optional<SplitResult> search_splits(const ResolvedConfig& config, const Plu
   const auto* plugin = host.registry().find(Kind::placement, *name);
   if (!plugin || !plugin->info.schema.find("splits")) return std::nullopt;
   const PluginContext context = host.context(config.file.parent_path());
-  auto model = create_model(config, host.registry(), context);
-  const Options& train = config.core("train");
-  Problem p{config, host, *name, context, make_topology(config.core("devices")), {}, step_shape(train), {},
-            options.objective};
-  p.memory = model.call([&](Model& m) { return memory_model(train, m, p.topology); });
-  profile::ProfileRequest request{&config, &host.registry(), context, p.topology, p.memory};
-  p.graph = profile::costed_graph(request, model, p.shape);
+  PlanInputs in = plan_inputs(config, host.registry(), context);
+  profile::ProfileRequest request{&config, &host.registry(), context, in.topology, in.memory};
+  Problem p{config, host, *name, context, in.topology, in.memory, in.shape,
+            profile::costed_graph(request, in.model, in.shape), options.objective};
 
   const auto own = plan_with(p, config.plugin_options("placement").get<std::vector<std::int64_t>>("splits"));
   if (!own || own->plan.splits.empty() || score(p, own) == kInfeasible) return std::nullopt;
