@@ -3,13 +3,16 @@
 // (different kernels and summation orders, TF32 off); bf16 autocast against
 // fp32 5e-2 relative (8-bit mantissa over a few dozen layers); placements on
 // one GPU against the single-device run 1e-4 relative (fp32, atomics in
-// backward reorder sums).
+// backward reorder sums); memory predictions 10 %, as on the CPU.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "plan/planning.hpp"
 #include "profile/costs.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/memory_meter.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/compat.hpp"
 #include "vggt_lab/placement.hpp"
@@ -129,27 +132,87 @@ TEST(Gpu, PlacementsOnOneGpuMatchTheSingleDeviceRun) {
   }
 }
 
-// The runtime's CUDA peak (the caching allocator's statistics) against the
-// plan made from costs the profiler measured on the same GPU: within 10 %.
-TEST(Gpu, MeasuredCostsPredictTheCachingAllocatorsPeak) {
-  REQUIRE_CUDA();
+/// The plan of a tiny-model experiment on GPU 0 with `settings`, from costs
+/// the profiler measured there, and each logical device's measured peak.
+struct GpuPlan {
+  PlanReport plan;
+  std::vector<std::int64_t> measured;
+};
+
+GpuPlan measured_plan(const std::vector<std::string>& settings) {
   testing::TempDir dir;
   RawConfig raw;
   raw.file = dir.path() / "gpu.toml";
-  for (const std::string& o : std::vector<std::string>{"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false",
-                               "data.plugin=synthetic-scenes", "placement.plugin=single", "devices.physical=cuda",
-                               "train.batch_size=4", "train.frames=4", "train.image_height=112",
-                               "train.image_width=112", "costs.source=measured",
-                               "costs.cache=" + (dir.path() / "cache").string()}) {
-    apply_override(raw, o);
-  }
+  std::vector<std::string> all{"model.plugin=vggt", "model.preset=tiny", "model.enable_track=false",
+                               "data.plugin=synthetic-scenes", "devices.physical=cuda", "train.batch_size=4",
+                               "train.frames=4", "train.image_height=112", "train.image_width=112",
+                               "costs.source=measured", "costs.cache=" + (dir.path() / "cache").string()};
+  all.insert(all.end(), settings.begin(), settings.end());
+  for (const std::string& o : all) apply_override(raw, o);
   ResolvedConfig config = resolve_config(raw, testing::builtin_plugins().registry());
-  PlanReport plan = plan_from_config(config, testing::builtin_plugins().registry(), testing::builtin_plugins().context(dir.path()));
-  ASSERT_EQ(plan.topology.devices[0].physical, "cuda:0");
-  const std::int64_t measured = testing::training_peaks(config, plan)[0];
-  const DeviceMemory& predicted = plan.predicted[0];
-  const double expected = double(predicted.total() - predicted.optimizer);
-  EXPECT_NEAR(double(measured) / expected, 1.0, 0.10);
+  GpuPlan out;
+  out.plan = plan_from_config(config, testing::builtin_plugins().registry(), testing::builtin_plugins().context(dir.path()));
+  out.measured = testing::training_peaks(config, out.plan);
+  return out;
+}
+
+double expected_peak(const DeviceMemory& predicted) { return double(predicted.total() - predicted.optimizer); }
+
+// The runtime's CUDA peak against the plan made from costs the profiler
+// measured on the same GPU: within 10 %.
+TEST(Gpu, MeasuredCostsPredictTheCachingAllocatorsPeak) {
+  REQUIRE_CUDA();
+  GpuPlan run = measured_plan({"placement.plugin=single"});
+  ASSERT_EQ(run.plan.topology.devices[0].physical, "cuda:0");
+  EXPECT_NEAR(double(run.measured[0]) / expected_peak(run.plan.predicted[0]), 1.0, 0.10);
+}
+
+// Blocks of three logical devices on one GPU, one of them made by autograd's
+// GPU thread for a backward a worker thread ran, each counted on its own
+// device; together they are what the caching allocator reports.
+TEST(Gpu, MemoryMeterCountsEachLogicalDeviceOnOneGpu) {
+  REQUIRE_CUDA();
+  runtime::install_memory_meter(kGpu);
+  ASSERT_TRUE(runtime::cuda_counted_per_logical_device()) << "LibTorch does not report the caching allocator's blocks";
+  const std::int64_t block = std::int64_t{4} << 20;  // a 1M-float tensor
+  const auto on_gpu = torch::TensorOptions().device(kGpu);
+  torch::Tensor w = torch::randn({1 << 20}, on_gpu).requires_grad_(true);  // no logical device
+  compat::cuda_synchronize(0);
+  const std::int64_t gpu_before = compat::cuda_allocated(0);
+  std::vector<std::int64_t> before;
+  for (int d = 0; d < 3; ++d) before.push_back(runtime::memory_count(kGpu, d).current);
+  std::vector<torch::Tensor> kept;
+  for (int d = 0; d < 3; ++d) {
+    runtime::ScopedDevice on(d);
+    kept.push_back(torch::empty({(d + 1) << 20}, on_gpu));
+  }
+  std::thread([&w] {
+    runtime::ScopedDevice on(2);
+    (w * w).sum().backward();  // w.grad: one block, made on autograd's thread
+  }).join();
+  compat::cuda_synchronize(0);
+  std::int64_t counted = 0;
+  for (int d = 0; d < 3; ++d) {
+    const std::int64_t grew = runtime::memory_count(kGpu, d).current - before[d];
+    EXPECT_NEAR(double(grew), double((d + 1 + (d == 2)) * block), 64 << 10) << "logical device " << d;
+    counted += grew;
+  }
+  EXPECT_NEAR(double(compat::cuda_allocated(0) - gpu_before), double(counted), 64 << 10);
+}
+
+// balanced-memory with 4 logical devices sharing the GPU: each one's peak, as
+// the meter counts it, against the plan's prediction for it. The slack above
+// 10 % is for cuBLAS workspaces, which the caching allocator holds once per
+// thread and the meter gives to whichever logical device first needed one.
+TEST(Gpu, BalancedMemoryOnOneGpuPredictsEachLogicalDevice) {
+  REQUIRE_CUDA();
+  GpuPlan run = measured_plan({"placement.plugin=balanced-memory", "devices.count=4"});
+  ASSERT_EQ(run.measured.size(), 4u);
+  for (int d = 0; d < 4; ++d) {
+    ASSERT_EQ(run.plan.topology.devices[d].physical, "cuda:0");
+    const double expected = expected_peak(run.plan.predicted[d]);
+    EXPECT_NEAR(double(run.measured[d]), expected, 0.10 * expected + double(32 << 20)) << "logical device " << d;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdint>
+
 #include "vggt_lab/export.hpp"
 
 /// c10::Allocator gained a pure virtual copy_data in LibTorch 2.3.
@@ -112,5 +114,12 @@ VGGT_LAB_API std::int64_t cuda_peak_allocated(int device);
 VGGT_LAB_API void cuda_reset_peak(int device);
 /// Waits for the device's queued work (nothing in CPU builds).
 VGGT_LAB_API void cuda_synchronize(int device);
+
+/// Has the CUDA caching allocator call `allocated(address, bytes)` for each
+/// block it hands out and `freed(address)` for each it takes back, on the
+/// thread that asks and under its lock (so they must not call LibTorch).
+/// False where it cannot: CPU builds, no GPU, LibTorch before 2.2.
+VGGT_LAB_API bool cuda_observe_allocations(void (*allocated)(std::uintptr_t address, std::int64_t bytes),
+                                           void (*freed)(std::uintptr_t address));
 
 }  // namespace vggt_lab::compat

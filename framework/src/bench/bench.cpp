@@ -362,6 +362,28 @@ json training_rows(const GlobalOptions& global, const BenchArgs& args, const std
   return rows;
 }
 
+/// balanced-memory over 4 logical devices sharing GPU 0 (the small preset,
+/// 8 frames at 518 px), planned from costs measured there: each logical
+/// device's peak over AdamW training steps beside the plan's prediction.
+json shared_gpu_rows(const GlobalOptions& global, const BenchArgs& args) {
+  Experiment e = open(global, args,
+                      {"devices.physical=cuda", "devices.count=4", "placement.plugin=balanced-memory",
+                       "costs.source=measured", "model.preset=small", "model.enable_track=false", "train.batch_size=2",
+                       "train.frames=8", "train.image_height=518", "train.image_width=518"});
+  Prepared p = prepare(e, args.steps);
+  auto [peak, seconds] = training_peaks(e, p, args.steps);
+  auto predicted = predicted_totals(p.plan.graph, p.plan.topology, p.plan.plan, p.plan.memory);
+  json devices = json::array();
+  for (std::size_t d = 0; d < peak.size(); ++d) {
+    devices.push_back({{"physical", p.plan.topology.devices[d].physical}, {"measured_peak_bytes", peak[d]},
+                       {"predicted_peak_bytes", predicted[d]}});
+  }
+  return {{"counted_per_logical_device", runtime::cuda_counted_per_logical_device()},
+          {"devices", devices},
+          {"worst_prediction_error", worst_error(predicted, peak)},
+          {"step_seconds", seconds}};
+}
+
 }  // namespace
 
 json gpu(const GlobalOptions& global, const BenchArgs& args) {
@@ -372,6 +394,7 @@ json gpu(const GlobalOptions& global, const BenchArgs& args) {
       out["training_" + preset + (checkpointing ? "_checkpointing" : "")] = training_rows(global, args, preset, checkpointing);
     }
   }
+  out["balanced_memory_4_logical_small"] = shared_gpu_rows(global, args);
   return out;
 }
 

@@ -31,11 +31,30 @@ std::int64_t cuda_peak_allocated(int device) {
 }
 void cuda_reset_peak(int device) { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
 void cuda_synchronize(int device) { torch::cuda::synchronize(device); }
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+bool cuda_observe_allocations(void (*allocated)(std::uintptr_t, std::int64_t), void (*freed)(std::uintptr_t)) {
+  if (cuda_device_count() == 0) return false;
+  (void)torch::empty({1}, torch::TensorOptions().device(torch::kCUDA));  // makes the allocator exist
+  namespace cache = c10::cuda::CUDACachingAllocator;
+  cache::attachAllocatorTraceTracker([allocated, freed](const cache::TraceEntry& entry) {
+    if (entry.action_ == cache::TraceEntry::ALLOC) {
+      allocated(std::uintptr_t(entry.addr_), std::int64_t(entry.size_));
+    } else if (entry.action_ == cache::TraceEntry::FREE_REQUESTED) {  // when allocated_bytes drops
+      freed(std::uintptr_t(entry.addr_));
+    }
+  });
+  return true;
+}
+#else
+bool cuda_observe_allocations(void (*)(std::uintptr_t, std::int64_t), void (*)(std::uintptr_t)) { return false; }
+#endif
 #else
 std::int64_t cuda_allocated(int) { return 0; }
 std::int64_t cuda_peak_allocated(int) { return 0; }
 void cuda_reset_peak(int) {}
 void cuda_synchronize(int) {}
+bool cuda_observe_allocations(void (*)(std::uintptr_t, std::int64_t), void (*)(std::uintptr_t)) { return false; }
 #endif
 
 }  // namespace vggt_lab::compat

@@ -21,9 +21,7 @@ using json = nlohmann::json;
 /// Allocated bytes on the profiled device, as the runtime's meter counts them.
 class Probe {
  public:
-  explicit Probe(torch::Device device) : device_(device) {
-    if (device_.is_cpu()) runtime::install_memory_meter();
-  }
+  explicit Probe(torch::Device device) : device_(device) { runtime::install_memory_meter(device_); }
   void sync() const {
     if (device_.is_cuda()) compat::cuda_synchronize(device_.has_index() ? device_.index() : 0);
   }

@@ -332,7 +332,7 @@ Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan 
       topology_(std::move(topology)), transport_(std::move(transport)), options_(options) {
   auto problems = check_plan(graph_, topology_, plan_);
   if (!problems.empty()) throw Error("invalid plan: " + problems.front());
-  install_memory_meter();
+  for (int d = 0; d < int(topology_.devices.size()); ++d) install_memory_meter(device_of(d));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& [name, tensor] : state_dict(model_->module(), true)) tensors[name] = tensor;
   torch::NoGradGuard no_grad;

@@ -1,6 +1,7 @@
 #include "runtime/memory_meter.hpp"
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 
 #include <array>
 #include <atomic>
@@ -19,75 +20,113 @@ struct Counter {
   std::atomic<std::int64_t> peak{0};
 };
 
-std::array<Counter, kMaxDevices>& counters() {
-  static std::array<Counter, kMaxDevices> all;
-  return all;
-}
-
-thread_local int tls_device = -1;
-
-void add(int device, std::int64_t bytes) {
-  if (device < 0 || device >= kMaxDevices) return;
-  Counter& c = counters()[device];
-  std::int64_t now = c.current.fetch_add(bytes) + bytes;
-  std::int64_t peak = c.peak.load();
-  while (now > peak && !c.peak.compare_exchange_weak(peak, now)) {
+/// One account per logical device for one kind of memory.
+class Accounts {
+ public:
+  void add(int device, std::int64_t bytes) {
+    if (device < 0 || device >= kMaxDevices) return;
+    Counter& c = counters_[device];
+    std::int64_t now = c.current.fetch_add(bytes) + bytes;
+    std::int64_t peak = c.peak.load();
+    while (now > peak && !c.peak.compare_exchange_weak(peak, now)) {
+    }
   }
-}
+  MemoryCount count(int device) const {
+    if (device < 0 || device >= kMaxDevices) return {};
+    return {counters_[device].current.load(), counters_[device].peak.load()};
+  }
+  void reset_peaks() {
+    for (Counter& c : counters_) c.peak.store(c.current.load());
+  }
 
-/// Who allocated each live block. Kernels that use raw_allocate need the
-/// data pointer to be its own context, so the owner is looked up by address.
+ private:
+  std::array<Counter, kMaxDevices> counters_;
+};
+
+/// Who allocated each live block, looked up by address when it is freed.
 class Owners {
  public:
-  void insert(void* data, int device, std::int64_t bytes) {
-    Shard& shard = of(data);
-    std::lock_guard<std::mutex> lock(shard.mutex);
-    shard.blocks[data] = {device, bytes};
+  explicit Owners(Accounts& accounts) : accounts_(accounts) {}
+  void allocated(std::uintptr_t address, int device, std::int64_t bytes) {
+    Shard& shard = of(address);
+    {
+      std::lock_guard<std::mutex> lock(shard.mutex);
+      shard.blocks[address] = {device, bytes};
+    }
+    accounts_.add(device, bytes);
   }
-  void erase(void* data) {
-    Shard& shard = of(data);
+  void freed(std::uintptr_t address) {
+    Shard& shard = of(address);
     std::pair<int, std::int64_t> block{-1, 0};
     {
       std::lock_guard<std::mutex> lock(shard.mutex);
-      auto it = shard.blocks.find(data);
-      if (it == shard.blocks.end()) return;
+      auto it = shard.blocks.find(address);
+      if (it == shard.blocks.end()) return;  // allocated before counting began
       block = it->second;
       shard.blocks.erase(it);
     }
-    add(block.first, -block.second);
+    accounts_.add(block.first, -block.second);
   }
 
  private:
   struct Shard {
     std::mutex mutex;
-    std::unordered_map<void*, std::pair<int, std::int64_t>> blocks;
+    std::unordered_map<std::uintptr_t, std::pair<int, std::int64_t>> blocks;
   };
-  Shard& of(void* data) { return shards_[(reinterpret_cast<std::uintptr_t>(data) >> 6) % 32]; }
+  Shard& of(std::uintptr_t address) { return shards_[(address >> 6) % 32]; }
+  Accounts& accounts_;
   std::array<Shard, 32> shards_;
 };
 
-Owners& owners() {
-  static Owners* all = new Owners;  // outlives every tensor freed at exit
+// Never destroyed: tensors are still freed during exit.
+Accounts& cpu_accounts() {
+  static Accounts* all = new Accounts;
   return *all;
+}
+Owners& cpu_owners() {
+  static Owners* all = new Owners(cpu_accounts());
+  return *all;
+}
+Accounts& cuda_accounts() {
+  static Accounts* all = new Accounts;
+  return *all;
+}
+Owners& cuda_owners() {
+  static Owners* all = new Owners(cuda_accounts());
+  return *all;
+}
+std::atomic<bool> cuda_counted{false};
+
+/// The logical device tag, carried in LibTorch's thread-local debug info,
+/// which its thread pools and autograd engine restore on the threads that
+/// run a caller's work.
+struct DeviceTag final : c10::DebugInfoBase {
+  explicit DeviceTag(int d) : device(d) {}
+  int device;
+};
+constexpr c10::DebugInfoKind kTagKind = c10::DebugInfoKind::PRODUCER_INFO;
+
+int current_device() {
+  auto* tag = dynamic_cast<DeviceTag*>(c10::ThreadLocalDebugInfo::get(kTagKind));
+  return tag ? tag->device : -1;
 }
 
 c10::DeleterFnPtr inner_deleter = nullptr;
 
 void release(void* data) {
-  owners().erase(data);
+  cpu_owners().freed(reinterpret_cast<std::uintptr_t>(data));
   inner_deleter(data);
 }
 
 class CountingAllocator final : public c10::Allocator {
  public:
-  explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {
-    inner_deleter = inner->raw_deleter();
-  }
+  explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) { inner_deleter = inner->raw_deleter(); }
 
+  // Kernels that use raw_allocate need the data pointer to be its own
+  // context, so the owner is kept by address rather than in the context.
   c10::DataPtr allocate(std::size_t bytes) const override {
     void* data = inner_->raw_allocate(bytes);
-    owners().insert(data, tls_device, std::int64_t(bytes));
-    add(tls_device, std::int64_t(bytes));
+    cpu_owners().allocated(reinterpret_cast<std::uintptr_t>(data), current_device(), std::int64_t(bytes));
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -98,37 +137,51 @@ class CountingAllocator final : public c10::Allocator {
   c10::Allocator* inner_;
 };
 
+void cuda_allocated(std::uintptr_t address, std::int64_t bytes) {
+  cuda_owners().allocated(address, current_device(), bytes);
+}
+void cuda_freed(std::uintptr_t address) { cuda_owners().freed(address); }
+
+int gpu_of(const c10::Device& physical) { return physical.has_index() ? physical.index() : 0; }
+
 }  // namespace
 
-void install_memory_meter() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+struct ScopedDevice::Guard {
+  explicit Guard(int device) : debug_info(kTagKind, std::make_shared<DeviceTag>(device)) {}
+  c10::DebugInfoGuard debug_info;
+};
+
+void install_memory_meter(const c10::Device& physical) {
+  static std::once_flag cpu, cuda;
+  if (physical.is_cuda()) {
+    std::call_once(cuda, [] { cuda_counted = compat::cuda_observe_allocations(&cuda_allocated, &cuda_freed); });
+    return;
+  }
+  std::call_once(cpu, [] {
     static CountingAllocator allocator(c10::GetCPUAllocator());
     c10::SetCPUAllocator(&allocator, /*priority=*/100);
   });
 }
 
-ScopedDevice::ScopedDevice(int device) : previous_(tls_device) { tls_device = device; }
-ScopedDevice::~ScopedDevice() { tls_device = previous_; }
+ScopedDevice::ScopedDevice(int device) : guard_(std::make_unique<Guard>(device)) {}
+ScopedDevice::~ScopedDevice() = default;
 
-MemoryCount memory_count(int device) {
-  if (device < 0 || device >= kMaxDevices) return {};
-  return {counters()[device].current.load(), counters()[device].peak.load()};
-}
+MemoryCount memory_count(int device) { return cpu_accounts().count(device); }
 
-void reset_memory_peaks() {
-  for (Counter& c : counters()) c.peak.store(c.current.load());
-}
+void reset_memory_peaks() { cpu_accounts().reset_peaks(); }
+
+bool cuda_counted_per_logical_device() { return cuda_counted; }
 
 MemoryCount memory_count(const c10::Device& physical, int logical) {
   if (!physical.is_cuda()) return memory_count(logical);
-  const int gpu = physical.has_index() ? physical.index() : 0;
-  return {compat::cuda_allocated(gpu), compat::cuda_peak_allocated(gpu)};
+  if (cuda_counted) return cuda_accounts().count(logical);
+  return {compat::cuda_allocated(gpu_of(physical)), compat::cuda_peak_allocated(gpu_of(physical))};
 }
 
 void reset_memory_peaks(const c10::Device& physical) {
   if (!physical.is_cuda()) return reset_memory_peaks();
-  compat::cuda_reset_peak(physical.has_index() ? physical.index() : 0);
+  cuda_accounts().reset_peaks();
+  compat::cuda_reset_peak(gpu_of(physical));
 }
 
 }  // namespace vggt_lab::runtime

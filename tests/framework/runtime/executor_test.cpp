@@ -8,7 +8,6 @@
 #include "host/config.hpp"
 #include "host/plugin_host.hpp"
 #include "runtime/executor.hpp"
-#include "runtime/memory_meter.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/placement.hpp"
 #include "vggt_lab/state_dict.hpp"
@@ -115,21 +114,6 @@ TEST(SplitBatch, NeverMakesAnEmptyMicroBatch) {
   EXPECT_EQ(split_batch(batch, 8).size(), 3u);  // upstream crashed here (vggt#340)
   EXPECT_EQ(split_batch(batch, 2).size(), 2u);
   EXPECT_EQ(split_batch(batch, 2)[1].at("images").size(0), 1);
-}
-
-TEST(MemoryMeter, AttributesAllocationsToTheThreadsLogicalDevice) {
-  install_memory_meter();
-  reset_memory_peaks();
-  auto before = memory_count(7).current;
-  torch::Tensor t;
-  {
-    ScopedDevice on(7);
-    t = torch::empty({1024, 256});  // 1 MiB
-  }
-  EXPECT_EQ(memory_count(7).current - before, 1024 * 256 * 4);
-  EXPECT_GE(memory_count(7).peak, memory_count(7).current);
-  t = torch::Tensor();
-  EXPECT_EQ(memory_count(7).current, before);
 }
 
 }  // namespace
