@@ -46,10 +46,33 @@ using Duration = std::function<double(int stage, Pass pass)>;
 /// Seconds to move the tensors from one stage to another (0 on one device).
 using TransferTime = std::function<double(int from_stage, int to_stage)>;
 
-/// List scheduling: each device runs one action at a time; an action starts
-/// when its device is free and its inputs (forwards of producer stages,
-/// backwards of consumer stages) have arrived. Throws Error if the plan's
-/// sequences cannot all run (a cyclic wait).
+/// Logical devices on one physical device share its processor. A GPU runs
+/// one of their actions at a time (one stream). A CPU with C cores gives each
+/// of its n workers worker_threads(C, n) intra-op threads, so it runs
+/// C / that many actions at once, each at the speed of that many threads.
+struct VGGT_LAB_API Processors {
+  std::vector<int> of;     // per logical device: its processor
+  std::vector<int> lanes;  // per processor: actions it runs at once
+  /// Everything on its own processor, one action at a time.
+  static Processors separate(int devices);
+};
+
+/// The processors of a topology whose CPU workers share `cores` cores.
+VGGT_LAB_API Processors shared_processors(const Topology& topology, int cores);
+
+/// Intra-op threads the runtime gives each of `workers` workers sharing `cores`.
+VGGT_LAB_API int worker_threads(int cores, int workers);
+/// Every core of this machine.
+VGGT_LAB_API int machine_cores();
+
+/// List scheduling: each device runs one action at a time, and each
+/// processor as many as it has lanes; an action starts when its device and a
+/// lane of its processor are free and its inputs (forwards of producer
+/// stages, backwards of consumer stages) have arrived. Throws Error if the
+/// plan's sequences cannot all run (a cyclic wait).
+VGGT_LAB_API Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
+                               const TransferTime& transfer, const Processors& processors);
+/// The same with each logical device on a processor of its own.
 VGGT_LAB_API Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
                                const TransferTime& transfer);
 

@@ -168,7 +168,8 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
           if (units_from.count(e.from) && units_to.count(e.to) && tensors.insert(e.tensor).second) bytes += e.bytes;
         }
         return bytes / std::max(1, plan.micro_batches) / topology.link_bandwidth;
-      });
+      },
+      shared_processors(topology, machine_cores()));
   return report;
 }
 
@@ -200,6 +201,9 @@ PlanReport plan_from_config(const ResolvedConfig& config, const Registry& regist
   auto placement = registry.create<Placement>(*placement_name, config.plugin_options("placement"), context);
   profile::ProfileRequest request{&config, &registry, context, in.topology, in.memory};
   ModelGraph graph = profile::costed_graph(request, in.model, in.shape);
+  PlanReport report = make_plan(graph, placement, in.topology, in.shape, in.memory);
+  if (report.plan.micro_batches <= 1) return report;
+  graph = profile::timed_for_micro_batches(request, std::move(graph), report.plan.micro_batches);
   return make_plan(std::move(graph), placement, in.topology, in.shape, in.memory);
 }
 

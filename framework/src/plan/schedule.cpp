@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "vggt_lab/error.hpp"
 
@@ -73,8 +74,45 @@ std::vector<std::vector<int>> stage_producers(const ModelGraph& graph, const Pla
   return out;
 }
 
+Processors Processors::separate(int devices) {
+  Processors out;
+  for (int d = 0; d < devices; ++d) {
+    out.of.push_back(d);
+    out.lanes.push_back(1);
+  }
+  return out;
+}
+
+int worker_threads(int cores, int workers) { return std::max(1, cores / std::max(1, workers)); }
+
+int machine_cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
+
+Processors shared_processors(const Topology& topology, int cores) {
+  std::map<std::string, int> ids;
+  std::vector<int> sharing;
+  Processors out;
+  for (const LogicalDevice& device : topology.devices) {
+    auto [it, added] = ids.emplace(device.physical, int(ids.size()));
+    if (added) sharing.push_back(0);
+    ++sharing[it->second];
+    out.of.push_back(it->second);
+  }
+  out.lanes.assign(ids.size(), 1);
+  for (const auto& [physical, id] : ids) {
+    if (physical == "cpu") out.lanes[id] = std::max(1, cores / worker_threads(cores, sharing[id]));
+  }
+  return out;
+}
+
 Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
                   const TransferTime& transfer) {
+  int devices = 0;
+  for (const Stage& stage : plan.stages) devices = std::max(devices, stage.device + 1);
+  return simulate(graph, plan, duration, transfer, Processors::separate(devices));
+}
+
+Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
+                  const TransferTime& transfer, const Processors& processors) {
   const int stages = int(plan.stages.size());
   const auto producers = stage_producers(graph, plan);
   std::vector<std::vector<int>> consumers(stages);
@@ -108,6 +146,12 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
   };
   std::vector<std::size_t> next(stages, 0);
   std::vector<double> device_free(devices, 0);
+  std::vector<std::vector<double>> lane_free;  // per processor, when each lane is next free
+  for (int lanes : processors.lanes) lane_free.emplace_back(std::max(1, lanes), 0.0);
+  auto first_lane = [&](int device) {
+    auto& lanes = lane_free.at(processors.of.at(device));
+    return std::min_element(lanes.begin(), lanes.end());
+  };
   Timeline timeline;
   timeline.busy.assign(devices, 0);
   std::size_t remaining = 0;
@@ -119,7 +163,8 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
       if (next[s] >= sequences[s].size()) continue;
       double ready = ready_at(sequences[s][next[s]]);
       if (ready < 0) continue;
-      double start = std::max(ready, device_free[plan.stages[s].device]);
+      const int device = plan.stages[s].device;
+      double start = std::max({ready, device_free[device], *first_lane(device)});
       if (start < best_start) {
         best_start = start;
         best = s;
@@ -130,7 +175,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
     const int device = plan.stages[best].device;
     double end = best_start + duration(best, a.pass);
     done[{best, int(a.pass), a.micro_batch}] = end;
-    device_free[device] = end;
+    device_free[device] = *first_lane(device) = end;
     timeline.busy[device] += end - best_start;
     timeline.makespan = std::max(timeline.makespan, end);
     timeline.actions.push_back({a, device, best_start, end});

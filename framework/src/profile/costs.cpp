@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
+#include <algorithm>
+#include <map>
+
 #include "train/loader.hpp"
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
@@ -18,13 +21,22 @@ std::string options_text(const Options& options) {
   return text;
 }
 
-/// One batch at exactly the planned shape, from the experiment's data.
+/// The step shape, or its micro-batch when the request names a batch size.
+InputShape profiled_shape(const ProfileRequest& r) {
+  InputShape shape = step_shape(r.config->core("train"));
+  if (r.batch > 0) shape.batch = r.batch;
+  return shape;
+}
+
+/// One batch of exactly the profiled shape, from the experiment's data.
 TensorMap planned_batch(const ProfileRequest& r) {
-  const Options& train = r.config->core("train");
   auto name = r.config->plugin("data");
   if (!name) throw InputError(r.config->file.string() + ": profiling needs a [data] table for its losses' targets");
   auto source = r.registry->create<DataSource>(*name, r.config->plugin_options("data"), r.context);
-  return train::make_batch(*source.object, train::planned_loader_options(train), 0);
+  train::LoaderOptions options = train::planned_loader_options(r.config->core("train"));
+  const InputShape shape = profiled_shape(r);
+  options.images_per_step = shape.batch * shape.frames;
+  return train::make_batch(*source.object, options, 0);
 }
 
 std::filesystem::path cache_dir(const ProfileRequest& r) {
@@ -34,10 +46,23 @@ std::filesystem::path cache_dir(const ProfileRequest& r) {
   return path.is_absolute() ? path : std::filesystem::path(r.context.config_dir) / path;
 }
 
+/// Logical devices on the physical device the profile runs on.
+int sharing_first_device(const Topology& topology) {
+  return int(std::count_if(topology.devices.begin(), topology.devices.end(),
+                           [&](const LogicalDevice& d) { return d.physical == topology.devices.at(0).physical; }));
+}
+
+/// Intra-op threads each unit is profiled with: a CPU worker's share, as the
+/// runtime gives it; elsewhere LibTorch's own.
+int profile_threads(const ProfileRequest& r) {
+  if (r.topology.devices.at(0).physical != "cpu") return at::get_num_threads();
+  return worker_threads(machine_cores(), sharing_first_device(r.topology));
+}
+
 Profile measure_experiment(const ProfileRequest& r) {
   const Options& train = r.config->core("train");
   auto model = create_model(*r.config, *r.registry, r.context);
-  const InputShape shape = step_shape(train);
+  const InputShape shape = profiled_shape(r);
   ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
   TensorMap batch = planned_batch(r);
   torch::manual_seed(0);
@@ -48,6 +73,7 @@ Profile measure_experiment(const ProfileRequest& r) {
   options.device = torch::Device(r.topology.devices.at(0).physical);
   options.repeat = int(r.config->core("costs").get<std::int64_t>("repeat"));
   options.autocast = train::autocast_of(train.get<std::string>("precision"));
+  options.workers = sharing_first_device(r.topology);
   return measure(*instance, graph, batch, loss, r.memory, options);
 }
 
@@ -55,14 +81,14 @@ Profile measure_experiment(const ProfileRequest& r) {
 
 std::string profile_key(const ProfileRequest& r) {
   const Options& train = r.config->core("train");
-  const InputShape s = step_shape(train);
+  const InputShape s = profiled_shape(r);
   return "model=" + r.config->plugin("model").value_or("") + "{" + options_text(r.config->plugin_options("model")) +
          "} shape=" + std::to_string(s.batch) + "x" + std::to_string(s.frames) + "x" + std::to_string(s.height) + "x" +
          std::to_string(s.width) + "q" + std::to_string(s.queries) + " device=" + r.topology.devices.at(0).physical +
          " checkpointing=" + std::to_string(r.memory.checkpointing) +
          " fused_attention=" + std::to_string(r.memory.fused_attention) + " precision=" +
          train.get<std::string>("precision") + " threads=" +
-         std::to_string(at::get_num_threads()) + " torch=" + TORCH_VERSION + " vggt-lab=" + VGGT_LAB_VERSION_STRING;
+         std::to_string(profile_threads(r)) + " torch=" + TORCH_VERSION + " vggt-lab=" + VGGT_LAB_VERSION_STRING;
 }
 
 Profile profile_experiment(const ProfileRequest& r) {
@@ -80,7 +106,8 @@ Profile profile_experiment(const ProfileRequest& r) {
       log.warn("ignoring the cached profile: {}", e.what());
     }
   }
-  log.info("profiling every unit on {} (cached in {})", r.topology.devices.at(0).physical, file.string());
+  log.info("profiling every unit on {} at batch {} (cached in {})", r.topology.devices.at(0).physical,
+           profiled_shape(r).batch, file.string());
   Profile profile = measure_experiment(r);
   profile.key = key;
   std::error_code error;
@@ -115,6 +142,23 @@ ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& mode
                      "folder): " + e.what());
   }
   return calibrated(std::move(graph), calibrate(profile), r.topology.devices.at(0).physical, r.memory);
+}
+
+ModelGraph timed_for_micro_batches(const ProfileRequest& r, ModelGraph graph, int micro_batches) {
+  const std::int64_t batch = step_shape(r.config->core("train")).batch;
+  const std::int64_t micro = (batch + micro_batches - 1) / std::max(1, micro_batches);
+  if (micro >= batch || r.config->core("costs").get<std::string>("source") != "measured") return graph;
+  ProfileRequest at_micro = r;
+  at_micro.batch = micro;
+  std::map<std::string, UnitProfile> measured;
+  for (UnitProfile& u : profile_experiment(at_micro).units) measured[u.unit] = std::move(u);
+  for (Unit& unit : graph.units) {
+    auto it = measured.find(unit.name);
+    if (it == measured.end()) throw Error("the micro-batch profile has no unit '" + unit.name + "'");
+    unit.cost.forward_seconds = it->second.forward_seconds * micro_batches;
+    unit.cost.backward_seconds = it->second.backward_seconds * micro_batches;
+  }
+  return graph;
 }
 
 }  // namespace vggt_lab::profile

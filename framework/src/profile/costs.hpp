@@ -14,6 +14,7 @@ struct ProfileRequest {
   Topology topology;  // the profile runs on the first logical device's physical device
   MemoryModel memory;
   bool use_cache = true;
+  std::int64_t batch = 0;  // profile at this batch size (0: the step's)
 };
 
 /// The text a cached profile is keyed by: model plugin and options, step
@@ -27,5 +28,11 @@ VGGT_LAB_API Profile profile_experiment(const ProfileRequest& request);
 /// The graph plan_from_config places, with costs from [costs] source.
 VGGT_LAB_API ModelGraph costed_graph(const ProfileRequest& request, const PluginObject<Model>& model,
                                      const InputShape& shape);
+
+/// With measured costs, `graph`'s unit times as a plan that splits the step
+/// into `micro_batches` runs them: measured at the micro-batch's size, times
+/// the count. A unit's time is far from linear in the batch on a CPU, where
+/// memory traffic grows faster than the work. Unchanged otherwise.
+VGGT_LAB_API ModelGraph timed_for_micro_batches(const ProfileRequest& request, ModelGraph graph, int micro_batches);
 
 }  // namespace vggt_lab::profile

@@ -169,6 +169,8 @@ Profile measure(ModelInstance& model, const ModelGraph& graph, const TensorMap& 
                 const MemoryModel& memory, const ProfileOptions& options) {
   Probe probe(options.device);
   runtime::ScopedDevice attribution(Probe::kSlot);
+  std::optional<runtime::WorkerShare> share;
+  if (options.device.is_cpu()) share.emplace(0, options.workers);
   std::optional<compat::AutocastOn> autocast;
   if (options.autocast) autocast.emplace(options.device.type(), *options.autocast);
   model.module().to(options.device);

@@ -39,6 +39,7 @@ struct ProfileOptions {
   torch::Device device = torch::kCPU;
   int repeat = 3;  // timed runs per unit, after one warm-up
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, as the run's precision
+  int workers = 1;  // logical devices sharing a CPU: units run with one worker's share of its cores
 };
 
 /// Runs every unit alone, in graph order, on inputs from one forward pass of

@@ -126,6 +126,17 @@ void set_blas_threads(int threads) {
 
 }  // namespace
 
+WorkerShare::WorkerShare(int cores, int workers)
+    : previous_(at::get_num_threads()), threads_(worker_threads(cores > 0 ? cores : machine_cores(), workers)) {
+  at::set_num_threads(threads_);
+  set_blas_threads(workers > 1 ? 1 : threads_);
+}
+
+WorkerShare::~WorkerShare() {
+  at::set_num_threads(previous_);
+  set_blas_threads(previous_);
+}
+
 Transport::~Transport() = default;
 
 InProcessTransport::InProcessTransport(const Topology& topology) {
@@ -374,8 +385,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   for (int d = 0; d < devices; ++d) workers += !order.device_order(d).empty();
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
-                    : std::max(1, (options_.cores > 0 ? options_.cores : int(std::thread::hardware_concurrency())) /
-                                      std::max(1, workers));
+                    : worker_threads(options_.cores > 0 ? options_.cores : machine_cores(), workers);
   set_blas_threads(workers > 1 ? 1 : threads);
   for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();

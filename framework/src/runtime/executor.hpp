@@ -64,6 +64,21 @@ struct RuntimeOptions {
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, fp32 weights
 };
 
+/// For a scope, the calling thread computes as each of `workers` workers
+/// sharing `cores` (0: every core) does in a step: with worker_threads()
+/// intra-op threads, and OpenBLAS single-threaded when there are several.
+class VGGT_LAB_API WorkerShare {
+ public:
+  WorkerShare(int cores, int workers);
+  ~WorkerShare();
+  WorkerShare(const WorkerShare&) = delete;
+  WorkerShare& operator=(const WorkerShare&) = delete;
+  int threads() const { return threads_; }
+
+ private:
+  int previous_, threads_;
+};
+
 class VGGT_LAB_API Executor {
  public:
   /// `graph` gives the units and edges (any input shape); the plan must pass

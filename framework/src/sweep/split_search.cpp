@@ -90,7 +90,12 @@ std::optional<SplitResult> search_splits(const ResolvedConfig& config, const Plu
   Problem p{config, host, *name, context, in.topology, in.memory, in.shape,
             profile::costed_graph(request, in.model, in.shape), options.objective};
 
-  const auto own = plan_with(p, config.plugin_options("placement").get<std::vector<std::int64_t>>("splits"));
+  const auto given = config.plugin_options("placement").get<std::vector<std::int64_t>>("splits");
+  auto own = plan_with(p, given);
+  if (own && own->plan.micro_batches > 1) {
+    p.graph = profile::timed_for_micro_batches(request, std::move(p.graph), own->plan.micro_batches);
+    own = plan_with(p, given);
+  }
   if (!own || own->plan.splits.empty() || score(p, own) == kInfeasible) return std::nullopt;
   SplitResult result;
   result.start = result.best = own->plan.splits;

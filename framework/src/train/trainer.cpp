@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "host/files.hpp"
@@ -87,14 +86,13 @@ class Run {
     options.autocast = autocast_of(t_.get<std::string>("precision"));
     scaler_.on = t_.get<std::string>("precision") == "fp16";
     // Ranks on one machine share its cores.
-    if (dp()) options.cores = std::max(1, int(std::thread::hardware_concurrency()) / dp()->world().local_size);
+    if (dp()) options.cores = std::max(1, machine_cores() / dp()->world().local_size);
     executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
                                                     std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);
     make_optimizers(resumed);
     source_ = create<DataSource>(s_, "data");
     if (s_.config->plugin("gradient")) policy_ = create<GradientPolicy>(s_, "gradient");
     std::int64_t first = resumed ? resumed->state.step : 0;
-    runtime::install_memory_meter();
     LoaderOptions data = loader_options(t_, seed_);
     if (dp()) {
       data.rank = dp()->world().rank;

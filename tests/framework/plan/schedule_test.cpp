@@ -54,5 +54,49 @@ TEST(Schedule, TransfersDelayConsumersAndDevicesRunOneActionAtATime) {
   EXPECT_EQ(shared.device_order(0).size(), 4u);
 }
 
+Topology on(const std::vector<std::string>& physical) {
+  Topology topology;
+  for (int d = 0; d < int(physical.size()); ++d) topology.devices.push_back({d, physical[d], 0, 0});
+  return topology;
+}
+
+TEST(Schedule, ProcessorsFollowPhysicalDevicesAndCpuCores) {
+  Processors gpus = shared_processors(on({"cuda:0", "cuda:1", "cuda:0"}), 2);
+  EXPECT_THAT(gpus.of, ::testing::ElementsAre(0, 1, 0));
+  EXPECT_THAT(gpus.lanes, ::testing::ElementsAre(1, 1));  // one stream each
+  // 2 cores: 4 workers get 1 thread each, so 2 run at once; a lone worker gets both.
+  EXPECT_THAT(shared_processors(on({"cpu", "cpu", "cpu", "cpu"}), 2).lanes, ::testing::ElementsAre(2));
+  EXPECT_THAT(shared_processors(on({"cpu"}), 2).lanes, ::testing::ElementsAre(1));
+  EXPECT_EQ(worker_threads(8, 3), 2);
+  EXPECT_EQ(worker_threads(2, 4), 1);
+}
+
+/// Most actions running at one moment.
+int most_at_once(const Timeline& t) {
+  int most = 0;
+  for (const TimedAction& a : t.actions) {
+    int running = 0;
+    for (const TimedAction& b : t.actions) running += b.start <= a.start && a.start < b.end;
+    most = std::max(most, running);
+  }
+  return most;
+}
+
+TEST(Schedule, LogicalDevicesSharingAProcessorRunAsManyActionsAsItHasLanes) {
+  auto [graph, plan] = chain(4, 8, "gpipe");
+  auto unit = [](int, Pass) { return 1.0; };
+  auto free = [](int, int) { return 0.0; };
+  Timeline own = simulate(graph, plan, unit, free);
+  EXPECT_EQ(most_at_once(own), 4);
+  Timeline one_gpu = simulate(graph, plan, unit, free, shared_processors(on({"cuda:0", "cuda:0", "cuda:0", "cuda:0"}), 2));
+  EXPECT_EQ(most_at_once(one_gpu), 1);
+  EXPECT_DOUBLE_EQ(one_gpu.makespan, 4 * 8 * 2.0);  // every action, one after another
+  Timeline two_cores = simulate(graph, plan, unit, free, shared_processors(on({"cpu", "cpu", "cpu", "cpu"}), 2));
+  EXPECT_EQ(most_at_once(two_cores), 2);
+  EXPECT_GE(two_cores.makespan, 4 * 8 * 2.0 / 2);
+  EXPECT_LT(two_cores.makespan, one_gpu.makespan);
+  EXPECT_GT(two_cores.makespan, own.makespan);
+}
+
 }  // namespace
 }  // namespace vggt_lab

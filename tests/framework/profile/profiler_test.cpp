@@ -88,6 +88,27 @@ TEST_F(ProfilerTest, MeasuredCostsPredictEveryDevicesPeakWithinFivePercent) {
   }
 }
 
+// A plan that splits the step into micro-batches is timed from a profile at
+// the micro-batch's size (times their count), not the step's: a unit's time is
+// far from linear in the batch on a CPU.
+TEST_F(ProfilerTest, MicroBatchedPlansAreTimedAtTheMicroBatchSize) {
+  ResolvedConfig c = config({"costs.source=measured", "placement.plugin=pipeline", "devices.count=2",
+                             "placement.micro_batches=2", "train.batch_size=4"});
+  PlanReport p = plan(c);
+  ASSERT_EQ(p.plan.micro_batches, 2);
+  EXPECT_EQ(cached_files(), 2u);  // the step's profile and the micro-batch's
+  ProfileRequest at_micro = request(c);
+  at_micro.batch = 2;
+  Profile micro = profile_experiment(at_micro);  // from the cache
+  EXPECT_EQ(micro.shape.batch, 2);
+  ASSERT_EQ(micro.units.size(), p.graph.units.size());
+  for (std::size_t i = 0; i < micro.units.size(); ++i) {
+    EXPECT_DOUBLE_EQ(p.graph.units[i].cost.forward_seconds, 2 * micro.units[i].forward_seconds) << micro.units[i].unit;
+    EXPECT_DOUBLE_EQ(p.graph.units[i].cost.backward_seconds, 2 * micro.units[i].backward_seconds);
+  }
+  EXPECT_EQ(cached_files(), 2u);
+}
+
 TEST_F(ProfilerTest, CalibrationCarriesTheMeasurementToOtherShapes) {
   ResolvedConfig small = config({});
   Profile p = profile_experiment(request(small));
