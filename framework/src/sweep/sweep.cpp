@@ -257,11 +257,16 @@ void write_outputs(const SweepFile& s, const Options& o, json& results) {
        << results["rank_correlation"].get<double>() << "**.\n\n";
   }
   md << "| rank | settings | fits | peak per device (GiB) | step (s) | images / s | status |\n|---|---|---|---|---|---|---|\n";
+  std::map<std::string, std::size_t> rank_of;  // trial id -> rank
+  for (std::size_t r = 0; r < order.size(); ++r) rank_of[trials[order[r]]["id"].get<std::string>()] = r + 1;
   for (std::size_t r = 0; r < order.size(); ++r) {
     const json& t = trials[order[r]];
     std::string settings;
     for (const auto& a : t["settings"]) settings += (settings.empty() ? "" : ", ") + ("`" + a.get<std::string>() + "`");
-    if (t.contains("searched_from")) settings += " (split search from trial " + t["searched_from"].get<std::string>() + ")";
+    if (t.contains("searched_from")) {
+      auto from = rank_of.find(t["searched_from"].get<std::string>());
+      if (from != rank_of.end()) settings += " (split search from rank " + std::to_string(from->second) + ")";
+    }
     bool measured = t.contains("measured_throughput");
     md << "| " << r + 1 << " | " << settings << " | " << (t.value("fits", false) ? "yes" : "no") << " | "
        << (measured ? t["measured_peak_bytes"].get<double>() : t.value("predicted_peak_bytes", 0.0)) / (1 << 30) << " | "

@@ -74,6 +74,9 @@ TEST(Sweep, SplitSearchAddsBetterSplitsBeyondTheGrid) {
   }
   EXPECT_GE(searched, 1);
   EXPECT_EQ(results["trials"].size(), 4u + std::size_t(searched));
+  std::ifstream report(out / "report.md");
+  const std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, ::testing::ContainsRegex("split search from rank [1-9]\\)"));
   auto bad = dir.write("bad.toml", "[sweep]\nbase = \"s.toml\"\nsearch = \"dp\"\n[axes]\n\"devices.count\" = [2]\n");
   auto rejected = testing::run_command(exe() + " sweep " + bad.string() + " --out " + (dir.path() / "x").string());
   EXPECT_EQ(rejected.status, 2);
