@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "host/suggest.hpp"
 #include "profile/costs.hpp"
 #include "vggt_lab/compat.hpp"
 
@@ -155,6 +156,7 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
                                 ") needs " + format_bytes(need) + " but has " + format_bytes(have));
     }
   }
+  report.processors = shared_processors(topology, machine_cores());
   report.timeline = simulate(
       report.graph, report.plan, [&](int s, Pass pass) { return predicted_seconds(report, s, pass); },
       [&](int from, int to) {
@@ -169,7 +171,7 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
         }
         return bytes / std::max(1, plan.micro_batches) / topology.link_bandwidth;
       },
-      shared_processors(topology, machine_cores()));
+      report.processors);
   return report;
 }
 
@@ -266,6 +268,34 @@ std::string plan_json(const PlanReport& report) {
   return out.dump(2);
 }
 
+namespace {
+
+/// A line per physical device that several logical devices share: how many
+/// of their actions the time prediction lets it run at once.
+std::string sharing_text(const PlanReport& report) {
+  const Processors& p = report.processors;
+  std::string out;
+  for (std::size_t id = 0; id < p.lanes.size(); ++id) {
+    std::vector<std::string> sharing;
+    std::string physical;
+    for (std::size_t d = 0; d < p.of.size(); ++d) {
+      if (p.of[d] != int(id)) continue;
+      sharing.push_back(std::to_string(d));
+      physical = report.topology.devices[d].physical;
+    }
+    if (sharing.size() < 2) continue;
+    out += "shared: devices " + join(sharing, ", ") + " on " + physical + " run " +
+           (p.lanes[id] == 1 ? std::string("one at a time") : std::to_string(p.lanes[id]) + " at a time") +
+           (physical == "cpu" ? " (" + std::to_string(worker_threads(machine_cores(), int(sharing.size()))) +
+                                    " intra-op thread(s) each)"
+                              : std::string()) +
+           "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string plan_text(const PlanReport& report) {
   std::ostringstream out;
   const auto& p = report.plan;
@@ -273,7 +303,8 @@ std::string plan_text(const PlanReport& report) {
       << p.schedule << " schedule, " << p.micro_batches << " micro-batch(es)\n"
       << "step: " << report.shape.batch << " scene(s) x " << report.shape.frames << " frames of "
       << report.shape.height << "x" << report.shape.width
-      << (report.shape.queries ? ", " + std::to_string(report.shape.queries) + " track queries" : "") << "\n";
+      << (report.shape.queries ? ", " + std::to_string(report.shape.queries) + " track queries" : "") << "\n"
+      << sharing_text(report);
   for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
     const auto& device = report.topology.devices[d];
     std::vector<std::string> units;

@@ -35,6 +35,7 @@ struct PlanReport {
   MemoryModel memory;
   InputShape shape;
   std::vector<DeviceMemory> predicted;
+  Processors processors;              // who shares a processor in the step simulation
   Timeline timeline;                  // predicted step
   std::vector<std::string> problems;  // structural and capacity violations
   bool fits() const { return problems.empty(); }

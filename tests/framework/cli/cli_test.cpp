@@ -15,6 +15,7 @@ namespace vggt_lab {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::run_command;
 using testing::TempDir;
 
@@ -162,6 +163,17 @@ TEST(Cli, ShippedExperimentsRunAndTheFullSizeOnesPlanToFit) {
     EXPECT_TRUE(plan["fits"].get<bool>()) << name;
     EXPECT_EQ(plan["devices"].size(), 4u) << name;
   }
+}
+
+// Logical devices on one physical device share its processor in the time
+// prediction, and plan says so; separate GPUs share nothing.
+TEST(Cli, PlanSaysWhichLogicalDevicesShareAProcessor) {
+  auto cpu = run_command(exe() + " plan " + std::string(SOURCE_ROOT) + "/experiments/balanced.toml -q");
+  ASSERT_EQ(cpu.status, 0) << cpu.output;
+  EXPECT_THAT(cpu.output, HasSubstr("shared: devices 0, 1, 2, 3 on cpu run "));
+  auto gpus = run_command(exe() + " plan " + std::string(SOURCE_ROOT) + "/experiments/1b/balanced.toml -q");
+  ASSERT_EQ(gpus.status, 0) << gpus.output;
+  EXPECT_THAT(gpus.output, Not(HasSubstr("shared:")));
 }
 
 TEST(Cli, PlanRefusesWhatDoesNotFitWithStatus1) {
