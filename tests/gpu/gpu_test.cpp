@@ -201,17 +201,19 @@ TEST(Gpu, MemoryMeterCountsEachLogicalDeviceOnOneGpu) {
 }
 
 // balanced-memory with 4 logical devices sharing the GPU: each one's peak, as
-// the meter counts it, against the plan's prediction for it. The slack above
-// 10 % is for cuBLAS workspaces, which the caching allocator holds once per
-// thread and the meter gives to whichever logical device first needed one.
+// the meter counts it, against the plan's prediction for it, at a shape where
+// each holds hundreds of MiB. The 64 MiB above 10 % is for cuBLAS workspaces
+// (up to 32 MiB each), which LibTorch keeps per thread (each worker's, and
+// autograd's) and the meter gives to the logical device that first needed one.
 TEST(Gpu, BalancedMemoryOnOneGpuPredictsEachLogicalDevice) {
   REQUIRE_CUDA();
-  GpuPlan run = measured_plan({"placement.plugin=balanced-memory", "devices.count=4"});
+  GpuPlan run = measured_plan({"placement.plugin=balanced-memory", "devices.count=4", "train.frames=8",
+                               "train.image_height=224", "train.image_width=224"});
   ASSERT_EQ(run.measured.size(), 4u);
   for (int d = 0; d < 4; ++d) {
     ASSERT_EQ(run.plan.topology.devices[d].physical, "cuda:0");
     const double expected = expected_peak(run.plan.predicted[d]);
-    EXPECT_NEAR(double(run.measured[d]), expected, 0.10 * expected + double(32 << 20)) << "logical device " << d;
+    EXPECT_NEAR(double(run.measured[d]), expected, 0.10 * expected + double(64 << 20)) << "logical device " << d;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "vggt_lab/compat.hpp"
 
@@ -49,10 +50,13 @@ class Owners {
   explicit Owners(Accounts& accounts) : accounts_(accounts) {}
   void allocated(std::uintptr_t address, int device, std::int64_t bytes) {
     Shard& shard = of(address);
+    std::pair<int, std::int64_t> unseen{-1, 0};  // a block freed without a report
     {
       std::lock_guard<std::mutex> lock(shard.mutex);
-      shard.blocks[address] = {device, bytes};
+      auto [it, added] = shard.blocks.try_emplace(address, device, bytes);
+      if (!added) unseen = std::exchange(it->second, {device, bytes});
     }
+    accounts_.add(unseen.first, -unseen.second);
     accounts_.add(device, bytes);
   }
   void freed(std::uintptr_t address) {
@@ -78,22 +82,20 @@ class Owners {
   std::array<Shard, 32> shards_;
 };
 
+/// One kind of memory: its accounts and the owners of its live blocks.
+struct Meter {
+  Accounts accounts;
+  Owners owners{accounts};
+};
+
 // Never destroyed: tensors are still freed during exit.
-Accounts& cpu_accounts() {
-  static Accounts* all = new Accounts;
-  return *all;
+Meter& cpu_meter() {
+  static Meter* meter = new Meter;
+  return *meter;
 }
-Owners& cpu_owners() {
-  static Owners* all = new Owners(cpu_accounts());
-  return *all;
-}
-Accounts& cuda_accounts() {
-  static Accounts* all = new Accounts;
-  return *all;
-}
-Owners& cuda_owners() {
-  static Owners* all = new Owners(cuda_accounts());
-  return *all;
+Meter& cuda_meter() {
+  static Meter* meter = new Meter;
+  return *meter;
 }
 std::atomic<bool> cuda_counted{false};
 
@@ -114,7 +116,7 @@ int current_device() {
 c10::DeleterFnPtr inner_deleter = nullptr;
 
 void release(void* data) {
-  cpu_owners().freed(reinterpret_cast<std::uintptr_t>(data));
+  cpu_meter().owners.freed(reinterpret_cast<std::uintptr_t>(data));
   inner_deleter(data);
 }
 
@@ -126,7 +128,7 @@ class CountingAllocator final : public c10::Allocator {
   // context, so the owner is kept by address rather than in the context.
   c10::DataPtr allocate(std::size_t bytes) const override {
     void* data = inner_->raw_allocate(bytes);
-    cpu_owners().allocated(reinterpret_cast<std::uintptr_t>(data), current_device(), std::int64_t(bytes));
+    cpu_meter().owners.allocated(reinterpret_cast<std::uintptr_t>(data), current_device(), std::int64_t(bytes));
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -138,9 +140,9 @@ class CountingAllocator final : public c10::Allocator {
 };
 
 void cuda_allocated(std::uintptr_t address, std::int64_t bytes) {
-  cuda_owners().allocated(address, current_device(), bytes);
+  cuda_meter().owners.allocated(address, current_device(), bytes);
 }
-void cuda_freed(std::uintptr_t address) { cuda_owners().freed(address); }
+void cuda_freed(std::uintptr_t address) { cuda_meter().owners.freed(address); }
 
 int gpu_of(const c10::Device& physical) { return physical.has_index() ? physical.index() : 0; }
 
@@ -166,21 +168,21 @@ void install_memory_meter(const c10::Device& physical) {
 ScopedDevice::ScopedDevice(int device) : guard_(std::make_unique<Guard>(device)) {}
 ScopedDevice::~ScopedDevice() = default;
 
-MemoryCount memory_count(int device) { return cpu_accounts().count(device); }
+MemoryCount memory_count(int device) { return cpu_meter().accounts.count(device); }
 
-void reset_memory_peaks() { cpu_accounts().reset_peaks(); }
+void reset_memory_peaks() { cpu_meter().accounts.reset_peaks(); }
 
 bool cuda_counted_per_logical_device() { return cuda_counted; }
 
 MemoryCount memory_count(const c10::Device& physical, int logical) {
   if (!physical.is_cuda()) return memory_count(logical);
-  if (cuda_counted) return cuda_accounts().count(logical);
+  if (cuda_counted) return cuda_meter().accounts.count(logical);
   return {compat::cuda_allocated(gpu_of(physical)), compat::cuda_peak_allocated(gpu_of(physical))};
 }
 
 void reset_memory_peaks(const c10::Device& physical) {
   if (!physical.is_cuda()) return reset_memory_peaks();
-  cuda_accounts().reset_peaks();
+  cuda_meter().accounts.reset_peaks();
   compat::cuda_reset_peak(gpu_of(physical));
 }
 
