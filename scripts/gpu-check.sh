@@ -5,7 +5,10 @@
 # PyTorch's LibTorch with CUDA, builds, runs the whole test suite (the GPU
 # tests run here instead of skipping) and the GPU benchmarks, and writes logs
 # and summary.md into $OUT.
-#   OUT=/path scripts/gpu-check.sh
+#   OUT=/path scripts/gpu-check.sh [build] [test] [bench]   (default: all three)
+# Phases run in that order; a later call can run what an earlier one left, as
+# long as the build folder is still there. The benchmark stops after
+# VGGT_LAB_BENCH_TIMEOUT seconds (default 300); bench.log keeps its rows so far.
 # Environment: VGGT_LAB_DEBS (default .gpu-debs), VGGT_LAB_PREFIX, VGGT_LAB_BUILD_DIR.
 set -uo pipefail
 
@@ -14,6 +17,7 @@ out=${OUT:?set OUT to the folder that receives the logs}
 debs=${VGGT_LAB_DEBS:-$root/.gpu-debs}
 prefix=${VGGT_LAB_PREFIX:-/tmp/vggt-lab-prefix}
 build=${VGGT_LAB_BUILD_DIR:-$root/build-gpu}
+phases=" ${*:-build test bench} "
 mkdir -p "$out"
 summary=$out/summary.md
 start=$(date +%s)
@@ -24,8 +28,13 @@ step() {
   local name=$1 log=$2 t0=$(date +%s)
   shift 2
   "$@" >>"$log" 2>&1
-  local status=$?
-  note "- $name: $([ $status = 0 ] && echo ok || echo "FAILED (status $status, see $(basename "$log"))"), $(($(date +%s) - t0)) s"
+  local status=$? result
+  case $status in
+    0) result=ok ;;
+    124) result="stopped at its time limit (see $(basename "$log"))" ;;
+    *) result="FAILED (status $status, see $(basename "$log"))" ;;
+  esac
+  note "- $name: $result, $(($(date +%s) - t0)) s"
   return $status
 }
 
@@ -44,12 +53,20 @@ multiarch=$prefix/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH="$multiarch:$torch_lib:${LD_LIBRARY_PATH:-}"
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 
-step configure "$out/build.log" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  "-DCMAKE_PREFIX_PATH=$torch_prefix;$prefix/usr" "-DCMAKE_LIBRARY_PATH=$multiarch" \
-  "-DVGGT_LAB_GTEST_SOURCE=$prefix/usr/src/googletest" || exit 1
-grep -q "VGGT_LAB_WITH_CUDA=1" "$build/build.ninja" 2>/dev/null || note "- warning: LibTorch was found without CUDA"
-step build "$out/build.log" cmake --build "$build" -j "$(nproc)" || exit 1
-(cd "$build" && step tests "$out/test.log" ctest --output-on-failure -j 4 --timeout 600)
-grep -E "tests passed|tests failed" "$out/test.log" | tail -1 | sed 's/^/  /' | tee -a "$summary"
-(cd "$root" && step "bench gpu" "$out/bench.log" "$build/bin/vggt-lab" bench gpu --json "$out/bench-gpu.json")
+if [[ $phases == *" build "* ]]; then
+  step configure "$out/build.log" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    "-DCMAKE_PREFIX_PATH=$torch_prefix;$prefix/usr" "-DCMAKE_LIBRARY_PATH=$multiarch" \
+    "-DVGGT_LAB_GTEST_SOURCE=$prefix/usr/src/googletest" || exit 1
+  grep -q "VGGT_LAB_WITH_CUDA=1" "$build/build.ninja" 2>/dev/null || note "- warning: LibTorch was found without CUDA"
+  step build "$out/build.log" cmake --build "$build" -j "$(nproc)" || exit 1
+fi
+[ -x "$build/bin/vggt-lab" ] || { note "no build in $build: run the build phase first"; exit 1; }
+if [[ $phases == *" test "* ]]; then
+  (cd "$build" && step tests "$out/test.log" ctest --output-on-failure -j 4 --timeout 600)
+  grep -E "tests passed|tests failed" "$out/test.log" | tail -1 | sed 's/^/  /' | tee -a "$summary"
+fi
+if [[ $phases == *" bench "* ]]; then
+  (cd "$root" && step "bench gpu" "$out/bench.log" timeout "${VGGT_LAB_BENCH_TIMEOUT:-300}" \
+    "$build/bin/vggt-lab" bench gpu --json "$out/bench-gpu.json")
+fi
 note "total: $(($(date +%s) - start)) s"
