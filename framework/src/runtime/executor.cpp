@@ -126,10 +126,10 @@ void set_blas_threads(int threads) {
 
 }  // namespace
 
-WorkerShare::WorkerShare(int cores, int workers)
-    : previous_(at::get_num_threads()), threads_(worker_threads(cores > 0 ? cores : machine_cores(), workers)) {
-  at::set_num_threads(threads_);
-  set_blas_threads(workers > 1 ? 1 : threads_);
+WorkerShare::WorkerShare(int cores, int workers) : previous_(at::get_num_threads()) {
+  const int threads = worker_threads(cores > 0 ? cores : machine_cores(), workers);
+  at::set_num_threads(threads);
+  set_blas_threads(workers > 1 ? 1 : threads);
 }
 
 WorkerShare::~WorkerShare() {

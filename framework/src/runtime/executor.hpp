@@ -73,10 +73,9 @@ class VGGT_LAB_API WorkerShare {
   ~WorkerShare();
   WorkerShare(const WorkerShare&) = delete;
   WorkerShare& operator=(const WorkerShare&) = delete;
-  int threads() const { return threads_; }
 
  private:
-  int previous_, threads_;
+  int previous_;
 };
 
 class VGGT_LAB_API Executor {

@@ -5,7 +5,7 @@
 // it. The tag travels with LibTorch's thread-local state, so work LibTorch
 // hands to its own threads (autograd's GPU threads, at::launch) is counted
 // too. On the CPU a counting allocator sees every block; on CUDA the caching
-// allocator reports its blocks where LibTorch can (2.1 and later). Peaks are
+// allocator reports its blocks where LibTorch can (2.2 and later). Peaks are
 // what the benchmarks compare with the plan.
 #include <cstdint>
 #include <memory>
