@@ -156,7 +156,7 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
                                 ") needs " + format_bytes(need) + " but has " + format_bytes(have));
     }
   }
-  report.processors = shared_processors(topology, machine_cores());
+  report.processors = shared_processors(topology, process_cores());
   report.timeline = simulate(
       report.graph, report.plan, [&](int s, Pass pass) { return predicted_seconds(report, s, pass); },
       [&](int from, int to) {
@@ -286,7 +286,7 @@ std::string sharing_text(const PlanReport& report) {
     if (sharing.size() < 2) continue;
     out += "shared: devices " + join(sharing, ", ") + " on " + physical + " run " +
            (p.lanes[id] == 1 ? std::string("one at a time") : std::to_string(p.lanes[id]) + " at a time") +
-           (physical == "cpu" ? " (" + std::to_string(worker_threads(machine_cores(), int(sharing.size()))) +
+           (physical == "cpu" ? " (" + std::to_string(worker_threads(process_cores(), int(sharing.size()))) +
                                     " intra-op thread(s) each)"
                               : std::string()) +
            "\n";

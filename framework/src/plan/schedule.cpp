@@ -1,8 +1,10 @@
 #include "vggt_lab/schedule.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -85,7 +87,24 @@ Processors Processors::separate(int devices) {
 
 int worker_threads(int cores, int workers) { return std::max(1, cores / std::max(1, workers)); }
 
-int machine_cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
+namespace {
+
+std::optional<int> positive_env(const char* name) {
+  const char* text = std::getenv(name);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || value <= 0) return std::nullopt;
+  return int(value);
+}
+
+}  // namespace
+
+int process_cores() {
+  if (auto cores = positive_env("VGGT_LAB_CORES")) return *cores;
+  const int ranks = positive_env("LOCAL_WORLD_SIZE").value_or(positive_env("WORLD_SIZE").value_or(1));
+  return std::max(1, int(std::thread::hardware_concurrency()) / ranks);
+}
 
 Processors shared_processors(const Topology& topology, int cores) {
   std::map<std::string, int> ids;

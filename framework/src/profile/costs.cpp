@@ -56,7 +56,7 @@ int sharing_first_device(const Topology& topology) {
 /// runtime gives it; elsewhere LibTorch's own.
 int profile_threads(const ProfileRequest& r) {
   if (r.topology.devices.at(0).physical != "cpu") return at::get_num_threads();
-  return worker_threads(machine_cores(), sharing_first_device(r.topology));
+  return worker_threads(process_cores(), sharing_first_device(r.topology));
 }
 
 Profile measure_experiment(const ProfileRequest& r) {

@@ -170,7 +170,7 @@ Profile measure(ModelInstance& model, const ModelGraph& graph, const TensorMap& 
   Probe probe(options.device);
   runtime::ScopedDevice attribution(Probe::kSlot);
   std::optional<runtime::WorkerShare> share;
-  if (options.device.is_cpu()) share.emplace(0, options.workers);
+  if (options.device.is_cpu()) share.emplace(options.workers);
   std::optional<compat::AutocastOn> autocast;
   if (options.autocast) autocast.emplace(options.device.type(), *options.autocast);
   model.module().to(options.device);

@@ -126,8 +126,8 @@ void set_blas_threads(int threads) {
 
 }  // namespace
 
-WorkerShare::WorkerShare(int cores, int workers) : previous_(at::get_num_threads()) {
-  const int threads = worker_threads(cores > 0 ? cores : machine_cores(), workers);
+WorkerShare::WorkerShare(int workers) : previous_(at::get_num_threads()) {
+  const int threads = worker_threads(process_cores(), workers);
   at::set_num_threads(threads);
   set_blas_threads(workers > 1 ? 1 : threads);
 }
@@ -385,7 +385,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   for (int d = 0; d < devices; ++d) workers += !order.device_order(d).empty();
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
-                    : worker_threads(options_.cores > 0 ? options_.cores : machine_cores(), workers);
+                    : worker_threads(process_cores(), workers);
   set_blas_threads(workers > 1 ? 1 : threads);
   for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();

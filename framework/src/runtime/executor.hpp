@@ -59,17 +59,16 @@ struct StepResult {
 };
 
 struct RuntimeOptions {
-  int intra_op_threads = 0;  // per worker; 0: `cores` shared among the workers
-  int cores = 0;             // this process's share of the machine; 0: every core
+  int intra_op_threads = 0;  // per worker; 0: process_cores() shared among the workers
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, fp32 weights
 };
 
 /// For a scope, the calling thread computes as each of `workers` workers
-/// sharing `cores` (0: every core) does in a step: with worker_threads()
-/// intra-op threads, and OpenBLAS single-threaded when there are several.
+/// sharing process_cores() does in a step: with worker_threads() intra-op
+/// threads, and OpenBLAS single-threaded when there are several.
 class VGGT_LAB_API WorkerShare {
  public:
-  WorkerShare(int cores, int workers);
+  explicit WorkerShare(int workers);
   ~WorkerShare();
   WorkerShare(const WorkerShare&) = delete;
   WorkerShare& operator=(const WorkerShare&) = delete;

@@ -129,15 +129,23 @@ json measure_trial(const SweepFile& s, const std::vector<std::string>& trial, co
   for (const auto& p : o.plugin_paths) args.insert(args.begin() + 1, {"--plugin-path", p.string()});
   for (const auto& a : with_defaults(trial, s, true)) args.insert(args.end(), {"--set", a});
   auto log = o.out / "trials" / (id + ".log");
+  // Made before fork: the child of a threaded process may only exec.
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env{"VGGT_LAB_CORES=" + std::to_string(std::max(1, process_cores() / std::max(1, o.jobs)))};
+  for (char** e = environ; *e; ++e) {
+    if (std::string(*e).rfind("VGGT_LAB_CORES=", 0) != 0) env.emplace_back(*e);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   auto start = Clock::now();

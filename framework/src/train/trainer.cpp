@@ -85,8 +85,6 @@ class Run {
     runtime::RuntimeOptions options;
     options.autocast = autocast_of(t_.get<std::string>("precision"));
     scaler_.on = t_.get<std::string>("precision") == "fp16";
-    // Ranks on one machine share its cores.
-    if (dp()) options.cores = std::max(1, machine_cores() / dp()->world().local_size);
     executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
                                                     std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);
     make_optimizers(resumed);

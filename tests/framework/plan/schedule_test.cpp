@@ -1,6 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <thread>
+
 #include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
@@ -69,6 +72,23 @@ TEST(Schedule, ProcessorsFollowPhysicalDevicesAndCpuCores) {
   EXPECT_THAT(shared_processors(on({"cpu"}), 2).lanes, ::testing::ElementsAre(1));
   EXPECT_EQ(worker_threads(8, 3), 2);
   EXPECT_EQ(worker_threads(2, 4), 1);
+}
+
+// A process's share of the cores: what a sweep gives each trial running side
+// by side, else the machine divided among the data-parallel ranks on it.
+TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
+  const int machine = std::max(1, int(std::thread::hardware_concurrency()));
+  ASSERT_EQ(unsetenv("VGGT_LAB_CORES"), 0);
+  ASSERT_EQ(unsetenv("WORLD_SIZE"), 0);
+  ASSERT_EQ(setenv("LOCAL_WORLD_SIZE", "2", 1), 0);
+  EXPECT_EQ(process_cores(), std::max(1, machine / 2));
+  ASSERT_EQ(setenv("VGGT_LAB_CORES", "3", 1), 0);
+  EXPECT_EQ(process_cores(), 3);
+  ASSERT_EQ(setenv("VGGT_LAB_CORES", "none", 1), 0);  // not a count: ignored
+  EXPECT_EQ(process_cores(), std::max(1, machine / 2));
+  unsetenv("VGGT_LAB_CORES");
+  unsetenv("LOCAL_WORLD_SIZE");
+  EXPECT_EQ(process_cores(), machine);
 }
 
 /// Most actions running at one moment.
