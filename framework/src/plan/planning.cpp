@@ -202,11 +202,10 @@ PlanReport plan_from_config(const ResolvedConfig& config, const Registry& regist
   PlanInputs in = plan_inputs(config, registry, context, overrides);
   auto placement = registry.create<Placement>(*placement_name, config.plugin_options("placement"), context);
   profile::ProfileRequest request{&config, &registry, context, in.topology, in.memory};
-  ModelGraph graph = profile::costed_graph(request, in.model, in.shape);
-  PlanReport report = make_plan(graph, placement, in.topology, in.shape, in.memory);
-  if (report.plan.micro_batches <= 1) return report;
-  graph = profile::timed_for_micro_batches(request, std::move(graph), report.plan.micro_batches);
-  return make_plan(std::move(graph), placement, in.topology, in.shape, in.memory);
+  PlanReport report = make_plan(profile::costed_graph(request, in.model, in.shape), placement, in.topology, in.shape,
+                                in.memory);
+  auto timed = profile::timed_for_micro_batches(request, report.graph, report.plan.micro_batches);
+  return timed ? make_plan(std::move(*timed), placement, in.topology, in.shape, in.memory) : report;
 }
 
 double predicted_seconds(const PlanReport& report, int stage, Pass pass) {

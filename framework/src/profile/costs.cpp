@@ -144,21 +144,23 @@ ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& mode
   return calibrated(std::move(graph), calibrate(profile), r.topology.devices.at(0).physical, r.memory);
 }
 
-ModelGraph timed_for_micro_batches(const ProfileRequest& r, ModelGraph graph, int micro_batches) {
+std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& r, const ModelGraph& graph,
+                                                  int micro_batches) {
   const std::int64_t batch = step_shape(r.config->core("train")).batch;
   const std::int64_t micro = (batch + micro_batches - 1) / std::max(1, micro_batches);
-  if (micro >= batch || r.config->core("costs").get<std::string>("source") != "measured") return graph;
+  if (micro >= batch || r.config->core("costs").get<std::string>("source") != "measured") return std::nullopt;
   ProfileRequest at_micro = r;
   at_micro.batch = micro;
   std::map<std::string, UnitProfile> measured;
   for (UnitProfile& u : profile_experiment(at_micro).units) measured[u.unit] = std::move(u);
-  for (Unit& unit : graph.units) {
+  ModelGraph timed = graph;
+  for (Unit& unit : timed.units) {
     auto it = measured.find(unit.name);
     if (it == measured.end()) throw Error("the micro-batch profile has no unit '" + unit.name + "'");
     unit.cost.forward_seconds = it->second.forward_seconds * micro_batches;
     unit.cost.backward_seconds = it->second.backward_seconds * micro_batches;
   }
-  return graph;
+  return timed;
 }
 
 }  // namespace vggt_lab::profile

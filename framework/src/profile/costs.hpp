@@ -2,6 +2,8 @@
 // Where a plan's unit costs come from, as [costs] says: the model's analytic
 // estimates, a profile measured on this machine (cached per configuration),
 // or the estimates calibrated by a profile file.
+#include <optional>
+
 #include "host/config.hpp"
 #include "profile/profiler.hpp"
 
@@ -29,10 +31,13 @@ VGGT_LAB_API Profile profile_experiment(const ProfileRequest& request);
 VGGT_LAB_API ModelGraph costed_graph(const ProfileRequest& request, const PluginObject<Model>& model,
                                      const InputShape& shape);
 
-/// With measured costs, `graph`'s unit times as a plan that splits the step
-/// into `micro_batches` runs them: measured at the micro-batch's size, times
-/// the count. A unit's time is far from linear in the batch on a CPU, where
-/// memory traffic grows faster than the work. Unchanged otherwise.
-VGGT_LAB_API ModelGraph timed_for_micro_batches(const ProfileRequest& request, ModelGraph graph, int micro_batches);
+/// With measured costs, `graph` with its unit times as a plan that splits the
+/// step into `micro_batches` runs them: measured at the micro-batch's size,
+/// times the count. A unit's time is far from linear in the batch on a CPU,
+/// where memory traffic grows faster than the work. Nothing when the times
+/// stay as they are (other cost sources, or no smaller micro-batch), so
+/// callers re-plan only when they changed.
+VGGT_LAB_API std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& request, const ModelGraph& graph,
+                                                               int micro_batches);
 
 }  // namespace vggt_lab::profile

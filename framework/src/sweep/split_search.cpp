@@ -92,9 +92,11 @@ std::optional<SplitResult> search_splits(const ResolvedConfig& config, const Plu
 
   const auto given = config.plugin_options("placement").get<std::vector<std::int64_t>>("splits");
   auto own = plan_with(p, given);
-  if (own && own->plan.micro_batches > 1) {
-    p.graph = profile::timed_for_micro_batches(request, std::move(p.graph), own->plan.micro_batches);
-    own = plan_with(p, given);
+  if (own) {
+    if (auto timed = profile::timed_for_micro_batches(request, p.graph, own->plan.micro_batches)) {
+      p.graph = std::move(*timed);
+      own = plan_with(p, given);
+    }
   }
   if (!own || own->plan.splits.empty() || score(p, own) == kInfeasible) return std::nullopt;
   SplitResult result;
