@@ -102,6 +102,10 @@ class AutocastOn {
   at::ScalarType dtype_ = at::kFloat;
 };
 
+/// Whether bf16 autocast trains on CPUs: LibTorch 1.13's CPU layer norm
+/// rejects a bf16 input with fp32 weights.
+constexpr bool kCpuBf16Autocast = TORCH_VERSION_MAJOR >= 2;
+
 /// CUDA devices LibTorch sees (0 in a CPU build).
 inline int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
 

@@ -21,7 +21,7 @@ namespace vggt_lab {
 struct MemoryModel {
   double optimizer_state_factor = 2.0;  // optimizer bytes per parameter byte (AdamW: 2)
   bool fused_attention = false;         // no attention probabilities kept (flash kernels)
-  bool checkpointing = false;           // units keep only their inputs; recompute in backward
+  Checkpointing checkpointing;         // units that keep only inputs and recompute in backward
   std::set<std::string> frozen_units;   // no gradients, optimizer state or activations
 };
 

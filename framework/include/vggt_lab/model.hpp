@@ -54,8 +54,9 @@ class VGGT_LAB_API ModelInstance {
   /// Parameter and buffer names (as in named_parameters / named_buffers)
   /// that a unit owns: what moves with it to its device.
   virtual std::vector<std::string> unit_tensors(const std::string& unit) = 0;
-  /// Recompute each unit's activations in backward instead of keeping them.
-  virtual void set_activation_checkpointing(bool on) = 0;
+  /// Recompute the activations of the units `checkpointing` names in
+  /// backward instead of keeping them.
+  virtual void set_checkpointing(const Checkpointing& checkpointing) = 0;
 };
 
 class VGGT_LAB_API Model {
@@ -65,8 +66,10 @@ class VGGT_LAB_API Model {
   /// Every state-dict entry, in the order the official model registers them.
   virtual std::vector<TensorSpec> state_dict_spec() const = 0;
   /// The placeable units for inputs of this shape, with edge sizes and cost
-  /// estimates, computed without allocating the model.
-  virtual ModelGraph graph(const InputShape& shape) const = 0;
+  /// estimates under `checkpointing`, computed without allocating the model.
+  virtual ModelGraph graph(const InputShape& shape, const Checkpointing& checkpointing) const = 0;
+  /// The same without checkpointing.
+  ModelGraph graph(const InputShape& shape) const { return graph(shape, Checkpointing{}); }
   /// The unit that owns a state-dict key.
   virtual std::string unit_of(const std::string& key) const = 0;
   /// An instance with the official initialisation (seed torch first), or the

@@ -341,7 +341,7 @@ json aggregator_rows(const GlobalOptions& global, const BenchArgs& args) {
 /// runs out; one model instance serves every count.
 json training_rows(const GlobalOptions& global, const BenchArgs& args, const std::string& preset, bool checkpointing) {
   const std::vector<std::string> settings = {"model.preset=" + preset, "train.image_height=518", "train.image_width=518",
-                                             std::string("train.checkpointing=") + (checkpointing ? "true" : "false")};
+                                             std::string("train.checkpointing=") + (checkpointing ? "trunk" : "none")};
   const std::string section = "training " + preset + (checkpointing ? " checkpointing" : "");
   Experiment first = on_gpu(global, args, settings);
   torch::manual_seed(0);

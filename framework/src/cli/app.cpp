@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "host/crash.hpp"
 #include "host/config.hpp"
 
 namespace vggt_lab {
@@ -26,10 +27,12 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
 void add_run(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand("run", "Train under a layout described by an experiment file");
-  run->add_option("file", args->file, "Experiment TOML file")->required();
+  run->add_option("file", args->file, "Experiment TOML file (continuing a run folder: its own configuration)");
   run->add_option("--out", args->out, "Run folder (default: <[output].dir>/<name>-<time>)");
   run->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
-  run->add_option("--resume", args->resume, "Continue a run from its folder or a checkpoint");
+  run->add_option("--resume", args->resume,
+                  "Continue a run folder in place (with its own configuration; --set names what may change), "
+                  "or start a new run from a run's or a step folder's checkpoint with --out");
   run->callback([&, args] { action = [&global, args] { return command_run(global, *args); }; });
 }
 
@@ -134,8 +137,10 @@ void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   plan->add_option("--devices", args->devices, "Logical devices (overrides [devices] count)");
   plan->add_option("--device-memory", args->device_memory, "Capacity of every device, e.g. 80GiB");
   plan->add_flag("--json", args->json, "Print one JSON object");
+  plan->add_flag("--max-frames", args->max_frames,
+                 "Find the most frames per scene that fit, and the device and unit that bind");
   plan->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
-  plan->footer("Exit status 1 when the plan does not fit its devices.");
+  plan->footer("Exit status 1 when the plan does not fit its devices (with --max-frames: not even 1 frame).");
   plan->callback([&, args] { action = [&global, args] { return command_plan(global, *args); }; });
 }
 
@@ -210,6 +215,7 @@ static void use_all_cores() {
 }
 
 int run_cli(int argc, char** argv) {
+  install_crash_handler();
   use_all_cores();
   CLI::App app{"vggt-lab: train VGGT with its layers spread over several devices"};
   app.require_subcommand(1);

@@ -99,6 +99,12 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   if (args.checkpoint) {
     auto report = load_state_dict(instance->module(), checkpoint_weights(*args.checkpoint), true, args.checkpoint->string());
     experiment.session.logger->info("weights from {}: {}", args.checkpoint->string(), report.summary());
+    for (const auto& item : instance->module().named_parameters()) {
+      if (torch::isfinite(item.value()).all().item<bool>()) continue;
+      experiment.session.logger->warn("{}: parameter '{}' is not finite (a diverged run?); the predictions will be too",
+                                      args.checkpoint->string(), item.key());
+      break;
+    }
   }
   instance->module().eval();
   runtime::Executor executor(instance, plan.graph, plan.plan, plan.topology,
@@ -141,7 +147,10 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   nlohmann::json cameras = {{"depth_scale", depth_scale}, {"frames", frames}};
   write_file_atomic(args.out / "cameras.json", cameras.dump(1) + "\n");
   auto threshold = torch::quantile(conf.reshape(-1), args.conf_percentile / 100.0).item<double>();
-  auto keep = conf >= threshold;
+  auto keep = (conf >= threshold) & torch::isfinite(points).all(-1);
+  if (keep.sum().item<int64_t>() == 0) {
+    experiment.session.logger->warn("no finite point to write: the predicted points or confidences are not finite");
+  }
   auto colors = images[0].permute({0, 2, 3, 1});
   write_ply(args.out / "points.ply", points.index({keep}), colors.index({keep}));
   std::cout << "wrote to " << args.out.string() << ":\n"

@@ -20,10 +20,33 @@ namespace {
 
 // Live ranks' pids; 0 once reaped, so a signal never reaches a reused pid.
 std::vector<pid_t> g_children;
+volatile sig_atomic_t g_interrupted = 0;  // the signal launch was stopped by
 
 void forward(int signal) {
   for (pid_t pid : g_children) {
     if (pid > 0) kill(pid, signal);
+  }
+}
+
+void interrupted(int signal) {
+  g_interrupted = signal;
+  forward(signal);
+}
+
+/// The rendezvous listens on every address of this machine at `port`.
+void check_port_free(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  address.sin_port = htons(std::uint16_t(port));
+  const bool taken = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+                     errno == EADDRINUSE;
+  if (fd >= 0) close(fd);
+  if (taken) {
+    throw InputError("--port " + std::to_string(port) +
+                     ": the port is taken by another program on this machine; choose another, or leave --port out "
+                     "for a free one");
   }
 }
 
@@ -77,10 +100,11 @@ int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 1
 }  // namespace
 
 int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
+  if (args.port > 0) check_port_free(args.port);
   const int port = args.port > 0 ? args.port : free_port();
   const auto arguments = run_arguments(global, args.run);
   struct sigaction action {};
-  action.sa_handler = forward;
+  action.sa_handler = interrupted;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   for (int rank = 0; rank < args.processes; ++rank) {
@@ -98,7 +122,7 @@ int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
     if (it == g_children.end()) continue;
     *it = 0;
     --running;
-    if (exit_status(status) != 0 && failed_rank < 0) {
+    if (exit_status(status) != 0 && failed_rank < 0 && !g_interrupted) {
       failed_rank = int(it - g_children.begin());
       first_failure = exit_status(status);
       std::cerr << "vggt-lab launch: rank " << failed_rank << " exited with status " << first_failure
@@ -107,6 +131,11 @@ int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
     }
   }
   g_children.clear();
+  if (g_interrupted) {
+    std::cerr << "vggt-lab launch: interrupted by " << (g_interrupted == SIGINT ? "SIGINT" : "SIGTERM")
+              << "; the ranks were stopped (continue the run with --resume RUN_FOLDER)\n";
+    return 128 + g_interrupted;
+  }
   return first_failure;
 }
 

@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "cli/commands.hpp"
 #include "host/files.hpp"
 #include "report/run_report.hpp"
 #include "train/trainer.hpp"
+#include "vggt_lab/compat.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -81,10 +84,94 @@ std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& 
   return dir;
 }
 
+/// Where [table] key was set: file:line:col, the --set, or the table or file.
+std::string location_of(const Experiment& experiment, const std::string& table, const std::string& key) {
+  auto t = experiment.raw.tables.find(table);
+  if (t == experiment.raw.tables.end()) return experiment.config.file.string();
+  auto entry = t->second.entries.find(key);
+  return (entry != t->second.entries.end() ? entry->second.where : t->second.where).str();
+}
+
+/// Training needs the GPUs a plan names; planning does not.
+void check_devices_exist(const Experiment& experiment, const Topology& topology) {
+  const int gpus = compat::cuda_device_count();
+  for (const auto& d : topology.devices) {
+    if (d.physical == "cpu" || std::stoi(d.physical.substr(5)) < gpus) continue;
+    throw InputError(location_of(experiment, "devices", "physical") + ": logical device " + std::to_string(d.index) + " is on " + d.physical + ", but " +
+                     (gpus == 0 ? std::string("this build of vggt-lab sees no CUDA device")
+                                : "only " + std::to_string(gpus) + " CUDA device(s) exist") +
+                     "; train with [devices] physical = \"auto\" or \"cpu\" (`vggt-lab plan` can still plan for GPUs)");
+  }
+}
+
+/// bf16 on CPUs needs LibTorch 2.x.
+void check_precision(const Experiment& experiment, const Topology& topology) {
+  if (compat::kCpuBf16Autocast || experiment.config.core("train").get<std::string>("precision") != "bf16") return;
+  if (std::none_of(topology.devices.begin(), topology.devices.end(), [](const auto& d) { return d.physical == "cpu"; })) {
+    return;
+  }
+  throw InputError(location_of(experiment, "train", "precision") + ": precision = \"bf16\" on CPUs needs LibTorch 2.x (this build has " TORCH_VERSION
+                   ", whose CPU layer norm rejects bf16 inputs); train in fp32 on CPUs, or in bf16 on GPUs");
+}
+
+/// Whether the run continues the run folder --resume names, in place.
+bool continues_in_place(const RunArgs& args) {
+  if (!args.resume || !std::filesystem::exists(*args.resume / "config.resolved.toml")) return false;
+  return !args.out || std::filesystem::equivalent(*args.out, *args.resume);
+}
+
+/// "table.key" for every setting on which two configurations differ.
+std::vector<std::string> differing_keys(const ResolvedConfig& a, const ResolvedConfig& b) {
+  std::set<std::string> tables;
+  for (const auto* c : {&a, &b}) {
+    for (const auto& [name, table] : c->tables) tables.insert(name);
+  }
+  std::vector<std::string> out;
+  for (const auto& name : tables) {
+    auto x = a.tables.find(name), y = b.tables.find(name);
+    if (x == a.tables.end() || y == b.tables.end() || x->second.plugin != y->second.plugin) {
+      out.push_back("[" + name + "]" + (x == a.tables.end() || y == b.tables.end() ? "" : " plugin"));
+      continue;
+    }
+    for (const auto& [key, value] : x->second.options.values()) {
+      if (!y->second.options.has(key) || format_value(value) != format_value(y->second.options.at(key))) {
+        out.push_back(name + "." + key + " (" + format_value(value) + " in the run)");
+      }
+    }
+  }
+  return out;
+}
+
+/// The experiment to run: a run folder continued in place keeps its own
+/// configuration, and an experiment file given too must agree with it except
+/// for the settings --set names.
+Experiment experiment_for(const GlobalOptions& global, const RunArgs& args) {
+  if (!continues_in_place(args)) {
+    if (args.file.empty()) {
+      throw InputError("run needs an experiment file, or --resume RUN_FOLDER to continue a run in place");
+    }
+    return open_experiment(global, args.file, args.overrides);
+  }
+  Experiment own = open_experiment(global, *args.resume / "config.resolved.toml", args.overrides);
+  if (args.file.empty()) return own;
+  Experiment given = open_experiment(global, args.file, args.overrides);
+  auto differences = differing_keys(own.config, given.config);
+  if (!differences.empty()) {
+    std::string list;
+    for (const auto& d : differences) list += "\n  " + d;
+    throw InputError(args.file.string() + " differs from the configuration of the run it resumes (" +
+                     (*args.resume / "config.resolved.toml").string() + "):" + list +
+                     "\nresume without the file to keep the run's configuration, name what may change with --set "
+                     "table.key=value, or start a new run from its checkpoint with --out NEW_FOLDER");
+  }
+  return own;
+}
+
 }  // namespace
 
 int command_run(const GlobalOptions& global, const RunArgs& args) {
-  Experiment experiment = open_experiment(global, args.file, args.overrides);
+  Experiment experiment = experiment_for(global, args);
+  const bool in_place = continues_in_place(args);
   spdlog::logger& log = *experiment.session.logger;
   create_plugins(experiment);
   PlanReport plan = plan_experiment(experiment);
@@ -92,12 +179,17 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
     throw InputError("the plan does not fit its devices:\n" + plan_text(plan) +
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
+  check_devices_exist(experiment, plan.topology);
+  check_precision(experiment, plan.topology);
   auto dp = join_world(experiment);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
-  if (writer) {
-    write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
-    write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
+  if (writer) write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  if (in_place && !args.overrides.empty()) {
+    std::string changed;
+    for (const auto& o : args.overrides) changed += " " + o;
+    log.info("resuming {} with its configuration changed by --set:{}", dir.string(), changed);
   }
   const Options& meta = experiment.config.core("experiment");
   log.info("experiment '{}', run folder {}, world size {}", meta.get<std::string>("name"), dir.string(),
@@ -116,6 +208,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   train::TrainSummary summary = train::train(setup);
   if (!writer) return 0;
   report::write_run_report(dir, meta.get<std::string>("name"), meta.get<std::string>("description"), summary);
+  if (!summary.stopped.empty()) throw Error("training stopped early; the report: " + (dir / "report.md").string());
   log.info("done: loss {:.4f} -> {:.4f} (first and last fifth of the steps), {:.2f} scenes/s; see {}",
            summary.first_fifth_loss, summary.last_fifth_loss, summary.samples_per_second,
            (dir / "report.md").string());

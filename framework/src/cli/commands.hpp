@@ -58,6 +58,7 @@ struct PlanArgs {
   int devices = 0;
   std::string device_memory;
   bool json = false;
+  bool max_frames = false;
 };
 int command_plan(const GlobalOptions& global, const PlanArgs& args);
 

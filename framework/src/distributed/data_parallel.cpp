@@ -5,6 +5,8 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstdlib>
+#include <future>
+#include <thread>
 
 #include "vggt_lab/error.hpp"
 
@@ -83,6 +85,44 @@ Settings settings_from(const Options& t) {
   return s;
 }
 
+namespace {
+
+/// The rendezvous store. A client's TCPStore waits for an answer without a
+/// deadline when another program holds MASTER_PORT; this gives up after
+/// timeout_s. (Rank 0 serves: a taken port fails at once.)
+c10::intrusive_ptr<c10d::Store> connect_store(const World& world, double timeout_s) {
+  c10d::TCPStoreOptions o;
+  o.port = std::uint16_t(world.master_port);
+  o.isServer = world.rank == 0;
+  o.numWorkers = world.size;
+  o.waitWorkers = true;
+  o.timeout = millis(timeout_s);
+  if (o.isServer) return c10::make_intrusive<c10d::TCPStore>(world.master_addr, o);
+  auto connect = std::make_shared<std::packaged_task<c10::intrusive_ptr<c10d::Store>()>>(
+      [address = world.master_addr, o] { return c10::make_intrusive<c10d::TCPStore>(address, o); });
+  auto store = connect->get_future();
+  std::thread([connect] { (*connect)(); }).detach();  // left blocked if it never answers
+  if (store.wait_for(std::chrono::duration<double>(timeout_s)) != std::future_status::ready) {
+    throw Error("rank " + std::to_string(world.rank) + ": the rendezvous at " + world.master_addr + ":" +
+                std::to_string(world.master_port) + " got no answer within [distributed] timeout_s = " +
+                std::to_string(int(timeout_s)) + " s; is another program listening on that port? start the ranks "
+                "with a free MASTER_PORT");
+  }
+  return store.get();
+}
+
+/// Gloo's network interface: GLOO_SOCKET_IFNAME as torch reads it, else
+/// loopback for ranks of one machine and the hostname's address otherwise.
+std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
+  if (const char* name = std::getenv("GLOO_SOCKET_IFNAME"); name && *name) {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(name);
+  }
+  return world.local_size == world.size ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                        : c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+}  // namespace
+
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
@@ -95,20 +135,10 @@ DataParallel::DataParallel(World world, Settings settings, c10::intrusive_ptr<c1
                      "on CPUs: use backend = \"gloo\" or \"auto\"");
   }
   collective("rendezvous", [&] {
-    if (!store) {
-      c10d::TCPStoreOptions o;
-      o.port = std::uint16_t(world_.master_port);
-      o.isServer = world_.rank == 0;
-      o.numWorkers = world_.size;
-      o.waitWorkers = true;
-      o.timeout = millis(settings_.timeout_s);
-      store = c10::make_intrusive<c10d::TCPStore>(world_.master_addr, o);
-    }
+    if (!store) store = connect_store(world_, settings_.timeout_s);
     group_->store = store;
     auto options = c10d::ProcessGroupGloo::Options::create(millis(settings_.timeout_s));
-    options->devices.push_back(world_.local_size == world_.size
-                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                   : c10d::ProcessGroupGloo::createDefaultDevice());
+    options->devices.push_back(gloo_device(world_));
     group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, world_.rank, world_.size, options);
   });
 }

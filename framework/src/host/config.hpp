@@ -34,10 +34,16 @@ struct ConfigTable {
   std::map<std::string, ConfigEntry> entries;
 };
 
+struct ConfigProblem {
+  SourceLocation where;
+  std::string message;
+};
+
 /// A parsed experiment with its includes merged, not yet validated.
 struct RawConfig {
   std::filesystem::path file;
   std::map<std::string, ConfigTable> tables;
+  std::vector<ConfigProblem> unknown;  // unknown tables and top-level keys, reported by resolve_config
 };
 
 /// Bad configuration: one message per problem, each with its location.

@@ -154,13 +154,12 @@ class Loader {
       if (name == "include") continue;
       const toml::table* table = node.as_table();
       if (!table) {
-        errors.push_back(at(where, "unknown top-level key '" + name +
-                                       "'; settings belong in a table such as [train]" +
-                                       did_you_mean(name, table_names())));
+        out.unknown.push_back({where, "unknown top-level key '" + name +
+                                          "'; settings belong in a table such as [train]" +
+                                          did_you_mean(name, table_names())});
       } else if (!known_table(name)) {
-        errors.push_back(at(where, "unknown table [" + name + "]" +
-                                       did_you_mean(name, table_names()) +
-                                       "; known tables: " + join(table_names())));
+        out.unknown.push_back({where, "unknown table [" + name + "]" + did_you_mean(name, table_names()) +
+                                          "; known tables: " + join(table_names())});
       } else {
         read_table(name, *table, file, out, errors);
       }
@@ -184,7 +183,12 @@ RawConfig load_config(const std::filesystem::path& file) {
   config.file = file;
   Loader loader;
   loader.load(file, {}, config);
-  if (!loader.errors.empty()) throw ConfigError(loader.errors);
+  if (!loader.errors.empty()) {  // with the unknown names too: every problem at once
+    std::vector<std::string> all;
+    for (const ConfigProblem& p : config.unknown) all.push_back(at(p.where, p.message));
+    all.insert(all.end(), loader.errors.begin(), loader.errors.end());
+    throw ConfigError(all);
+  }
   return config;
 }
 

@@ -20,6 +20,17 @@ std::optional<std::string> check_memories(const OptionValue& value) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_checkpointing(const OptionValue& value) {
+  const auto& text = std::get<std::string>(value);
+  if (text == "true" || text == "false") {
+    return "is a choice of units now: \"trunk\" for what true meant, \"none\" for false";
+  }
+  if (text.find_first_not_of(" ,") == std::string::npos) {
+    return "must be none, trunk, global, all or unit globs separated by commas, got \"" + text + "\"";
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, OptionSchema> make_core_schemas() {
   std::map<std::string, OptionSchema> schemas;
   schemas["experiment"]
@@ -66,7 +77,20 @@ std::map<std::string, OptionSchema> make_core_schemas() {
       .integer("image_height", 518, "Image height in pixels at most (a multiple of the patch size)", 1.0)
       .integer("image_width", 518, "Image width in pixels at most", 1.0)
       .integer("track_queries", 0, "Query points per scene for the track head (0: no tracking)", 0.0)
-      .boolean("checkpointing", false, "Recompute each unit's activations in backward")
+      .string("checkpointing", "none",
+              "Units whose activations are recomputed in backward instead of kept: none, trunk (the patch "
+              "embedder and aggregator blocks, as the official trainer), global (only the aggregator's "
+              "global-attention blocks), all (every unit: also the camera trunk and the DPT heads), or unit "
+              "globs separated by commas, e.g. \"block.*, point_head\"")
+      .with_check(check_checkpointing)
+      .integer("head_checkpoint_frames", 0,
+               "Checkpoint the frame-wise DPT heads (depth, point, the track head's features) by chunks of "
+               "this many frames: a head keeps one chunk's activations instead of all frames' (0: off)",
+               0.0)
+      .boolean("unused_parameters", false,
+               "Trainable parameters may go a step without a gradient (or the first step with an all-zero "
+               "one); false stops the run naming the first such parameter (DDP's "
+               "find_unused_parameters=false contract)")
       .string("fused_attention", "auto",
               "Whether attention keeps its probabilities for backward: off (LibTorch 1.13, CPUs), "
               "on (flash / memory-efficient kernels), auto (on for GPU plans)",
@@ -92,7 +116,10 @@ std::map<std::string, OptionSchema> make_core_schemas() {
       .number("valid_range", 0.98, "Quantile of per-pixel losses kept (<= 0 keeps all)", 0.0, 1.0)
       .integer("eval_every", 0, "Steps between evaluations on held-out scenes (0: only at the end)", 0.0)
       .integer("eval_scenes", 4, "Held-out scenes per evaluation (0: none)", 0.0)
-      .integer("checkpoint_every", 0, "Steps between checkpoints (0: only at the end)", 0.0);
+      .integer("checkpoint_every", 0, "Steps between checkpoints (0: only at the end)", 0.0)
+      .integer("keep_checkpoints", 2,
+               "Newest checkpoints kept in the run folder; the newest finite one is kept too when they are not",
+               1.0);
   schemas["distributed"]
       .string("backend", "auto", "c10d backend: auto (nccl on GPUs, gloo on CPUs), nccl or gloo",
               {"auto", "nccl", "gloo"})

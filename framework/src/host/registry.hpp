@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "host/crash.hpp"
 #include "vggt_lab/error.hpp"
 #include "vggt_lab/registrar.hpp"
 
@@ -34,6 +35,7 @@ struct VGGT_LAB_API PluginOrigin {
 /// Input errors stay input errors (exit status 2).
 template <class F>
 decltype(auto) call_plugin(const PluginOrigin& origin, F&& body) {
+  PluginCallScope running(origin);
   try {
     return body();
   } catch (const InputError& e) {

@@ -6,6 +6,7 @@
 
 #include "host/files.hpp"
 #include "io/torch_pickle.hpp"
+#include "vggt_lab/model.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab {
@@ -48,11 +49,18 @@ torch::Tensor tensor_from(const nlohmann::json& entry, const std::string& data, 
   if (offsets.size() != 2 || offsets[1] < offsets[0] || base + offsets[1] > data.size()) {
     corrupt(file, "tensor '" + name + "' lies outside the file");
   }
-  auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype->second));
-  if (static_cast<std::size_t>(tensor.nbytes()) != offsets[1] - offsets[0]) {
-    corrupt(file, "tensor '" + name + "' has " + std::to_string(offsets[1] - offsets[0]) +
-                      " bytes for its shape's " + std::to_string(tensor.nbytes()));
+  // Checked against the file before anything is allocated.
+  std::size_t bytes = c10::elementSize(dtype->second);
+  for (int64_t d : shape) {
+    if (d < 0) corrupt(file, "tensor '" + name + "' has a negative dimension " + std::to_string(d));
+    if (d > 0 && bytes > (offsets[1] - offsets[0]) / std::size_t(d)) bytes = offsets[1] - offsets[0] + 1;
+    else bytes *= std::size_t(d);
   }
+  if (bytes != offsets[1] - offsets[0]) {
+    corrupt(file, "tensor '" + name + "' has " + std::to_string(offsets[1] - offsets[0]) +
+                      " bytes, not what its shape " + shape_text(shape) + " needs");
+  }
+  auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype->second));
   std::memcpy(tensor.data_ptr(), data.data() + base + offsets[0], tensor.nbytes());
   return tensor;
 }
@@ -140,10 +148,15 @@ void save_torch_state_dict(const std::filesystem::path& file, const NamedTensors
 NamedTensors load_state_dict_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError("cannot open " + file.string());
-  char magic[2] = {0, 0};
-  in.read(magic, 2);
+  unsigned char magic[9] = {};
+  in.read(reinterpret_cast<char*>(magic), sizeof magic);
   if (magic[0] == 'P' && magic[1] == 'K') return load_torch_state_dict(file);
-  return load_safetensors(file).tensors;
+  if (in.gcount() == sizeof magic && magic[8] == '{') return load_safetensors(file).tensors;
+  if (magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5) {
+    throw InputError(file.string() + ": a legacy torch.save file (pickle, not a zip archive); save it again with "
+                     "a current torch.save, or as .safetensors");
+  }
+  throw InputError(file.string() + ": not a weight file; expected a safetensors file or a torch.save archive (.pt)");
 }
 
 }  // namespace vggt_lab

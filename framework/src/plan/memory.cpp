@@ -9,10 +9,11 @@ namespace vggt_lab {
 
 std::int64_t unit_activations(const Unit& unit, const MemoryModel& model) {
   if (model.frozen_units.count(unit.name)) return 0;
-  const std::int64_t full =
-      unit.cost.activation_bytes + (model.fused_attention ? 0 : unit.cost.attention_bytes);
-  // A unit that cannot be checkpointed reports its full activations.
-  return model.checkpointing ? std::min(full, unit.cost.checkpoint_bytes) : full;
+  const UnitCost& c = unit.cost;
+  if (model.checkpointing.on(unit.name)) {
+    return c.checkpoint_bytes + (model.fused_attention ? 0 : c.checkpoint_attention_bytes);
+  }
+  return c.activation_bytes + (model.fused_attention ? 0 : c.attention_bytes);
 }
 
 std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
@@ -67,7 +68,7 @@ void at_peak(const std::vector<Held>& units, DeviceMemory& d) {
 /// one checkpointed piece's recomputed activations.
 std::int64_t unit_transient(const Unit& unit, const MemoryModel& model) {
   std::int64_t transient = unit.cost.workspace_bytes;
-  if (model.checkpointing && !model.frozen_units.count(unit.name)) {
+  if (model.checkpointing.on(unit.name) && !model.frozen_units.count(unit.name)) {
     transient += unit.cost.recompute_bytes + (model.fused_attention ? 0 : unit.cost.recompute_attention_bytes);
   }
   return transient;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -110,9 +111,64 @@ InputShape step_shape(const Options& train) {
           train.get<std::int64_t>("track_queries")};
 }
 
+std::vector<std::string> checkpointing_globs(const std::string& choice) {
+  if (choice == "none") return {};
+  if (choice == "trunk") return {"embed", "block.*"};
+  if (choice == "global") return {"block.*"};
+  if (choice == "all") return {"*"};
+  std::vector<std::string> globs;
+  std::stringstream list(choice);
+  for (std::string glob; std::getline(list, glob, ',');) {
+    glob.erase(0, glob.find_first_not_of(' '));
+    glob.erase(glob.find_last_not_of(' ') + 1);
+    if (!glob.empty()) globs.push_back(glob);
+  }
+  return globs;
+}
+
+Checkpointing resolve_checkpointing(const Options& train, const Model& model) {
+  const std::string choice = train.get<std::string>("checkpointing");
+  Checkpointing c;
+  c.global_only = choice == "global";
+  c.head_frames = train.get<std::int64_t>("head_checkpoint_frames");
+  std::vector<std::string> names;
+  for (const Unit& unit : model.graph(InputShape{}).units) names.push_back(unit.name);
+  for (const std::string& glob : checkpointing_globs(choice)) {
+    bool matched = false;
+    for (const auto& name : names) {
+      if (!glob_match(glob, name)) continue;
+      c.units.insert(name);
+      matched = true;
+    }
+    if (!matched) {
+      throw InputError("[train] checkpointing: '" + glob + "' names no unit of the model; its units are " +
+                       unit_list(names) + " (or use none, trunk, global, all)");
+    }
+  }
+  if (c.head_frames > 0) {
+    for (const auto& name : names) {
+      if (name == "depth_head" || name == "point_head" || name == "track_head") c.units.insert(name);
+    }
+  }
+  return c;
+}
+
+std::string checkpointing_text(const Checkpointing& c) {
+  if (c.units.empty()) return "none";
+  std::vector<std::string> units(c.units.begin(), c.units.end());
+  auto number = [](const std::string& u) { return u.rfind("block.", 0) == 0 ? std::stoi(u.substr(6)) : -1; };
+  std::sort(units.begin(), units.end(), [&](const auto& a, const auto& b) {
+    return std::make_pair(number(a), a) < std::make_pair(number(b), b);
+  });
+  std::string text = unit_list(units);
+  if (c.global_only) text += " (global attention only)";
+  if (c.head_frames > 0) text += ", heads by " + std::to_string(c.head_frames) + " frames";
+  return text;
+}
+
 MemoryModel memory_model(const Options& train, const Model& model, const Topology& topology) {
   MemoryModel memory;
-  memory.checkpointing = train.get<bool>("checkpointing");
+  memory.checkpointing = resolve_checkpointing(train, model);
   const std::string fused = train.get<std::string>("fused_attention");
   bool gpu = false;
   for (const auto& d : topology.devices) gpu = gpu || d.physical != "cpu";
@@ -133,7 +189,8 @@ MemoryModel memory_model(const Options& train, const Model& model, const Topolog
 
 PlanReport make_plan(const PluginObject<Model>& model, const PluginObject<Placement>& placement,
                      const Topology& topology, const InputShape& shape, const MemoryModel& memory) {
-  return make_plan(model.call([&](Model& m) { return m.graph(shape); }), placement, topology, shape, memory);
+  return make_plan(model.call([&](Model& m) { return m.graph(shape, memory.checkpointing); }), placement, topology,
+                   shape, memory);
 }
 
 PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement, const Topology& topology,
@@ -146,8 +203,13 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
   report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
   // A batch smaller than the micro-batch count runs as that many (never an empty one).
   report.plan.micro_batches = int(std::max<std::int64_t>(1, std::min<std::int64_t>(report.plan.micro_batches, shape.batch)));
-  report.problems = check_plan(report.graph, topology, report.plan);
-  if (!report.problems.empty()) return report;
+  if (auto invalid = check_plan(report.graph, topology, report.plan); !invalid.empty()) {
+    std::string list;
+    for (const auto& problem : invalid) list += "\n  " + problem;
+    throw InputError(placement.origin.describe() + " returned an invalid plan:" + list +
+                     "\nthe plugin placed a unit twice, left one out, or named a device the topology lacks; "
+                     "fix the plugin or its options, or choose another [placement]");
+  }
   report.predicted = predicted_memory(report.graph, topology, report.plan, memory);
   for (std::size_t d = 0; d < topology.devices.size(); ++d) {
     std::int64_t need = report.predicted[d].total(), have = topology.devices[d].capacity_bytes;
@@ -219,8 +281,8 @@ double predicted_seconds(const PlanReport& report, int stage, Pass pass) {
       measured += backward ? u.cost.backward_seconds : u.cost.forward_seconds;
       continue;
     }
-    double factor = backward ? 2.0 + (report.memory.checkpointing ? 1.0 : 0.0) : 1.0;
-    flops += u.cost.forward_flops * factor;
+    flops += backward ? 2.0 * u.cost.forward_flops + (report.memory.checkpointing.on(unit) ? u.cost.recompute_flops : 0.0)
+                      : u.cost.forward_flops;
   }
   double speed = report.topology.devices[s.device].flops;
   return ((speed > 0 ? flops / speed : 0.0) + measured) / std::max(1, report.plan.micro_batches);
@@ -234,6 +296,7 @@ std::string plan_json(const PlanReport& report) {
   out["input"] = {{"batch", report.shape.batch}, {"frames", report.shape.frames},
                   {"height", report.shape.height}, {"width", report.shape.width},
                   {"queries", report.shape.queries}};
+  out["checkpointing"] = checkpointing_text(report.memory.checkpointing);
   out["fits"] = report.fits();
   out["problems"] = report.problems;
   out["predicted_step_seconds"] = report.timeline.makespan;
@@ -303,6 +366,7 @@ std::string plan_text(const PlanReport& report) {
       << "step: " << report.shape.batch << " scene(s) x " << report.shape.frames << " frames of "
       << report.shape.height << "x" << report.shape.width
       << (report.shape.queries ? ", " + std::to_string(report.shape.queries) + " track queries" : "") << "\n"
+      << "checkpointing: " << checkpointing_text(report.memory.checkpointing) << "\n"
       << sharing_text(report);
   for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
     const auto& device = report.topology.devices[d];

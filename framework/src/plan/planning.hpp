@@ -23,6 +23,12 @@ struct TopologyOverrides {
 VGGT_LAB_API Topology make_topology(const Options& devices, const TopologyOverrides& overrides = {});
 /// The step shape from [train].
 VGGT_LAB_API InputShape step_shape(const Options& train);
+/// The units [train] checkpointing names ("none", "trunk", "global", "all" or
+/// unit globs separated by commas), and the frame-wise heads when
+/// head_checkpoint_frames > 0. An InputError names a glob that matches nothing.
+VGGT_LAB_API Checkpointing resolve_checkpointing(const Options& train, const Model& model);
+/// "embed, block.0..block.23 (global attention only), heads by 4 frames", or "none".
+VGGT_LAB_API std::string checkpointing_text(const Checkpointing& checkpointing);
 /// How training holds memory: [train] checkpointing, fused_attention and
 /// frozen, the units whose every parameter is frozen.
 VGGT_LAB_API MemoryModel memory_model(const Options& train, const Model& model,

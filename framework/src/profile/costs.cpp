@@ -63,7 +63,7 @@ Profile measure_experiment(const ProfileRequest& r) {
   const Options& train = r.config->core("train");
   auto model = create_model(*r.config, *r.registry, r.context);
   const InputShape shape = profiled_shape(r);
-  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
+  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape, r.memory.checkpointing); });
   TensorMap batch = planned_batch(r);
   torch::manual_seed(0);
   auto instance = train::build_model(model, train);
@@ -85,7 +85,7 @@ std::string profile_key(const ProfileRequest& r) {
   return "model=" + r.config->plugin("model").value_or("") + "{" + options_text(r.config->plugin_options("model")) +
          "} shape=" + std::to_string(s.batch) + "x" + std::to_string(s.frames) + "x" + std::to_string(s.height) + "x" +
          std::to_string(s.width) + "q" + std::to_string(s.queries) + " device=" + r.topology.devices.at(0).physical +
-         " checkpointing=" + std::to_string(r.memory.checkpointing) +
+         " checkpointing=" + checkpointing_text(r.memory.checkpointing) +
          " fused_attention=" + std::to_string(r.memory.fused_attention) + " precision=" +
          train.get<std::string>("precision") + " threads=" +
          std::to_string(profile_threads(r)) + " torch=" + TORCH_VERSION + " vggt-lab=" + VGGT_LAB_VERSION_STRING;
@@ -121,7 +121,7 @@ Profile profile_experiment(const ProfileRequest& r) {
 }
 
 ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& model, const InputShape& shape) {
-  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape); });
+  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape, r.memory.checkpointing); });
   const Options& costs = r.config->core("costs");
   const std::string source = costs.get<std::string>("source");
   if (source == "measured") return with_measured_costs(std::move(graph), profile_experiment(r));

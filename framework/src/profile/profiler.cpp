@@ -145,8 +145,9 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
 json cost_json(const UnitCost& c) {
   return {{"param_bytes", c.param_bytes},       {"activation_bytes", c.activation_bytes},
           {"attention_bytes", c.attention_bytes}, {"checkpoint_bytes", c.checkpoint_bytes},
+          {"checkpoint_attention_bytes", c.checkpoint_attention_bytes},
           {"recompute_bytes", c.recompute_bytes}, {"recompute_attention_bytes", c.recompute_attention_bytes},
-          {"forward_flops", c.forward_flops}};
+          {"forward_flops", c.forward_flops}, {"recompute_flops", c.recompute_flops}};
 }
 
 UnitCost cost_from_json(const json& j) {
@@ -155,9 +156,11 @@ UnitCost cost_from_json(const json& j) {
   c.activation_bytes = j.at("activation_bytes").get<std::int64_t>();
   c.attention_bytes = j.at("attention_bytes").get<std::int64_t>();
   c.checkpoint_bytes = j.at("checkpoint_bytes").get<std::int64_t>();
+  c.checkpoint_attention_bytes = j.at("checkpoint_attention_bytes").get<std::int64_t>();
   c.recompute_bytes = j.at("recompute_bytes").get<std::int64_t>();
   c.recompute_attention_bytes = j.at("recompute_attention_bytes").get<std::int64_t>();
   c.forward_flops = j.at("forward_flops").get<double>();
+  c.recompute_flops = j.at("recompute_flops").get<double>();
   return c;
 }
 
@@ -193,6 +196,22 @@ Profile measure(ModelInstance& model, const ModelGraph& graph, const TensorMap& 
   return profile;
 }
 
+namespace {
+
+json checkpointing_json(const Checkpointing& c) {
+  return {{"units", c.units}, {"global_only", c.global_only}, {"head_frames", c.head_frames}};
+}
+
+Checkpointing checkpointing_from_json(const json& j) {
+  Checkpointing c;
+  c.units = j.at("units").get<std::set<std::string>>();
+  c.global_only = j.at("global_only").get<bool>();
+  c.head_frames = j.at("head_frames").get<std::int64_t>();
+  return c;
+}
+
+}  // namespace
+
 json to_json(const Profile& profile) {
   json units = json::array();
   for (const UnitProfile& u : profile.units) {
@@ -201,18 +220,18 @@ json to_json(const Profile& profile) {
                      {"workspace_bytes", u.workspace_bytes}, {"analytic", cost_json(u.analytic)}});
   }
   const InputShape& s = profile.shape;
-  return {{"format", "vggt-lab profile 1"},
+  return {{"format", "vggt-lab profile 2"},
           {"key", profile.key},
           {"device", profile.device},
           {"shape", {{"batch", s.batch}, {"frames", s.frames}, {"height", s.height}, {"width", s.width},
                      {"queries", s.queries}}},
-          {"checkpointing", profile.memory.checkpointing},
+          {"checkpointing", checkpointing_json(profile.memory.checkpointing)},
           {"fused_attention", profile.memory.fused_attention},
           {"units", units}};
 }
 
 Profile profile_from_json(const json& j, const std::string& where) {
-  if (!j.is_object() || j.value("format", "") != "vggt-lab profile 1") {
+  if (!j.is_object() || j.value("format", "") != "vggt-lab profile 2") {
     throw InputError(where + ": not a vggt-lab profile (expected \"format\": \"vggt-lab profile 1\"); "
                      "write one with `vggt-lab profile EXPERIMENT.toml --out FILE.json`");
   }
@@ -224,7 +243,7 @@ Profile profile_from_json(const json& j, const std::string& where) {
     p.shape = {s.at("batch").get<std::int64_t>(), s.at("frames").get<std::int64_t>(),
                s.at("height").get<std::int64_t>(), s.at("width").get<std::int64_t>(),
                s.at("queries").get<std::int64_t>()};
-    p.memory.checkpointing = j.at("checkpointing").get<bool>();
+    p.memory.checkpointing = checkpointing_from_json(j.at("checkpointing"));
     p.memory.fused_attention = j.at("fused_attention").get<bool>();
     for (const json& u : j.at("units")) {
       p.units.push_back({u.at("unit").get<std::string>(), u.at("forward_seconds").get<double>(),
@@ -289,7 +308,7 @@ Calibration calibrate(const Profile& profile) {
     s.analytic_activations += double(u.analytic.activation_bytes);
     s.forward += u.forward_seconds;
     // Backward without the recomputation a checkpointed profile includes.
-    s.backward += u.backward_seconds - (profile.memory.checkpointing ? u.forward_seconds : 0.0);
+    s.backward += u.backward_seconds - (profile.memory.checkpointing.on(u.unit) ? u.forward_seconds : 0.0);
     s.flops += u.analytic.forward_flops;
   }
   Calibration calibration;
@@ -320,7 +339,7 @@ ModelGraph calibrated(ModelGraph graph, const Calibration& calibration, const st
     scale(c.attention_bytes);
     scale(c.checkpoint_bytes);
     // A checkpointed profile measured the recomputation in its workspace.
-    if (calibration.checkpointing) {
+    if (calibration.checkpointing.on(unit.name)) {
       c.recompute_bytes = c.recompute_attention_bytes = 0;
     } else {
       scale(c.recompute_bytes);
@@ -329,7 +348,7 @@ ModelGraph calibrated(ModelGraph graph, const Calibration& calibration, const st
     c.workspace_bytes = std::int64_t(activations * f.workspace);
     if (same_device && f.forward_seconds_per_flop > 0) {
       c.forward_seconds = c.forward_flops * f.forward_seconds_per_flop;
-      c.backward_seconds = c.forward_seconds * (f.backward_over_forward + (memory.checkpointing ? 1.0 : 0.0));
+      c.backward_seconds = c.forward_seconds * (f.backward_over_forward + (memory.checkpointing.on(unit.name) ? 1.0 : 0.0));
     }
   }
   return graph;

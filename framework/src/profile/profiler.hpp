@@ -70,7 +70,7 @@ struct Factors {
 };
 struct Calibration {
   std::string device;          // where it was measured: times apply to that kind of device only
-  bool checkpointing = false;  // measured with recomputation (then its workspace holds it)
+  Checkpointing checkpointing;  // units measured with recomputation (then their workspace holds it)
   std::map<std::string, Factors> kinds;
 };
 

@@ -33,13 +33,14 @@ std::string loss_chart(const std::vector<json>& metrics) {
   std::map<std::string, Series> series;
   series["loss"].name = "loss";
   for (const auto& line : metrics) {
-    if (!line.contains("loss")) continue;
+    if (!line.contains("loss") || !line["loss"].is_number()) continue;  // null: not finite
     double step = line["step"];
     series["loss"].x.push_back(step);
     series["loss"].y.push_back(line["loss"]);
     if (!line.contains("losses")) continue;
     for (const auto& [name, value] : line["losses"].items()) {
       if (name != "loss_camera" && name.rfind("loss_conf_", 0) != 0 && name != "loss_track") continue;
+      if (!value.is_number()) continue;
       series[name].name = name;
       series[name].x.push_back(step);
       series[name].y.push_back(value);
@@ -98,6 +99,7 @@ std::string markdown(const std::string& experiment, const std::string& descripti
   out << "Plan: **" << plan.value("strategy", "?") << "**, " << plan.value("schedule", "?") << " schedule, "
       << plan.value("micro_batches", 1) << " micro-batch(es); predicted step "
       << plan.value("predicted_step_seconds", 0.0) << " s.\n\n";
+  if (!s.stopped.empty()) out << "**Stopped early.** " << s.stopped << "\n\n";
   out << "| | value |\n|---|---|\n";
   out << "| steps | " << s.steps << " (" << s.skipped << " skipped) |\n";
   out << "| loss, first fifth of the steps | " << s.first_fifth_loss << " |\n";
@@ -142,7 +144,8 @@ void write_run_report(const std::filesystem::path& run_dir, const std::string& e
                   {"seconds", s.seconds},
                   {"samples_per_second", s.samples_per_second},
                   {"eval", s.final_eval},
-                  {"checkpoint", s.checkpoint.string()}};
+                  {"checkpoint", s.checkpoint.string()},
+                  {"stopped", s.stopped}};
   write_file_atomic(run_dir / "summary.json", summary.dump(2) + "\n");
   write_file_atomic(run_dir / "loss.svg", loss_chart(metrics));
   write_file_atomic(run_dir / "memory.svg", memory_chart(metrics, plan));

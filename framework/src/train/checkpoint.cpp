@@ -3,15 +3,23 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "host/files.hpp"
+#include "io/checksum.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab::train {
 namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kFiles = {"model.safetensors", "optimizer.safetensors", "plan.json"};
 
 std::string step_name(std::int64_t step) {
   char text[32];
@@ -19,7 +27,7 @@ std::string step_name(std::int64_t step) {
   return text;
 }
 
-void sync_dir(const std::filesystem::path& dir) {
+void sync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
     ::fsync(fd);
@@ -27,70 +35,177 @@ void sync_dir(const std::filesystem::path& dir) {
   }
 }
 
-std::filesystem::path resolve(const std::filesystem::path& where) {
-  if (std::filesystem::exists(where / "state.json")) return where;
-  for (auto dir : {where, where / "checkpoints"}) {
-    std::ifstream latest(dir / "latest");
-    std::string name;
-    if (latest >> name && std::filesystem::exists(dir / name / "state.json")) return dir / name;
+json file_records(const fs::path& dir) {
+  json files = json::object();
+  for (const auto& name : kFiles) {
+    files[name] = {{"bytes", fs::file_size(dir / name)}, {"crc32c", file_crc32c(dir / name)}};
   }
-  throw InputError("no checkpoint at " + where.string() +
-                   ": expected a run folder, its checkpoints/ folder, or a checkpoints/step-<n> folder");
+  return files;
+}
+
+std::optional<json> read_state(const fs::path& dir, std::string& problem) {
+  std::ifstream in(dir / "state.json");
+  if (!in) {
+    problem = (dir / "state.json").string() + " is missing";
+    return std::nullopt;
+  }
+  try {
+    json state;
+    in >> state;
+    return state;
+  } catch (const std::exception& e) {
+    problem = (dir / "state.json").string() + " is unreadable (" + e.what() + ")";
+    return std::nullopt;
+  }
+}
+
+/// What is wrong with a step folder, or nothing.
+std::optional<std::string> damage(const fs::path& dir, const json& state) {
+  if (!state.contains("files")) return std::nullopt;  // written before checksums
+  for (const auto& [name, record] : state.at("files").items()) {
+    const fs::path file = dir / name;
+    if (!fs::exists(file)) return file.string() + " is missing";
+    if (fs::file_size(file) != record.at("bytes").get<std::uintmax_t>()) {
+      return file.string() + " has " + std::to_string(fs::file_size(file)) + " bytes, the checkpoint wrote " +
+             std::to_string(record.at("bytes").get<std::uintmax_t>());
+    }
+    if (file_crc32c(file) != record.at("crc32c").get<std::uint32_t>()) {
+      return file.string() + " is corrupt (its CRC-32C differs from the one recorded when it was written)";
+    }
+  }
+  return std::nullopt;
+}
+
+/// Why a step folder cannot be resumed from, or nothing.
+std::optional<std::string> unusable(const fs::path& dir, json& state) {
+  std::string problem;
+  auto read = read_state(dir, problem);
+  if (!read) return problem;
+  state = *read;
+  if (auto wrong = damage(dir, state)) return wrong;
+  if (!state.value("finite", true)) return dir.string() + " holds non-finite parameters";
+  return std::nullopt;
+}
+
+/// Step folders under `root`, newest first.
+std::vector<fs::path> step_dirs(const fs::path& root) {
+  std::vector<fs::path> dirs;
+  if (!fs::is_directory(root)) return dirs;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind("step-", 0) == 0 && entry.path().extension() != ".tmp") {
+      dirs.push_back(entry.path());
+    }
+  }
+  std::sort(dirs.rbegin(), dirs.rend());
+  return dirs;
+}
+
+/// `latest` first, then every other step folder, newest first.
+std::vector<fs::path> candidates(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::string latest;
+  if (std::ifstream(root / "latest") >> latest && fs::is_directory(root / latest)) out.push_back(root / latest);
+  for (const auto& dir : step_dirs(root)) {
+    if (out.empty() || dir != out.front()) out.push_back(dir);
+  }
+  return out;
+}
+
+bool finite_state(const fs::path& dir) {
+  std::string problem;
+  auto state = read_state(dir, problem);
+  return state && state->value("finite", true);
+}
+
+void prune(const fs::path& root, int keep) {
+  const auto dirs = step_dirs(root);
+  bool kept_finite = false;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    const bool finite = finite_state(dirs[i]);
+    const bool keep_this = int(i) < keep || (finite && !kept_finite);
+    kept_finite = kept_finite || (finite && keep_this);
+    if (!keep_this) fs::remove_all(dirs[i]);
+  }
+}
+
+TrainingState parse_state(const json& j) {
+  TrainingState s;
+  s.step = j.at("step");
+  s.data_position = j.at("data_position");
+  s.loss_scale = j.at("loss_scale");
+  s.scale_growth_tracker = j.at("scale_growth_tracker");
+  s.finite = j.value("finite", true);
+  return s;
+}
+
+Checkpoint read_checkpoint(const fs::path& dir, const json& state) {
+  Checkpoint out;
+  out.dir = dir;
+  out.model = load_safetensors(dir / "model.safetensors").tensors;
+  out.optimizer = load_safetensors(dir / "optimizer.safetensors").tensors;
+  try {
+    out.state = parse_state(state);
+  } catch (const std::exception& e) {
+    throw InputError((dir / "state.json").string() + ": unreadable (" + e.what() + ")");
+  }
+  return out;
 }
 
 }  // namespace
 
-std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, const NamedTensors& model,
-                                      const NamedTensors& optimizer, const TrainingState& state,
-                                      const std::string& plan_json) {
+fs::path save_checkpoint(const fs::path& run_dir, const NamedTensors& model, const NamedTensors& optimizer,
+                         const TrainingState& state, const std::string& plan_json, int keep) {
   const auto root = run_dir / "checkpoints";
   const auto final_dir = root / step_name(state.step);
   auto temporary = final_dir;
   temporary += ".tmp";
-  std::filesystem::remove_all(temporary);
-  std::filesystem::create_directories(temporary);
+  fs::remove_all(temporary);
+  fs::create_directories(temporary);
   save_safetensors(temporary / "model.safetensors", model, {{"format", "pt"}});
   save_safetensors(temporary / "optimizer.safetensors", optimizer);
-  nlohmann::json json = {{"step", state.step},
-                         {"data_position", state.data_position},
-                         {"loss_scale", state.loss_scale},
-                         {"scale_growth_tracker", state.scale_growth_tracker}};
-  write_file_atomic(temporary / "state.json", json.dump(2) + "\n");
   write_file_atomic(temporary / "plan.json", plan_json + "\n");
+  json j = {{"step", state.step},
+            {"data_position", state.data_position},
+            {"loss_scale", state.loss_scale},
+            {"scale_growth_tracker", state.scale_growth_tracker},
+            {"finite", state.finite},
+            {"files", file_records(temporary)}};
+  write_file_atomic(temporary / "state.json", j.dump(2) + "\n");
   sync_dir(temporary);
-  std::filesystem::remove_all(final_dir);
-  std::filesystem::rename(temporary, final_dir);
+  fs::remove_all(final_dir);
+  fs::rename(temporary, final_dir);
   sync_dir(root);
-  std::string previous;
-  std::ifstream(root / "latest") >> previous;
   write_file_atomic(root / "latest", step_name(state.step) + "\n");
-  // Keep the newest and the one before it.
-  for (const auto& entry : std::filesystem::directory_iterator(root)) {
-    auto name = entry.path().filename().string();
-    if (entry.is_directory() && name.rfind("step-", 0) == 0 && name != step_name(state.step) && name != previous) {
-      std::filesystem::remove_all(entry.path());
-    }
-  }
+  prune(root, std::max(1, keep));
   return final_dir;
 }
 
-Checkpoint load_checkpoint(const std::filesystem::path& where) {
-  Checkpoint out;
-  out.dir = resolve(where);
-  out.model = load_safetensors(out.dir / "model.safetensors").tensors;
-  out.optimizer = load_safetensors(out.dir / "optimizer.safetensors").tensors;
-  std::ifstream in(out.dir / "state.json");
-  nlohmann::json json;
-  try {
-    in >> json;
-    out.state.step = json.at("step");
-    out.state.data_position = json.at("data_position");
-    out.state.loss_scale = json.at("loss_scale");
-    out.state.scale_growth_tracker = json.at("scale_growth_tracker");
-  } catch (const std::exception& e) {
-    throw InputError((out.dir / "state.json").string() + ": unreadable (" + e.what() + ")");
+Checkpoint load_checkpoint(const fs::path& where) {
+  json state;
+  if (fs::exists(where / "state.json")) {  // this step folder and no other
+    if (auto problem = unusable(where, state)) {
+      throw InputError("cannot resume from " + where.string() + ": " + *problem +
+                       "; name the run folder instead to resume from its newest intact checkpoint");
+    }
+    return read_checkpoint(where, state);
   }
-  return out;
+  const fs::path root = fs::is_directory(where / "checkpoints") ? where / "checkpoints" : where;
+  std::vector<std::string> passed_over;
+  for (const auto& dir : candidates(root)) {
+    if (auto problem = unusable(dir, state)) {
+      passed_over.push_back(*problem);
+      continue;
+    }
+    Checkpoint out = read_checkpoint(dir, state);
+    out.passed_over = std::move(passed_over);
+    return out;
+  }
+  std::string why;
+  for (const auto& p : passed_over) why += "\n  " + p;
+  throw InputError("no intact checkpoint at " + where.string() +
+                   (passed_over.empty() ? ": expected a run folder, its checkpoints/ folder, or a checkpoints/step-<n> folder"
+                                        : ":" + why));
 }
 
 }  // namespace vggt_lab::train

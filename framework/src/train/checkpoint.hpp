@@ -1,11 +1,13 @@
 #pragma once
 // Checkpoints in the run folder: checkpoints/step-<n>/ holds model.safetensors
-// (official key names), optimizer.safetensors, state.json and plan.json;
-// checkpoints/latest names the newest. Written to a temporary folder, flushed,
-// then renamed, so a crash never leaves a half-written checkpoint; the
-// previous one is kept.
+// (official key names), optimizer.safetensors, plan.json and state.json,
+// which records each file's size and CRC-32C; checkpoints/latest names the
+// newest. Written to a temporary folder, flushed, then renamed, so a crash
+// never leaves a half-written checkpoint. Loading verifies every file and
+// passes over damaged or non-finite checkpoints to the newest intact one.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "vggt_lab/tensor_io.hpp"
 
@@ -16,21 +18,25 @@ struct TrainingState {
   std::int64_t data_position = 0;  // the loader's next step
   double loss_scale = 1.0;         // fp16 dynamic loss scale
   std::int64_t scale_growth_tracker = 0;
+  bool finite = true;              // every parameter finite
 };
 
 struct Checkpoint {
   std::filesystem::path dir;
   NamedTensors model, optimizer;
   TrainingState state;
+  std::vector<std::string> passed_over;  // newer checkpoints not loaded, each with why
 };
 
-/// Writes checkpoints/step-<n>; returns its folder.
+/// Writes checkpoints/step-<n> and returns its folder. Keeps the newest
+/// `keep` checkpoints, and the newest finite one when they are not.
 VGGT_LAB_API std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, const NamedTensors& model,
                                                    const NamedTensors& optimizer, const TrainingState& state,
-                                                   const std::string& plan_json);
+                                                   const std::string& plan_json, int keep = 2);
 
-/// Reads a checkpoint from a run folder (its latest), a checkpoints folder,
-/// or a step folder. Throws InputError naming what is missing.
+/// Reads a checkpoint from a step folder (that one, verified), or from a run
+/// folder or its checkpoints/ folder: the newest intact, finite one, `latest`
+/// first. Throws InputError naming what is missing or damaged.
 VGGT_LAB_API Checkpoint load_checkpoint(const std::filesystem::path& where);
 
 }  // namespace vggt_lab::train

@@ -49,6 +49,25 @@ struct Scaler {
   }
 };
 
+/// Drops the lines of steps after `step` (written after the checkpoint a
+/// resumed run continues from), so no step appears twice.
+void keep_metrics_until(const std::filesystem::path& file, std::int64_t step) {
+  std::ifstream in(file);
+  if (!in) return;
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (!json.is_discarded() && json.value("step", std::int64_t(0)) <= step) kept += line + "\n";
+  }
+  write_file_atomic(file, kept);
+}
+
+bool all_finite(const NamedTensors& tensors) {
+  return std::all_of(tensors.begin(), tensors.end(), [](const auto& t) {
+    return !t.second.is_floating_point() || torch::isfinite(t.second).all().template item<bool>();
+  });
+}
+
 nlohmann::json device_json(const runtime::StepResult& r) {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& d : r.devices) {
@@ -142,6 +161,7 @@ class Run {
 
   Checkpoint resume(const std::filesystem::path& where) {
     Checkpoint ck = load_checkpoint(where);
+    for (const auto& why : ck.passed_over) log_.warn("not resuming from it: {}", why);
     load_state_dict(instance_->module(), ck.model, true, (ck.dir / "model.safetensors").string());
     scaler_.scale = ck.state.loss_scale;
     scaler_.growth_tracker = ck.state.scale_growth_tracker;
@@ -186,6 +206,30 @@ class Run {
     return total;
   }
 
+  /// DDP's find_unused_parameters=false contract, for every run: each
+  /// trainable parameter has a gradient after every step, and on a run's
+  /// first step not an all-zero one (later, training itself can zero one:
+  /// a unit whose activations all went dead).
+  void check_gradients(std::int64_t step, bool first) const {
+    if (t_.get<bool>("unused_parameters")) return;
+    std::vector<std::string> missing;
+    std::string first_got;
+    torch::NoGradGuard no_grad;
+    for (const auto& p : trainable_) {
+      const auto& g = p.tensor.grad();
+      if (g.defined() && (!first || g.ne(0).any().item<bool>())) continue;
+      if (missing.empty()) first_got = g.defined() ? "an all-zero gradient" : "no gradient";
+      missing.push_back(p.name);
+    }
+    if (missing.empty()) return;
+    std::string others = missing.size() > 1 ? " (and " + std::to_string(missing.size() - 1) + " more)" : "";
+    throw Error("step " + std::to_string(step) + ": trainable parameter '" + missing.front() + "'" + others + " got " +
+                first_got +
+                ". Its output does not reach the loss (a head whose loss weight is 0, a unit the model skipped) "
+                "or the model dropped its gradient. Freeze what should not train with [train] frozen, or set "
+                "[train] unused_parameters = true if this is expected");
+  }
+
   /// Unscales fp16 gradients; false when any is inf or NaN.
   bool unscale() {
     bool finite = true;
@@ -208,7 +252,10 @@ class Run {
     const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
     std::ofstream metrics;
-    if (writer()) metrics.open(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    if (writer()) {
+      if (first > 0) keep_metrics_until(s_.run_dir / "metrics.jsonl", first);
+      metrics.open(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    }
     const int ranks = dp() ? dp()->world().size : 1;
     TrainSummary summary;
     auto start = Clock::now();
@@ -220,6 +267,7 @@ class Run {
       if (dp() && dp()->settings().broadcast_buffers) dp()->broadcast_buffers(instance_->module());
       last = forward_backward(batch);
       synchronize(last);
+      check_gradients(step + 1, step == first);
       bool finite = unscale();
       PolicyDecision decision;
       if (policy_) decision = policy_->call([&](GradientPolicy& p) { return p.apply(trainable_); });
@@ -227,21 +275,27 @@ class Run {
         decision.skip = true;
         decision.reason = "inf or NaN gradient at loss scale " + std::to_string(scaler_.scale);
       }
+      const double loss = last.losses["loss"];
+      if (!std::isfinite(loss) && !decision.skip) {
+        summary.stopped = "step " + std::to_string(step + 1) + ": the loss is " + std::to_string(loss) +
+                          "; training stopped before the update, the parameters are those of the step before. "
+                          "Lower [optim] lr, or set [gradient] plugin = \"skip-nonfinite\" to skip such steps";
+      }
       scaler_.update(finite);
       const double lr = optimizer_.call([&](Optimizer& o) { return o.learning_rate(double(step) / double(steps)); });
-      if (!decision.skip) {
+      if (decision.skip) {
+        ++skipped_;
+        log_.warn("step {} skipped: {}", step + 1, decision.reason);
+      } else if (summary.stopped.empty()) {
         for (auto& [device, state] : states_) {
           runtime::ScopedDevice attribution(device);
           state->step(lr);
         }
-      } else {
-        ++skipped_;
-        log_.warn("step {} skipped: {}", step + 1, decision.reason);
       }
       const int64_t B = batch.at("images").size(0) * ranks;
       samples += double(B);
-      losses_.push_back(last.losses["loss"]);
-      nlohmann::json line = {{"step", step + 1},        {"loss", last.losses["loss"]},
+      losses_.push_back(loss);
+      nlohmann::json line = {{"step", step + 1},        {"loss", loss},
                              {"lr", lr},                {"step_seconds", last.seconds},
                              {"samples_per_second", last.seconds > 0 ? double(B) / last.seconds : 0.0},
                              {"batch", B},              {"frames", batch.at("images").size(1)},
@@ -250,24 +304,30 @@ class Run {
         if (name != "loss") line["losses"][name] = value;
       }
       for (const auto& [name, value] : decision.norms) line["grad_norms"][name] = value;
+      if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
       if (writer()) metrics << line.dump() << "\n" << std::flush;
+      if (!summary.stopped.empty()) break;
       report_progress(step + 1, steps, last.losses["loss"], start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
       if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
     }
     if (s_.progress_bar && writer()) std::fputs("\n", stderr);
-    summary.steps = steps;
+    summary.steps = first + std::int64_t(losses_.size());
     summary.skipped = skipped_;
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.samples_per_second = summary.seconds > 0 ? samples / summary.seconds : 0;
+    fill_loss_summary(summary);
+    write_timeline(last);
+    if (!summary.stopped.empty()) {
+      log_.error("{}", summary.stopped);
+      return summary;
+    }
     summary.final_eval = evaluate(steps, metrics);
     if (dp()) {
       dp()->check_replicas(trainable_);
       log_.info("replicas identical on all {} ranks after {} steps", ranks, steps);
     }
     summary.checkpoint = save(steps, loader.position());
-    fill_loss_summary(summary);
-    write_timeline(last);
     return summary;
   }
 
@@ -325,8 +385,11 @@ class Run {
       for (auto& item : state->state()) optimizer.push_back(std::move(item));
     }
     optimizer.emplace_back("__rng__.cpu", at::detail::getDefaultCPUGenerator().get_state());
-    TrainingState state{step, data_position, scaler_.scale, scaler_.growth_tracker};
-    auto dir = save_checkpoint(s_.run_dir, state_dict(instance_->module()), optimizer, state, plan_json(s_.plan));
+    const NamedTensors model = state_dict(instance_->module());
+    TrainingState state{step, data_position, scaler_.scale, scaler_.growth_tracker, all_finite(model)};
+    if (!state.finite) log_.warn("step {}: the parameters are not finite; older checkpoints stay", step);
+    auto dir = save_checkpoint(s_.run_dir, model, optimizer, state, plan_json(s_.plan),
+                               int(t_.get<std::int64_t>("keep_checkpoints")));
     log_.info("checkpoint {}", dir.string());
     return dir;
   }
@@ -354,7 +417,8 @@ std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, con
     raw.reset();
     owner.reset();
   });
-  instance->set_activation_checkpointing(train.get<bool>("checkpointing"));
+  const Checkpointing checkpointing = model.call([&](Model& m) { return resolve_checkpointing(train, m); });
+  instance->set_checkpointing(checkpointing);
   const auto& frozen = train.get<std::vector<std::string>>("frozen");
   for (auto& item : instance->module().named_parameters()) {
     bool match = std::any_of(frozen.begin(), frozen.end(), [&](const auto& g) { return glob_match(g, item.key()); });

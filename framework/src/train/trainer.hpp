@@ -39,6 +39,7 @@ struct TrainSummary {
   double seconds = 0, samples_per_second = 0;
   std::map<std::string, double> final_eval;
   std::filesystem::path checkpoint;
+  std::string stopped;  // why training ended early (a non-finite loss); empty when it ran every step
 };
 
 /// Trains as the experiment says and writes metrics.jsonl, timeline.json,

@@ -53,7 +53,7 @@ class SceneFolder : public vggt_lab::DataSource {
   std::shared_ptr<spdlog::logger> logger_;
 };
 
-std::vector<sf::Scene> discover(const std::filesystem::path& root) {
+std::vector<sf::Scene> discover(const std::filesystem::path& root, bool skip_bad, spdlog::logger* logger) {
   if (!std::filesystem::is_directory(root)) {
     throw vggt_lab::InputError("[data] root: folder " + root.string() + " does not exist");
   }
@@ -67,7 +67,15 @@ std::vector<sf::Scene> discover(const std::filesystem::path& root) {
                                " (a scene is a folder with cameras.json, images/ and depths/; see `vggt-lab plugins show data scene-folder`)");
   }
   std::vector<sf::Scene> scenes;
-  for (const auto& dir : dirs) scenes.push_back(sf::read_index(dir));
+  for (const auto& dir : dirs) {
+    try {
+      scenes.push_back(sf::read_index(dir));
+    } catch (const vggt_lab::InputError& e) {
+      if (!skip_bad) throw;
+      if (logger) logger->warn("skipping a scene: {}", e.what());
+    }
+  }
+  if (scenes.empty()) throw vggt_lab::InputError("[data] root: no readable scene in " + root.string());
   return scenes;
 }
 
@@ -92,7 +100,8 @@ void register_plugins(vggt_lab::Registrar& registrar) {
     std::filesystem::path root = o.get<std::string>("root");
     if (root.empty()) throw vggt_lab::InputError("[data] root: name the folder that holds the scenes");
     if (root.is_relative() && !c.config_dir.empty()) root = std::filesystem::path(c.config_dir) / root;
-    return std::make_unique<SceneFolder>(discover(root), o.get<std::string>("on_error") == "skip", c.logger);
+    const bool skip_bad = o.get<std::string>("on_error") == "skip";
+    return std::make_unique<SceneFolder>(discover(root, skip_bad, c.logger.get()), skip_bad, c.logger);
   });
 }
 

@@ -106,7 +106,11 @@ void add_options(vggt_lab::OptionSchema& schema) {
       .boolean("enable_camera", true, "Build the camera head")
       .boolean("enable_depth", true, "Build the depth head")
       .boolean("enable_point", true, "Build the point head")
-      .boolean("enable_track", true, "Build the track head");
+      .boolean("enable_track", true, "Build the track head")
+      .integer("frames_chunk_size", 8,
+               "Frames a DPT head runs at once (upstream's frames_chunk_size: the same math, rounded "
+               "differently; [train] head_checkpoint_frames sets it while training)",
+               1.0);
 }
 
 VggtConfig make_config(const vggt_lab::Options& options) {
@@ -135,6 +139,7 @@ VggtConfig make_config(const vggt_lab::Options& options) {
   c.enable_depth = options.get<bool>("enable_depth");
   c.enable_point = options.get<bool>("enable_point");
   c.enable_track = options.get<bool>("enable_track");
+  c.frames_chunk_size = options.get<std::int64_t>("frames_chunk_size");
   auto override_list = [&](const char* key, std::vector<std::int64_t>& field) {
     const auto& value = options.get<std::vector<std::int64_t>>(key);
     if (value.empty()) return;

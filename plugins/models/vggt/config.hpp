@@ -38,6 +38,7 @@ struct VggtConfig {
   std::int64_t track_corr_levels = 7;
   std::int64_t dino_depth = 0;      // 0: the patch_embed variant's own
   std::int64_t dino_num_heads = 0;  // 0: the patch_embed variant's own
+  std::int64_t frames_chunk_size = 8;  // frames a DPT head runs at once (upstream's frames_chunk_size)
 };
 
 /// The DINOv2 backbone behind a patch_embed name (depth, heads; its width is

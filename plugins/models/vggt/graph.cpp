@@ -15,29 +15,64 @@ namespace {
 constexpr double kBytes = 4.0;            // fp32
 constexpr double kSavedPerToken = 25.0;   // tensors of width C kept per block and token
 
+/// Elements (and flops) of one unit: everything kept for backward, and what
+/// it keeps and recomputes under its checkpointing.
 struct Cost {
-  double activations = 0, attention = 0, checkpoint = 0, flops = 0;
-  double recompute = 0, recompute_attention = 0;  // the largest checkpointed block
+  double activations = 0, attention = 0, flops = 0;  // without checkpointing
+  double kept = 0, kept_attention = 0;               // under the unit's checkpointing
+  double recompute = 0, recompute_attention = 0;     // the largest piece recomputed at once
+  double recompute_flops = 0;
 
-  /// A transformer block: `sequences` attention sequences of `n` tokens.
-  /// Blocks are what upstream checkpoints: they keep only their input then.
-  void block(double sequences, double n, double dim, double heads, double mlp_ratio = 4.0) {
-    double tokens = sequences * n;
-    double saved = kSavedPerToken * tokens * dim + sequences * heads * n;  // + softmax stats
-    double probabilities = sequences * heads * n * n;
+  /// A transformer block: `sequences` attention sequences of `n` tokens. A
+  /// checkpointed block keeps only its input.
+  void block(double sequences, double n, double dim, double heads, double mlp_ratio, bool checkpointed) {
+    const double tokens = sequences * n;
+    const double saved = kSavedPerToken * tokens * dim + sequences * heads * n;  // + softmax stats
+    const double probabilities = sequences * heads * n * n;
+    const double block_flops = 2.0 * tokens * (4.0 + 2.0 * mlp_ratio) * dim * dim + 4.0 * sequences * n * n * dim;
     activations += saved;
     attention += probabilities;
-    checkpoint += tokens * dim;
-    recompute = std::max(recompute, saved);
-    recompute_attention = std::max(recompute_attention, probabilities);
-    flops += 2.0 * tokens * (4.0 + 2.0 * mlp_ratio) * dim * dim + 4.0 * sequences * n * n * dim;
+    flops += block_flops;
+    if (checkpointed) {
+      kept += tokens * dim;
+      recompute = std::max(recompute, saved);
+      recompute_attention = std::max(recompute_attention, probabilities);
+      recompute_flops += block_flops;
+    } else {
+      kept += saved;
+      kept_attention += probabilities;
+    }
   }
   /// A convolution producing `out` channels on an h x w map.
   void conv(double frames, double in, double out, double kernel, double h, double w) {
-    activations += frames * out * h * w;
+    map(frames, out, h, w);
     flops += 2.0 * frames * in * out * kernel * kernel * h * w;
   }
-  void map(double frames, double channels, double h, double w) { activations += frames * channels * h * w; }
+  void map(double frames, double channels, double h, double w) {
+    activations += frames * channels * h * w;
+    kept += frames * channels * h * w;
+  }
+  /// `piece` (checkpointing nothing itself) recomputed in backward a
+  /// `fraction` of it at a time: it keeps only `inputs` elements.
+  void recomputed(const Cost& piece, double fraction, double inputs) {
+    activations += piece.activations;
+    attention += piece.attention;
+    flops += piece.flops;
+    kept += inputs;
+    recompute = std::max(recompute, piece.activations * fraction);
+    recompute_attention = std::max(recompute_attention, piece.attention * fraction);
+    recompute_flops += piece.flops;
+  }
+  void add(const Cost& piece) {
+    activations += piece.activations;
+    attention += piece.attention;
+    flops += piece.flops;
+    kept += piece.kept;
+    kept_attention += piece.kept_attention;
+    recompute = std::max(recompute, piece.recompute);
+    recompute_attention = std::max(recompute_attention, piece.recompute_attention);
+    recompute_flops += piece.recompute_flops;
+  }
 };
 
 /// A DPT head over `frames` frames; `final_h` x `final_w` is its output size.
@@ -85,10 +120,10 @@ void tracker(Cost& cost, const TrackerOptions& o, double B, double S, double Q, 
       level_w = std::floor(level_w / 2);
     }
     for (int64_t d = 0; d < o.depth; ++d) {
-      cost.block(B * (Q + V), S, hidden, o.num_heads);  // time
-      cost.block(B * S, V, hidden, o.num_heads);        // virtual self-attention
-      cost.block(B * S, V, hidden, o.num_heads);        // virtual <- points (approx.)
-      cost.block(B * S, Q, hidden, o.num_heads);        // points <- virtual (approx.)
+      cost.block(B * (Q + V), S, hidden, o.num_heads, 4.0, false);  // time
+      cost.block(B * S, V, hidden, o.num_heads, 4.0, false);        // virtual self-attention
+      cost.block(B * S, V, hidden, o.num_heads, 4.0, false);        // virtual <- points (approx.)
+      cost.block(B * S, Q, hidden, o.num_heads, 4.0, false);        // points <- virtual (approx.)
     }
   }
 }
@@ -99,12 +134,28 @@ std::map<std::string, double> parameters_per_unit(const VggtConfig& config) {
   return params;
 }
 
+/// A DPT head over B x S frames, recomputed `frames` at a time when
+/// checkpointed (0: all at once); it then keeps only its four input layers.
+Cost dpt_head(const DptHeadOptions& o, double B, double S, double h, double w, double final_h, double final_w,
+              bool checkpointed, double frames) {
+  Cost head, cost;
+  dpt(head, o, B * S, h, w, final_h, final_w);
+  if (!checkpointed) return head;
+  const double fraction = frames > 0 ? std::min(frames, S) / S : 1.0;
+  cost.recomputed(head, fraction, 4.0 * B * S * o.dim_in * h * w);
+  return cost;
+}
+
 }  // namespace
 
-vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape& shape) {
+vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape& shape,
+                                const vggt_lab::Checkpointing& checkpointing) {
   const double B = shape.batch, S = shape.frames, H = shape.height, W = shape.width, Q = shape.queries;
   const double h = double(shape.height / c.patch_size), w = double(shape.width / c.patch_size);
   const double C = c.embed_dim, P = 1 + c.num_register_tokens + h * w, T = B * S * P;
+  const bool global_only = checkpointing.global_only;
+  auto on = [&](const std::string& unit) { return checkpointing.on(unit); };
+  const double frames = double(checkpointing.head_frames);
   std::map<std::string, Cost> costs;
 
   Cost& embed = costs["embed"];
@@ -115,39 +166,40 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     int64_t depth = c.dino_depth > 0 ? c.dino_depth : dino.depth;
     int64_t heads = c.dino_num_heads > 0 ? c.dino_num_heads : dino.num_heads;
     double n = 1 + c.num_register_tokens + h * w;
-    for (int64_t i = 0; i < depth; ++i) embed.block(B * S, n, C, double(heads));
+    for (int64_t i = 0; i < depth; ++i) embed.block(B * S, n, C, double(heads), 4.0, on("embed") && !global_only);
   }
-  embed.checkpoint += B * S * 3 * H * W;
-  // The conv patch embedder is not checkpointed: it keeps its input either way.
   const int64_t k = c.aa_block_size, groups = c.depth / k;
   for (int64_t j = 0; j < groups; ++j) {
-    Cost& group = costs["block." + std::to_string(j)];
+    const std::string name = "block." + std::to_string(j);
+    Cost& group = costs[name];
     for (int64_t b = 0; b < k; ++b) {
-      group.block(B * S, P, C, c.num_heads, c.mlp_ratio);  // frame attention
-      group.block(B, S * P, C, c.num_heads, c.mlp_ratio);  // global attention
+      group.block(B * S, P, C, c.num_heads, c.mlp_ratio, on(name) && !global_only);  // frame attention
+      group.block(B, S * P, C, c.num_heads, c.mlp_ratio, on(name));                  // global attention
     }
   }
-  if (c.enable_camera) {  // heads run without checkpointing, as upstream
+  if (c.enable_camera) {
     Cost& camera = costs["camera_head"];
     for (int it = 0; it < 4; ++it) {
-      for (int64_t d = 0; d < c.camera_trunk_depth; ++d) camera.block(B, S, 2 * C, c.camera_num_heads);
+      for (int64_t d = 0; d < c.camera_trunk_depth; ++d) {
+        camera.block(B, S, 2 * C, c.camera_num_heads, 4.0, on("camera_head") && !global_only);
+      }
     }
   }
   // Each head's loss runs on its device and keeps tensors per pixel for
   // backward too: the depth loss's 4-scale gradient term and regression
   // (~14 floats), the point loss's 3-scale normals and regression (~53).
   if (c.enable_depth) {
-    dpt(costs["depth_head"], dpt_options(c, 2), B * S, h, w, H, W);
+    costs["depth_head"] = dpt_head(dpt_options(c, 2), B, S, h, w, H, W, on("depth_head"), frames);
     costs["depth_head"].map(B * S, 14, H, W);
   }
   if (c.enable_point) {
-    dpt(costs["point_head"], dpt_options(c, 4), B * S, h, w, H, W);
+    costs["point_head"] = dpt_head(dpt_options(c, 4), B, S, h, w, H, W, on("point_head"), frames);
     costs["point_head"].map(B * S, 53, H, W);
   }
   if (c.enable_track && Q > 0) {
     auto features = track_feature_options(c);
     double fh = h * c.patch_size / 2, fw = w * c.patch_size / 2;
-    dpt(costs["track_head"], features, B * S, h, w, fh, fw);
+    costs["track_head"] = dpt_head(features, B, S, h, w, fh, fw, on("track_head"), frames);
     tracker(costs["track_head"], tracker_options(c), B, S, Q, fh, fw);
   }
 
@@ -155,15 +207,16 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
   auto params = parameters_per_unit(c);
   for (const std::string& name : unit_names(c)) {
     const Cost& cost = costs[name];
-    bool blocks = name == "embed" || name.rfind("block.", 0) == 0;  // what upstream checkpoints
     vggt_lab::UnitCost unit;
     unit.param_bytes = int64_t(params[name] * kBytes);
     unit.activation_bytes = int64_t(cost.activations * kBytes);
     unit.attention_bytes = int64_t(cost.attention * kBytes);
-    unit.checkpoint_bytes = int64_t((blocks ? cost.checkpoint : cost.activations + cost.attention) * kBytes);
-    unit.recompute_bytes = blocks ? int64_t(cost.recompute * kBytes) : 0;
-    unit.recompute_attention_bytes = blocks ? int64_t(cost.recompute_attention * kBytes) : 0;
+    unit.checkpoint_bytes = int64_t(cost.kept * kBytes);
+    unit.checkpoint_attention_bytes = int64_t(cost.kept_attention * kBytes);
+    unit.recompute_bytes = int64_t(cost.recompute * kBytes);
+    unit.recompute_attention_bytes = int64_t(cost.recompute_attention * kBytes);
     unit.forward_flops = cost.flops;
+    unit.recompute_flops = cost.recompute_flops;
     graph.units.push_back({name, unit});
   }
   auto edge = [&](std::string tensor, std::string from, std::string to, double elements) {

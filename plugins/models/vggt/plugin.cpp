@@ -56,10 +56,8 @@ class VggtInstance : public vggt_lab::ModelInstance {
     return names;
   }
 
-  void set_activation_checkpointing(bool on) override {
-    for (auto& module : model_->modules()) {
-      if (auto* block = module->as<BlockImpl>()) block->checkpointing = on;
-    }
+  void set_checkpointing(const vggt_lab::Checkpointing& checkpointing) override {
+    vggt_plugin::set_checkpointing(model_, checkpointing);
   }
 
  private:
@@ -73,8 +71,10 @@ class VggtModel : public vggt_lab::Model {
   std::vector<vggt_lab::TensorSpec> state_dict_spec() const override {
     return vggt_plugin::state_dict_spec(config_);
   }
-  vggt_lab::ModelGraph graph(const vggt_lab::InputShape& shape) const override {
-    return vggt_graph(config_, shape);
+  using vggt_lab::Model::graph;
+  vggt_lab::ModelGraph graph(const vggt_lab::InputShape& shape,
+                             const vggt_lab::Checkpointing& checkpointing) const override {
+    return vggt_graph(config_, shape, checkpointing);
   }
   std::string unit_of(const std::string& key) const override {
     return vggt_plugin::unit_of(key, config_);

@@ -73,6 +73,20 @@ vggt_lab::InputShape shape_of(const vggt_lab::TensorMap& inputs) {
           query == inputs.end() ? 0 : query->second.size(1)};
 }
 
+void set_checkpointing(Vggt& model, const vggt_lab::Checkpointing& checkpointing) {
+  static const std::string global = "aggregator.global_blocks.";
+  // A module's unit is its parameters' unit.
+  auto on = [&](const std::string& module) { return checkpointing.on(unit_of(module + ".", model->config)); };
+  for (const auto& item : model->named_modules()) {
+    if (auto* block = item.value()->as<BlockImpl>()) {
+      const bool wanted = !checkpointing.global_only || item.key().rfind(global, 0) == 0;
+      block->checkpointing = on(item.key()) && wanted;
+    } else if (auto* head = item.value()->as<DptHeadImpl>()) {
+      head->checkpoint_frames = on(item.key()) ? std::max<int64_t>(checkpointing.head_frames, 0) : -1;
+    }
+  }
+}
+
 vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_lab::TensorMap& inputs,
                              const vggt_lab::InputShape& shape) {
   if (unit == "embed") return {{"tokens.0", model->aggregator->embed(input(inputs, "images", unit))}};

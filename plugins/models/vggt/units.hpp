@@ -24,7 +24,13 @@ vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_la
 /// The shape of a step's inputs ("images" [B,S,3,H,W], optional "query").
 vggt_lab::InputShape shape_of(const vggt_lab::TensorMap& inputs);
 
-/// The graph for inputs of this shape, with analytic costs (see graph.cpp).
-vggt_lab::ModelGraph vggt_graph(const VggtConfig& config, const vggt_lab::InputShape& shape);
+/// The graph for inputs of this shape, with analytic costs under
+/// `checkpointing` (see graph.cpp).
+vggt_lab::ModelGraph vggt_graph(const VggtConfig& config, const vggt_lab::InputShape& shape,
+                                const vggt_lab::Checkpointing& checkpointing);
+
+/// Marks the transformer blocks and DPT heads of the units `checkpointing`
+/// names for recomputation in backward (only while training).
+void set_checkpointing(Vggt& model, const vggt_lab::Checkpointing& checkpointing);
 
 }  // namespace vggt_plugin

@@ -6,6 +6,13 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -188,6 +195,68 @@ TEST(Launch, AMissingRankFailsWithinTheTimeoutNamingIt) {
   EXPECT_EQ(result.status, 1);
   EXPECT_THAT(result.output, ::testing::HasSubstr("rank 0 of 2: rendezvous failed"));
   EXPECT_THAT(result.output, ::testing::HasSubstr("timeout_s = 2 s"));
+}
+
+TEST(TwoHosts, RanksInTwoNetworkNamespacesTrainWithIdenticalReplicas) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  testing::TempDir dir;
+  auto out = dir.path() / "run";
+  auto result = testing::run_command(std::string(SOURCE_ROOT) + "/scripts/two-hosts.sh " + testing::vggt_lab_exe() +
+                                     " " + out.string() + kSmallRun);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(read(out / "run.log"), ::testing::HasSubstr("world size 2"));
+  for (const char* log : {"run.log", "rank1.log"}) {
+    EXPECT_THAT(read(out / log), ::testing::HasSubstr("replicas identical on all 2 ranks")) << log;
+  }
+}
+
+/// A listening socket on a free loopback port that never answers.
+struct ForeignServer {
+  ForeignServer() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    listen(fd, 8);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+  ~ForeignServer() { close(fd); }
+  int fd = -1, port = 0;
+};
+
+TEST(Launch, ARankWhoseMasterPortIsHeldByAForeignServerFailsWithinTheTimeout) {
+  testing::TempDir dir;
+  ForeignServer foreign;
+  const auto start = std::chrono::steady_clock::now();
+  auto result = testing::run_command("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                                     std::to_string(foreign.port) + " " + testing::vggt_lab_exe() + " run" +
+                                     kSmallRun + " --set distributed.timeout_s=3 --out " + (dir.path() / "run").string());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("is another program listening on that port?"));
+  EXPECT_LT(seconds, 3.0 + 15.0);  // the timeout, plus starting the process and its plugins
+}
+
+TEST(Launch, ATakenPortIsNamedAsTaken) {
+  ForeignServer foreign;
+  testing::TempDir dir;
+  auto result = testing::run_command(testing::vggt_lab_exe() + " launch -n 2 --port " + std::to_string(foreign.port) +
+                                     kSmallRun + " --out " + (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("the port is taken by another program"));
+}
+
+TEST(Launch, SigtermIsReportedAsAnInterruptionNotAFailure) {
+  testing::TempDir dir;
+  auto result = testing::run_command("(" + testing::vggt_lab_exe() + " launch -n 2" + kSmallRun +
+                                     " --set train.steps=1000 --out " + (dir.path() / "run").string() +
+                                     " & pid=$!; sleep 6; kill -TERM $pid; wait $pid)");
+  EXPECT_EQ(result.status, 128 + SIGTERM) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("interrupted by SIGTERM"));
+  EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("exited with status")));
 }
 
 }  // namespace

@@ -70,6 +70,36 @@ TEST(Safetensors, TruncatedOrGarbageFilesAreInputErrorsNamingTheFile) {
               HasSubstr("cannot open"));
 }
 
+/// A safetensors file of one F32 tensor with this shape over 16 data bytes.
+std::filesystem::path claiming(const testing::TempDir& dir, const std::string& shape) {
+  std::string header = "{\"x\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[0,16]}}";
+  std::uint64_t size = header.size();
+  return dir.write("claim.safetensors", std::string(reinterpret_cast<const char*>(&size), 8) + header +
+                                            std::string(16, '\0'));
+}
+
+TEST(Safetensors, ShapesAreCheckedAgainstTheFileBeforeAllocating) {
+  testing::TempDir dir;
+  // 40 GB if allocated: refused from the header alone.
+  EXPECT_THAT(error_of([&] { load_safetensors(claiming(dir, "[100000, 100000]")); }),
+              HasSubstr("has 16 bytes, not what its shape [100000, 100000] needs"));
+  EXPECT_THAT(error_of([&] { load_safetensors(claiming(dir, "[-4, 1]")); }),
+              HasSubstr("negative dimension -4"));
+  EXPECT_EQ(load_safetensors(claiming(dir, "[2, 2]")).tensors.at(0).second.sizes(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(WeightFiles, FormatsAreToldByTheirFirstBytes) {
+  testing::TempDir dir;
+  auto text = dir.write("notes.pt", "these are not weights\n");
+  EXPECT_THAT(error_of([&] { load_state_dict_file(text); }),
+              HasSubstr("not a weight file; expected a safetensors file or a torch.save archive"));
+  auto legacy = dir.write("old.pt", std::string("\x80\x02\x8a\x0alegacy pickle"));
+  EXPECT_THAT(error_of([&] { load_state_dict_file(legacy); }), HasSubstr("a legacy torch.save file"));
+  auto safetensors = dir.path() / "named.pt";  // the extension does not matter
+  save_safetensors(safetensors, sample());
+  expect_equal(load_state_dict_file(safetensors), sample());
+}
+
 TEST(TorchSave, ReadsAPlainStateDictAndATrainingCheckpointsModel) {
   NamedTensors plain = load_torch_state_dict(kFixtures + "state_dict.pt");
   NamedTensors nested = load_torch_state_dict(kFixtures + "checkpoint.pt");

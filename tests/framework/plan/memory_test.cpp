@@ -27,7 +27,11 @@ TEST(PredictedMemory, CountsStateActivationsAndOneBufferPerCrossingTensor) {
 
 TEST(PredictedMemory, SchedulesDecideHowManyMicroBatchesAreInFlight) {
   ModelGraph graph;
-  graph.units = {{"a", {0, 800, 0, 80, 800, 0, 0}}, {"b", {0, 800, 0, 80, 800, 0, 0}}};
+  UnitCost cost;
+  cost.activation_bytes = 800;
+  cost.checkpoint_bytes = 80;
+  cost.recompute_bytes = 800;
+  graph.units = {{"a", cost}, {"b", cost}};
   graph.edges = {{"x", "a", "b", 400}};
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
   Plan plan{"test", {{0, {"a"}}, {1, {"b"}}}, 4, "1f1b"};
@@ -39,7 +43,7 @@ TEST(PredictedMemory, SchedulesDecideHowManyMicroBatchesAreInFlight) {
   plan.schedule = "gpipe";  // all 4 micro-batches on every stage
   EXPECT_EQ(predicted_memory(graph, topology, plan, {})[1].activations, 800);
   MemoryModel checkpointing;
-  checkpointing.checkpointing = true;  // inputs kept, one micro-batch recomputed at a time
+  checkpointing.checkpointing.units = {"a", "b"};  // inputs kept, one micro-batch recomputed at a time
   auto recomputing = predicted_memory(graph, topology, plan, checkpointing);
   EXPECT_EQ(recomputing[1].activations, 80);
   EXPECT_EQ(recomputing[1].workspace, 200);

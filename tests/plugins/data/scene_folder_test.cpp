@@ -92,6 +92,10 @@ TEST_F(SceneFolderTest, BrokenScenesNameSceneAndFileOrAreSkipped) {
     EXPECT_THAT(e.what(), HasSubstr("scene bad"));
     EXPECT_THAT(e.what(), HasSubstr("every frame needs"));
   }
+  dir_.write("worse/cameras.json", "{\"frames\": [");  // malformed JSON
+  auto skipping = folder("skip");  // as its help says: skipped with a warning
+  EXPECT_EQ(skipping.object->size(), 2);
+  EXPECT_EQ(skipping.object->load({0, 3, 42, 56, 0, 0}).scene, "good");
 }
 
 TEST_F(SceneFolderTest, InferWritesDepthCamerasAndAPointCloud) {

@@ -30,13 +30,21 @@ class StrategyTest : public ::testing::Test {
   PluginHost host_{nullptr};
 };
 
+/// 10 parameter bytes and `flops` forward flops.
+UnitCost cost(double flops) {
+  UnitCost c;
+  c.param_bytes = 10;
+  c.forward_flops = flops;
+  return c;
+}
+
 /// embed -> block.0..5 chain; camera reads block.5; depth reads blocks 1 and 5.
 ModelGraph graph() {
   ModelGraph g;
-  g.units.push_back({"embed", {10, 0, 0, 0, 0, 0, 1.0}});
-  for (int i = 0; i < 6; ++i) g.units.push_back({"block." + std::to_string(i), {10, 0, 0, 0, 0, 0, 1.0 + i}});
-  g.units.push_back({"camera_head", {10, 0, 0, 0, 0, 0, 2.0}});
-  g.units.push_back({"depth_head", {10, 0, 0, 0, 0, 0, 5.0}});
+  g.units.push_back({"embed", cost(1.0)});
+  for (int i = 0; i < 6; ++i) g.units.push_back({"block." + std::to_string(i), cost(1.0 + i)});
+  g.units.push_back({"camera_head", cost(2.0)});
+  g.units.push_back({"depth_head", cost(5.0)});
   g.edges.push_back({"tokens.0", "embed", "block.0", 1});
   for (int i = 1; i < 6; ++i) {
     g.edges.push_back({"tokens." + std::to_string(i), "block." + std::to_string(i - 1), "block." + std::to_string(i), 1});

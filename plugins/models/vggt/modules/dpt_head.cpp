@@ -135,13 +135,34 @@ std::vector<torch::Tensor> DptHeadImpl::forward_frames(const std::vector<torch::
   return {pred.view({B, S, H, W, xyz.size(-1)}), conf.view({B, S, H, W})};
 }
 
+std::vector<torch::Tensor> DptHeadImpl::forward_chunk(const std::vector<torch::Tensor>& layers,
+                                                      int64_t H, int64_t W, int64_t patch_start_idx,
+                                                      int64_t first, int64_t last) {
+  if (checkpoint_frames < 0 || !is_training() || !torch::GradMode::is_enabled()) {
+    return forward_frames(layers, H, W, patch_start_idx, first, last);
+  }
+  // The chunk's slices of the layers this head reads are the checkpoint's
+  // inputs, so backward hands each layer a gradient of the chunk's size.
+  std::vector<torch::Tensor> slices;
+  for (int64_t i : options.layers) slices.push_back(layers.at(i).slice(1, first, last));
+  const std::size_t depth = layers.size();
+  return checkpoint(
+      [this, H, W, patch_start_idx, depth, frames = last - first](const std::vector<torch::Tensor>& in) {
+        std::vector<torch::Tensor> chunk(depth);
+        for (std::size_t k = 0; k < options.layers.size(); ++k) chunk[options.layers[k]] = in[k];
+        return forward_frames(chunk, H, W, patch_start_idx, 0, frames);
+      },
+      slices);
+}
+
 std::vector<torch::Tensor> DptHeadImpl::forward(const std::vector<torch::Tensor>& layers, int64_t H,
                                                 int64_t W, int64_t patch_start_idx) {
   const int64_t S = layers.at(options.layers.at(0)).size(1);
-  const int64_t chunk = options.frames_chunk_size > 0 ? options.frames_chunk_size : S;
+  int64_t chunk = checkpoint_frames >= 0 && is_training() ? checkpoint_frames : options.frames_chunk_size;
+  if (chunk <= 0) chunk = S;
   std::vector<std::vector<torch::Tensor>> parts;
   for (int64_t first = 0; first < S; first += chunk) {
-    parts.push_back(forward_frames(layers, H, W, patch_start_idx, first, std::min(S, first + chunk)));
+    parts.push_back(forward_chunk(layers, H, W, patch_start_idx, first, std::min(S, first + chunk)));
   }
   std::vector<torch::Tensor> out;
   for (std::size_t i = 0; i < parts[0].size(); ++i) {

@@ -70,8 +70,15 @@ struct DptHeadImpl : torch::nn::Module {
   std::vector<torch::Tensor> forward_frames(const std::vector<torch::Tensor>& layers,
                                             int64_t H, int64_t W, int64_t patch_start_idx,
                                             int64_t first, int64_t last);
+  /// forward_frames, recomputed in backward when checkpointed.
+  std::vector<torch::Tensor> forward_chunk(const std::vector<torch::Tensor>& layers, int64_t H,
+                                           int64_t W, int64_t patch_start_idx, int64_t first,
+                                           int64_t last);
   torch::Tensor fuse(const std::vector<torch::Tensor>& levels);
   DptHeadOptions options;
+  /// While training: -1 keeps every activation; 0 recomputes all frames at
+  /// once in backward; K > 0 recomputes K frames at a time (as many kept).
+  int64_t checkpoint_frames = -1;
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::ModuleList projects{nullptr};
   torch::nn::ModuleList resize_layers{nullptr};  // index 2 is Identity, as upstream

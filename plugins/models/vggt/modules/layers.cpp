@@ -117,13 +117,20 @@ struct Recompute : torch::CustomClassHolder {
 
 class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
  public:
+  // The inputs come as a TensorList: Function::apply records a std::vector
+  // of tensors as a non-tensor argument (its catch-all overload wins), and
+  // then no gradient reaches them or anything before them.
+  // The last input is a leaf that requires grad, so the outputs do even when
+  // no real input does (frozen layers before): the parameters `fn` uses
+  // still get their gradients.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 c10::intrusive_ptr<Recompute> recompute,
-                                                torch::autograd::variable_list inputs) {
+                                                at::TensorList inputs) {
+    auto real = inputs.slice(0, inputs.size() - 1).vec();
     ctx->saved_data["fn"] = c10::IValue::make_capsule(recompute);
-    ctx->save_for_backward(inputs);
+    ctx->save_for_backward(real);
     torch::NoGradGuard no_grad;
-    return recompute->fn(inputs);
+    return recompute->fn(real);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -151,6 +158,7 @@ class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> 
     if (!roots.empty()) torch::autograd::backward(roots, grads);
     torch::autograd::variable_list result{torch::Tensor()};
     for (const auto& t : inputs) result.push_back(t.defined() && t.requires_grad() ? t.grad() : torch::Tensor());
+    result.emplace_back();  // the leaf that made the outputs require grad
     return result;
   }
 };
@@ -158,7 +166,21 @@ class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> 
 }  // namespace
 
 std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tensor>& inputs) {
-  return CheckpointFunction::apply(c10::make_intrusive<Recompute>(std::move(fn)), inputs);
+  // Undefined inputs (a block without positions) stay outside the function.
+  std::vector<bool> defined;
+  std::vector<torch::Tensor> given;
+  for (const auto& t : inputs) {
+    defined.push_back(t.defined());
+    if (t.defined()) given.push_back(t);
+  }
+  TensorFn with_undefined = [fn = std::move(fn), defined](const std::vector<torch::Tensor>& in) {
+    std::vector<torch::Tensor> all;
+    std::size_t k = 0;
+    for (bool d : defined) all.push_back(d ? in[k++] : torch::Tensor());
+    return fn(all);
+  };
+  given.push_back(torch::empty({0}, torch::requires_grad()));
+  return CheckpointFunction::apply(c10::make_intrusive<Recompute>(std::move(with_undefined)), at::TensorList(given));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& pos) {

@@ -49,6 +49,7 @@ DptHeadOptions dpt_options(const VggtConfig& c, int64_t output_dim) {
   o.features = c.dpt_features;
   o.out_channels = c.dpt_out_channels;
   o.layers = c.dpt_layers;
+  o.frames_chunk_size = c.frames_chunk_size;
   return o;
 }
 

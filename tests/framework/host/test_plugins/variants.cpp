@@ -13,6 +13,15 @@ class Trivial : public vggt_lab::Placement {
   }
 };
 
+class Crashing : public vggt_lab::Placement {
+ public:
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem&) const override {
+    volatile int* nowhere = nullptr;
+    *nowhere = 1;
+    return {};
+  }
+};
+
 vggt_lab::PluginInfo info(const char* name) {
   vggt_lab::PluginInfo out;
   out.name = name;
@@ -40,6 +49,10 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       });
 #elif TEST_VARIANT == 3 || TEST_VARIANT == 4  // two libraries claim one name
   registrar.add<vggt_lab::Placement>(info("test-dup"), trivial_factory());
+#elif TEST_VARIANT == 9  // crashes while placing
+  registrar.add<vggt_lab::Placement>(info("test-crash"), [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
+    return std::make_unique<Crashing>();
+  });
 #elif TEST_VARIANT == 5  // one library, two plugins
   registrar.add<vggt_lab::Placement>(info("test-two-a"), trivial_factory());
   registrar.add<vggt_lab::Placement>(info("test-two-b"), trivial_factory());

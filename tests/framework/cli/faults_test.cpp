@@ -1,0 +1,241 @@
+// Faults and bad input as a user meets them through `vggt-lab run`: damaged
+// checkpoints are passed over and never loaded, a non-finite loss stops the
+// run with a report, a resumed run keeps its own configuration and metrics,
+// and inconsistent settings fail before a run folder exists.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/support.hpp"
+#include "vggt_lab/compat.hpp"
+
+namespace vggt_lab {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::run_command;
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+std::string experiment(const std::string& name) { return std::string(SOURCE_ROOT) + "/experiments/" + name; }
+
+/// `vggt-lab run` on a small step of the tiny model.
+std::string run(const std::string& args) {
+  return testing::vggt_lab_exe() + " run " + args +
+         " -q --set train.eval_scenes=0 --set train.frames=2 --set train.image_height=56 --set train.image_width=56";
+}
+
+std::string read(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<nlohmann::json> metrics(const fs::path& run_dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+/// Flips 16 bytes in the middle of a file, as a failing disk would.
+void corrupt(const fs::path& file) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  const auto middle = std::streamoff(fs::file_size(file) / 2);
+  char bytes[16];
+  f.seekg(middle);
+  f.read(bytes, sizeof bytes);
+  for (char& b : bytes) b = char(~b);
+  f.seekp(middle);
+  f.write(bytes, sizeof bytes);
+}
+
+/// single.toml trained into `out` with `settings` added.
+testing::CommandResult train_single(const fs::path& out, const std::string& settings) {
+  return run_command(run(experiment("single.toml") + " --out " + out.string() + " " + settings));
+}
+
+/// A 4-step run with checkpoints at steps 2 and 4.
+fs::path four_steps(const TempDir& dir) {
+  const fs::path out = dir.path() / "run";
+  auto result = train_single(out, "--set train.steps=4 --set train.checkpoint_every=2");
+  EXPECT_EQ(result.status, 0) << result.output;
+  return out;
+}
+
+class CorruptCheckpoint : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CorruptCheckpoint, ResumePassesOverItToTheNewestIntactOne) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  const fs::path damaged = out / "checkpoints" / "step-000004" / GetParam();
+  corrupt(damaged);
+  auto result = run_command(run("--resume " + out.string() + " --set train.steps=6"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr(damaged.string() + " is corrupt"));
+  std::vector<int> steps;
+  for (const auto& line : metrics(out)) {
+    ASSERT_TRUE(line["loss"].is_number()) << line.dump();
+    steps.push_back(line["step"]);
+  }
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 4, 5, 6}));  // from step 2 on, no step twice
+}
+
+TEST_P(CorruptCheckpoint, ANamedStepFolderIsRefusedNamingTheFile) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  const fs::path step = out / "checkpoints" / "step-000004";
+  corrupt(step / GetParam());
+  auto result = run_command(run(experiment("single.toml") + " --out " + (dir.path() / "new").string() +
+                                " --resume " + step.string()));
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr((step / GetParam()).string() + " is corrupt"));
+  EXPECT_TRUE(fs::exists(out / "checkpoints" / "step-000002" / "model.safetensors"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, CorruptCheckpoint, ::testing::Values("model.safetensors", "optimizer.safetensors"),
+                         [](const auto& info) { return info.param.substr(0, info.param.find('.')); });
+
+TEST(Faults, AMissingLatestFallsBackToTheNewestStepFolder) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  fs::remove(out / "checkpoints" / "latest");
+  fs::remove(out / "checkpoints" / "step-000004" / "state.json");
+  auto result = run_command(run("--resume " + out.string() + " --set train.steps=5"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("step-000004/state.json is missing"));
+  EXPECT_EQ(metrics(out).back()["step"], 5);
+  EXPECT_EQ(metrics(out).size(), 5u);  // 1, 2 kept; 3, 4, 5 trained again
+}
+
+TEST(Faults, ANonFiniteLossStopsWithAReportNamingTheStepAndThePolicy) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  auto result = train_single(out, "--set train.steps=8 --set optim.lr=1e6 --set optim.start_lr=1e6");
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("the loss is"));
+  EXPECT_THAT(result.output, HasSubstr("skip-nonfinite"));
+  const auto lines = metrics(out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines.back()["loss"].is_null());
+  EXPECT_TRUE(lines.back()["nonfinite"].get<bool>());
+  EXPECT_THAT(read(out / "report.md"), HasSubstr("Stopped early"));
+  EXPECT_TRUE(fs::exists(out / "loss.svg"));
+}
+
+TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  const std::string resolved = read(out / "config.resolved.toml");
+  auto refused = run_command(run(experiment("balanced.toml") + " --resume " + out.string()));
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("[placement] plugin"));
+  EXPECT_THAT(refused.output, HasSubstr("devices.count (1 in the run)"));
+  auto extended = run_command(run("--resume " + out.string() + " --set train.steps=5"));
+  ASSERT_EQ(extended.status, 0) << extended.output;
+  EXPECT_EQ(read(out / "config.resolved.toml"), resolved);
+  EXPECT_EQ(metrics(out).back()["step"], 5);
+}
+
+TEST(Faults, KeepCheckpointsKeepsThatMany) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  auto result = train_single(out, "--set train.steps=4 --set train.checkpoint_every=1 --set train.keep_checkpoints=3");
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::vector<std::string> kept;
+  for (const auto& entry : fs::directory_iterator(out / "checkpoints")) {
+    if (entry.is_directory()) kept.push_back(entry.path().filename().string());
+  }
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(kept, (std::vector<std::string>{"step-000002", "step-000003", "step-000004"}));
+}
+
+struct BadSetting {
+  std::string set, message;
+};
+
+class BadSettings : public ::testing::TestWithParam<BadSetting> {};
+
+TEST_P(BadSettings, FailWithTheirLocationBeforeARunFolderExists) {
+  TempDir dir;
+  auto file = dir.write("exp.toml", "include = [\"" + experiment("base.toml") + "\"]\n\n[placement]\nplugin = \"single\"\n\n"
+                                    "[train]\n" + GetParam().set + "\n");
+  auto result = run_command(testing::vggt_lab_exe() + " run " + file.string() + " --out " + (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr(file.string() + ":7:1: " + GetParam().message));
+  EXPECT_FALSE(fs::exists(dir.path() / "run"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Train, BadSettings,
+    ::testing::Values(BadSetting{"image_width = 120", "'image_width' in [train] must be a multiple of patch_size 14"},
+                      BadSetting{"image_height = 113", "'image_height' in [train] must be a multiple of patch_size 14"},
+                      BadSetting{"min_frames = 9", "'min_frames' in [train] (9) must be at most frames (4)"},
+                      BadSetting{"min_aspect = 0.9\nmax_aspect = 0.5", "'min_aspect' in [train] (0.9) must be at most"}));
+
+TEST(Faults, AnUnknownTableAndOtherErrorsAreAllShown) {
+  TempDir dir;
+  auto file = dir.write("exp.toml", "[trian]\nsteps = 3\n\n[train]\nstepz = 4\n");
+  auto result = run_command(testing::vggt_lab_exe() + " plan " + file.string());
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr(file.string() + ":1:2: unknown table [trian]"));
+  EXPECT_THAT(result.output, HasSubstr(file.string() + ":5:1: unknown key 'stepz'"));
+}
+
+/// base.toml laid out by a test plugin with `options`, in `dir`.
+fs::path with_test_placement(const TempDir& dir, const std::string& plugin, const std::string& options = "") {
+  return dir.write("exp.toml", "include = [\"" + experiment("base.toml") + "\"]\n\n[placement]\nplugin = \"" + plugin +
+                                   "\"\n" + options);
+}
+
+TEST(Faults, AnInvalidPlanNamesThePluginAndItsFileWithStatus2) {
+  TempDir dir;
+  const auto file = with_test_placement(dir, "test-good", "device = 3\n");  // one device exists
+  const std::string plugins = " --plugin-path " + testing::test_plugin_dir("test_good").string();
+  for (const std::string command : {" plan ", " run "}) {
+    auto result = run_command(testing::vggt_lab_exe() + plugins + command + file.string() +
+                              (command == " run " ? " --out " + (dir.path() / "run").string() : ""));
+    EXPECT_EQ(result.status, 2) << command << result.output;
+    EXPECT_THAT(result.output, HasSubstr("placement plugin 'test-good' (" + testing::test_plugin_dir("test_good").string()));
+    EXPECT_THAT(result.output, HasSubstr("returned an invalid plan"));
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "run"));
+}
+
+TEST(Faults, ACrashInsideAPluginNamesIt) {
+  TempDir dir;
+  const auto file = with_test_placement(dir, "test-crash");
+  auto result = run_command(testing::vggt_lab_exe() + " --plugin-path " +
+                            testing::test_plugin_dir("test_crash").string() + " plan " + file.string());
+  EXPECT_NE(result.status, 0);
+  EXPECT_THAT(result.output, HasSubstr("fatal: segmentation fault while running placement plugin 'test-crash' (" +
+                                       testing::test_plugin_dir("test_crash").string()));
+}
+
+TEST(Faults, Bf16OnCpusTrainsOrIsRefusedBeforeARunFolderExists) {
+  TempDir dir;
+  auto result = train_single(dir.path() / "run", "--set train.steps=1 --set train.precision=bf16");
+  if (compat::kCpuBf16Autocast) {
+    EXPECT_EQ(result.status, 0) << result.output;
+  } else {
+    EXPECT_EQ(result.status, 2) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("--set train.precision=bf16: precision = \"bf16\" on CPUs needs LibTorch 2.x"));
+    EXPECT_FALSE(fs::exists(dir.path() / "run"));
+  }
+}
+
+TEST(Faults, CudaDevicesWithoutCudaFailBeforeARunFolderExists) {
+  if (compat::cuda_device_count() > 0) GTEST_SKIP() << "this build sees a CUDA device";
+  TempDir dir;
+  auto result = train_single(dir.path() / "run", "--set devices.physical=cuda");
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("is on cuda:0"));
+  EXPECT_FALSE(fs::exists(dir.path() / "run"));
+}
+
+}  // namespace
+}  // namespace vggt_lab
