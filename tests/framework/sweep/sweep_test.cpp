@@ -41,10 +41,10 @@ TEST(Sweep, PlansTheOneBillionModelOnFourAndEightGpusAndWritesARunnableBest) {
   }
   auto plan = testing::run_command(exe() + " plan " + (out / "best.toml").string() + " -q");
   EXPECT_EQ(plan.status, 0) << plan.output;
-  // Of the 192 grid points, 64 differ only in micro_batches, which per-head and
-  // balanced-memory do not take, and 32 in micro_batches = 8 with batch 4,
+  // Of the 384 grid points, 128 differ only in micro_batches, which per-head
+  // and balanced-memory do not take, and 64 in micro_batches = 8 with batch 4,
   // which plans as 4: they merge into their twins.
-  EXPECT_EQ(results["merged_trials"].get<int>(), 96);
+  EXPECT_EQ(results["merged_trials"].get<int>(), 192);
 }
 
 // search = "beam": better split points become trials of their own, each

@@ -9,7 +9,10 @@
 #include "host/plugin_host.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/data.hpp"
+#include "vggt_lab/model.hpp"
 #include "vggt_lab/scene_folder.hpp"
+#include "vggt_lab/state_dict.hpp"
+#include "vggt_lab/tensor_io.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -96,6 +99,27 @@ TEST_F(SceneFolderTest, BrokenScenesNameSceneAndFileOrAreSkipped) {
   auto skipping = folder("skip");  // as its help says: skipped with a warning
   EXPECT_EQ(skipping.object->size(), 2);
   EXPECT_EQ(skipping.object->load({0, 3, 42, 56, 0, 0}).scene, "good");
+}
+
+TEST_F(SceneFolderTest, InferOnNonFiniteWeightsWarnsInsteadOfWritingNothingSilently) {
+  scene_folder::write(dir_.path() / "scene", synthetic(3), 0.001, false);
+  Options o;
+  for (const auto& spec : host_.registry().get(Kind::model, "vggt").info.schema.specs()) o.set(spec.key, *spec.default_value);
+  o.set("preset", std::string("tiny"));
+  o.set("enable_track", false);
+  auto instance = host_.registry().create<Model>("vggt", o, host_.context()).object->build();
+  NamedTensors diverged = state_dict(instance->module());
+  for (auto& [name, tensor] : diverged) {
+    if (tensor.is_floating_point()) tensor = torch::full_like(tensor, NAN);
+  }
+  save_safetensors(dir_.path() / "diverged.safetensors", diverged);
+  auto result = testing::run_command(testing::vggt_lab_exe() + " infer --config " + std::string(SOURCE_ROOT) +
+                                     "/experiments/single.toml --images " + (dir_.path() / "scene" / "images").string() +
+                                     " --checkpoint " + (dir_.path() / "diverged.safetensors").string() + " --out " +
+                                     (dir_.path() / "out").string() + " -q");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("is not finite (a diverged run?)"));
+  EXPECT_THAT(result.output, HasSubstr("no finite point to write"));
 }
 
 TEST_F(SceneFolderTest, InferWritesDepthCamerasAndAPointCloud) {
