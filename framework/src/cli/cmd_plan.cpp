@@ -1,6 +1,6 @@
 #include <iostream>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "plan/planning.hpp"
@@ -72,7 +72,8 @@ int print_max_frames(Experiment& experiment, const TopologyOverrides& overrides,
     std::cerr << "not even 1 frame per scene fits: " << binding(*over) << "\n";
     return 1;
   }
-  const std::string strategy = over && over->report ? over->report->plan.strategy : experiment.config.plugin("placement").value_or("");
+  const std::string strategy =
+      over && over->report ? over->report->plan.strategy : experiment.config.plugin("placement").value_or("");
   const std::string why = over ? binding(*over) : std::string();
   if (json) {
     std::cout << nlohmann::json{{"strategy", strategy}, {"max_frames", fits}, {"binding", why}}.dump() << "\n";

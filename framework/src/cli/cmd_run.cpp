@@ -2,8 +2,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <set>
 
@@ -97,7 +97,8 @@ void check_devices_exist(const Experiment& experiment, const Topology& topology)
   const int gpus = compat::cuda_device_count();
   for (const auto& d : topology.devices) {
     if (d.physical == "cpu" || std::stoi(d.physical.substr(5)) < gpus) continue;
-    throw InputError(location_of(experiment, "devices", "physical") + ": logical device " + std::to_string(d.index) + " is on " + d.physical + ", but " +
+    throw InputError(location_of(experiment, "devices", "physical") + ": logical device " + std::to_string(d.index) +
+                     " is on " + d.physical + ", but " +
                      (gpus == 0 ? std::string("this build of vggt-lab sees no CUDA device")
                                 : "only " + std::to_string(gpus) + " CUDA device(s) exist") +
                      "; train with [devices] physical = \"auto\" or \"cpu\" (`vggt-lab plan` can still plan for GPUs)");
@@ -110,7 +111,8 @@ void check_precision(const Experiment& experiment, const Topology& topology) {
   if (std::none_of(topology.devices.begin(), topology.devices.end(), [](const auto& d) { return d.physical == "cpu"; })) {
     return;
   }
-  throw InputError(location_of(experiment, "train", "precision") + ": precision = \"bf16\" on CPUs needs LibTorch 2.x (this build has " TORCH_VERSION
+  throw InputError(location_of(experiment, "train", "precision") +
+                   ": precision = \"bf16\" on CPUs needs LibTorch 2.x (this build has " TORCH_VERSION
                    ", whose CPU layer norm rejects bf16 inputs); train in fp32 on CPUs, or in bf16 on GPUs");
 }
 
