@@ -41,8 +41,8 @@ VGGT_LAB_API std::int64_t unit_activations(const Unit& unit, const MemoryModel& 
 VGGT_LAB_API std::int64_t unit_memory(const Unit& unit, const MemoryModel& model);
 
 /// How many micro-batches' activations a stage at `depth` of a pipeline
-/// `pipeline_depth` stages deep holds at its peak: m for gpipe,
-/// min(p - depth, m) for 1f1b, 1 for sequential.
+/// `pipeline_depth` stages deep holds at its peak, counted on the schedule's
+/// own sequence: m for gpipe, min(p - depth, m) for 1f1b, 1 for sequential.
 VGGT_LAB_API int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
                                          int pipeline_depth);
 

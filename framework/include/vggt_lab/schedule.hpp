@@ -20,8 +20,18 @@ struct Action {
   int micro_batch = 0;
 };
 
-/// Each stage's own sequence under the plan's schedule ("sequential",
-/// "gpipe" or "1f1b"); depths from stage_depths().
+/// The schedules a Plan may name: "sequential" (each micro-batch's forward,
+/// then its backward), "gpipe" (every forward, then every backward), "1f1b".
+VGGT_LAB_API const std::vector<std::string>& schedule_names();
+
+/// One stage's sequence under `schedule` for `micro_batches` micro-batches,
+/// the stage at `depth` of a pipeline `pipeline_depth` stages deep. Throws
+/// Error for a schedule schedule_names() lacks.
+VGGT_LAB_API std::vector<Action> stage_sequence(const std::string& schedule, int stage, int micro_batches,
+                                                int depth, int pipeline_depth);
+
+/// Each stage's own sequence under the plan's schedule; depths from
+/// stage_depths().
 VGGT_LAB_API std::vector<std::vector<Action>> stage_sequences(const Plan& plan,
                                                               const std::vector<int>& depths);
 

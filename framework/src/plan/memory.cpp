@@ -1,5 +1,7 @@
 #include "vggt_lab/memory.hpp"
 
+#include "vggt_lab/schedule.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -25,10 +27,12 @@ std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
 
 int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
                             int pipeline_depth) {
-  const int m = std::max(1, micro_batches);
-  if (schedule == "gpipe") return m;
-  if (schedule != "1f1b") return 1;
-  return std::max(1, std::min(pipeline_depth - depth, m));
+  int in_flight = 0, most = 1;  // forwards whose backward has not run, from the schedule itself
+  for (const Action& a : stage_sequence(schedule, 0, micro_batches, depth, pipeline_depth)) {
+    in_flight += a.pass == Pass::forward ? 1 : -1;
+    most = std::max(most, in_flight);
+  }
+  return most;
 }
 
 namespace {

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "vggt_lab/placement.hpp"
+#include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
 
@@ -16,6 +17,15 @@ int ModelGraph::index_of(const std::string& name) const {
 std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
                                     const Plan& plan) {
   std::vector<std::string> problems;
+  const auto& schedules = schedule_names();
+  if (std::find(schedules.begin(), schedules.end(), plan.schedule) == schedules.end()) {
+    std::string known;
+    for (const auto& name : schedules) known += (known.empty() ? "" : ", ") + name;
+    problems.push_back("schedule '" + plan.schedule + "' is unknown; the known ones: " + known);
+  }
+  if (plan.micro_batches < 1) {
+    problems.push_back("micro_batches is " + std::to_string(plan.micro_batches) + "; a plan runs at least 1");
+  }
   std::map<std::string, std::pair<int, int>> place;  // unit -> (stage, position)
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const Stage& stage = plan.stages[s];

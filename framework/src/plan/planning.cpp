@@ -202,7 +202,8 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
   report.graph = std::move(graph);
   report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
   // A batch smaller than the micro-batch count runs as that many (never an empty one).
-  report.plan.micro_batches = int(std::max<std::int64_t>(1, std::min<std::int64_t>(report.plan.micro_batches, shape.batch)));
+  report.plan.micro_batches =
+      int(std::min<std::int64_t>(report.plan.micro_batches, std::max<std::int64_t>(1, shape.batch)));
   if (auto invalid = check_plan(report.graph, topology, report.plan); !invalid.empty()) {
     std::string list;
     for (const auto& problem : invalid) list += "\n  " + problem;

@@ -13,7 +13,16 @@
 namespace vggt_lab {
 namespace {
 
-std::vector<Action> gpipe(int stage, int m) {
+std::vector<Action> sequential(int stage, int m, int, int) {
+  std::vector<Action> out;
+  for (int mb = 0; mb < m; ++mb) {
+    out.push_back({stage, Pass::forward, mb});
+    out.push_back({stage, Pass::backward, mb});
+  }
+  return out;
+}
+
+std::vector<Action> gpipe(int stage, int m, int, int) {
   std::vector<Action> out;
   for (int mb = 0; mb < m; ++mb) out.push_back({stage, Pass::forward, mb});
   for (int mb = m - 1; mb >= 0; --mb) out.push_back({stage, Pass::backward, mb});
@@ -34,7 +43,32 @@ std::vector<Action> one_f_one_b(int stage, int m, int depth, int pipeline) {
   return out;
 }
 
+using Generator = std::vector<Action> (*)(int stage, int micro_batches, int depth, int pipeline_depth);
+
+/// The one table of schedules: every user of a schedule name goes through it.
+const std::map<std::string, Generator>& schedule_table() {
+  static const std::map<std::string, Generator> table = {
+      {"sequential", sequential}, {"gpipe", gpipe}, {"1f1b", one_f_one_b}};
+  return table;
+}
+
 }  // namespace
+
+const std::vector<std::string>& schedule_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, generator] : schedule_table()) out.push_back(name);
+    return out;
+  }();
+  return names;
+}
+
+std::vector<Action> stage_sequence(const std::string& schedule, int stage, int micro_batches, int depth,
+                                   int pipeline_depth) {
+  auto it = schedule_table().find(schedule);
+  if (it == schedule_table().end()) throw Error("unknown schedule '" + schedule + "'");
+  return it->second(stage, std::max(1, micro_batches), depth, pipeline_depth);
+}
 
 double Timeline::bubble(int device) const {
   if (makespan <= 0 || device < 0 || device >= int(busy.size())) return 0;
@@ -54,7 +88,7 @@ std::vector<std::vector<Action>> stage_sequences(const Plan& plan, const std::ve
   const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
   std::vector<std::vector<Action>> out;
   for (int s = 0; s < int(plan.stages.size()); ++s) {
-    out.push_back(plan.schedule == "1f1b" ? one_f_one_b(s, m, depths[s], pipeline) : gpipe(s, m));
+    out.push_back(stage_sequence(plan.schedule, s, m, depths[s], pipeline));
   }
   return out;
 }

@@ -206,6 +206,20 @@ TEST(Faults, AnInvalidPlanNamesThePluginAndItsFileWithStatus2) {
   EXPECT_FALSE(fs::exists(dir.path() / "run"));
 }
 
+TEST(Faults, AnUnknownScheduleAndNoMicroBatchAreRefusedWithStatus2) {
+  TempDir dir;
+  const auto file = with_test_placement(dir, "test-unknown-schedule");
+  const std::string plugins = " --plugin-path " + testing::test_plugin_dir("test_unknown_schedule").string();
+  for (const std::string command : {" plan ", " run "}) {
+    auto result = run_command(testing::vggt_lab_exe() + plugins + command + file.string() +
+                              (command == " run " ? " --out " + (dir.path() / "run").string() : ""));
+    EXPECT_EQ(result.status, 2) << command << result.output;
+    EXPECT_THAT(result.output, HasSubstr("schedule 'gpipe2' is unknown; the known ones: 1f1b, gpipe, sequential"));
+    EXPECT_THAT(result.output, HasSubstr("micro_batches is 0; a plan runs at least 1"));
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "run"));
+}
+
 TEST(Faults, ACrashInsideAPluginNamesIt) {
   TempDir dir;
   const auto file = with_test_placement(dir, "test-crash");

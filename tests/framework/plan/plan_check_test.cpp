@@ -36,6 +36,13 @@ TEST(CheckPlan, NamesMissingDuplicateUnknownUnitsAndBadDevices) {
                           HasSubstr("unit 'block.0' is not placed")));
 }
 
+TEST(CheckPlan, RejectsUnknownSchedulesAndNoMicroBatch) {
+  Plan plan{"test", {{0, {"embed", "block.0", "head"}}}, 0, "gpipe2"};
+  EXPECT_THAT(check_plan(chain(), devices(1), plan),
+              ElementsAre(HasSubstr("schedule 'gpipe2' is unknown; the known ones: 1f1b, gpipe, sequential"),
+                          HasSubstr("micro_batches is 0")));
+}
+
 TEST(CheckPlan, RejectsEdgesThatFlowBackwards) {
   Plan plan{"test", {{0, {"head"}}, {1, {"embed", "block.0"}}}, 1, "sequential"};
   EXPECT_THAT(check_plan(chain(), devices(2), plan),

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "vggt_lab/error.hpp"
+#include "vggt_lab/memory.hpp"
 #include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
@@ -45,6 +47,29 @@ TEST(Schedule, OneFOneBKeepsAtMostPMinusSMicroBatchesInFlight) {
     }
     EXPECT_EQ(most, 3 - s) << "stage " << s;
   }
+}
+
+// One table decides what runs and what memory is predicted: the in-flight
+// count the planner uses is counted on the sequence the runtime runs.
+TEST(Schedule, InFlightMicroBatchesAreCountedOnTheSequencesThatRun) {
+  for (const auto& schedule : schedule_names()) {
+    auto [graph, plan] = chain(3, 4, schedule);
+    const auto depths = stage_depths(graph, plan);
+    const auto sequences = stage_sequences(plan, depths);
+    for (int s = 0; s < 3; ++s) {
+      int in_flight = 0, most = 0;
+      for (const Action& a : sequences[s]) {
+        in_flight += a.pass == Pass::forward ? 1 : -1;
+        most = std::max(most, in_flight);
+      }
+      EXPECT_EQ(micro_batches_in_flight(schedule, 4, depths[s], 3), most) << schedule << " stage " << s;
+    }
+  }
+  EXPECT_EQ(micro_batches_in_flight("sequential", 4, 0, 1), 1);  // each micro-batch's backward right after it
+  EXPECT_EQ(micro_batches_in_flight("gpipe", 4, 0, 1), 4);
+  EXPECT_THROW(stage_sequence("gpipe2", 0, 4, 0, 1), Error);
+  auto [graph, plan] = chain(2, 3, "sequential");  // runs and orders without a cyclic wait
+  EXPECT_EQ(simulate(graph, plan, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; }).actions.size(), 12u);
 }
 
 TEST(Schedule, TransfersDelayConsumersAndDevicesRunOneActionAtATime) {

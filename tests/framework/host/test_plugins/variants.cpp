@@ -13,6 +13,16 @@ class Trivial : public vggt_lab::Placement {
   }
 };
 
+/// Every unit on device 0, under a schedule nobody knows, with no micro-batch.
+class UnknownSchedule : public vggt_lab::Placement {
+ public:
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
+    vggt_lab::Plan plan{"test-unknown-schedule", {{0, {}}}, 0, "gpipe2", {}};
+    for (const auto& unit : problem.graph.units) plan.stages[0].units.push_back(unit.name);
+    return plan;
+  }
+};
+
 class Crashing : public vggt_lab::Placement {
  public:
   vggt_lab::Plan place(const vggt_lab::PlacementProblem&) const override {
@@ -53,6 +63,11 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   registrar.add<vggt_lab::Placement>(info("test-crash"), [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
     return std::make_unique<Crashing>();
   });
+#elif TEST_VARIANT == 10  // returns a schedule nobody knows
+  registrar.add<vggt_lab::Placement>(info("test-unknown-schedule"),
+                                     [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
+                                       return std::make_unique<UnknownSchedule>();
+                                     });
 #elif TEST_VARIANT == 5  // one library, two plugins
   registrar.add<vggt_lab::Placement>(info("test-two-a"), trivial_factory());
   registrar.add<vggt_lab::Placement>(info("test-two-b"), trivial_factory());
