@@ -77,8 +77,6 @@ void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& acti
   });
 }
 
-/// Subcommands whose work lands with a later issue: their --help documents
-/// them; running one says where it stands.
 void add_infer(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<InferArgs>();
   CLI::App* infer = app.add_subcommand("infer", "Predict cameras, depth and points for a folder of images");

@@ -165,7 +165,6 @@ std::vector<TensorMap> split_batch(const TensorMap& batch, int parts) {
 struct Executor::Impl {
   Executor& self;
   Routes routes;
-  const TensorMap& batch;
   std::vector<TensorMap> micro;
   const LossFn* loss;
   bool training, keep;
@@ -193,7 +192,7 @@ struct Executor::Impl {
   }
 
   Impl(Executor& e, const TensorMap& b, const LossFn* l, bool k)
-      : self(e), routes(route(e.graph_, e.plan_)), batch(b), loss(l), training(l != nullptr), keep(k),
+      : self(e), routes(route(e.graph_, e.plan_)), loss(l), training(l != nullptr), keep(k),
         batch_size(b.at("images").size(0)) {
     micro = split_batch(b, e.plan_.micro_batches);
     stats.resize(e.topology_.devices.size());

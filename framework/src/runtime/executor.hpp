@@ -106,7 +106,6 @@ class VGGT_LAB_API Executor {
   Topology topology_;
   std::shared_ptr<Transport> transport_;
   RuntimeOptions options_;
-  std::vector<std::vector<Action>> device_orders_;
 };
 
 /// Splits a batch into at most `parts` micro-batches along dimension 0

@@ -77,7 +77,6 @@ std::vector<std::string> applicable(const std::vector<std::string>& trial, const
   return out;
 }
 
-/// The base experiment with a trial's settings (plan-mode defaults).
 ResolvedConfig trial_config(const SweepFile& s, const std::vector<std::string>& trial, const PluginHost& host);
 
 /// The trial as it will run: a micro-batch count above the batch size runs
