@@ -33,17 +33,29 @@ void interrupted(int signal) {
   forward(signal);
 }
 
+/// A TCP socket bound to `address`:`port` (0: any free port), or -1 with errno set.
+int bound_socket(std::uint32_t address, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(address);
+  where.sin_port = htons(std::uint16_t(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) return fd;
+  const int error = errno;
+  close(fd);
+  errno = error;
+  return -1;
+}
+
 /// The rendezvous listens on every address of this machine at `port`.
 void check_port_free(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_ANY);
-  address.sin_port = htons(std::uint16_t(port));
-  const bool taken = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
-                     errno == EADDRINUSE;
-  if (fd >= 0) close(fd);
-  if (taken) {
+  const int fd = bound_socket(INADDR_ANY, port);
+  if (fd >= 0) {
+    close(fd);
+    return;
+  }
+  if (errno == EADDRINUSE) {
     throw InputError("--port " + std::to_string(port) +
                      ": the port is taken by another program on this machine; choose another, or leave --port out "
                      "for a free one");
@@ -51,13 +63,10 @@ void check_port_free(int port) {
 }
 
 int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = bound_socket(INADDR_LOOPBACK, 0);
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     if (fd >= 0) close(fd);
     throw Error("cannot find a free TCP port on 127.0.0.1; pass --port");
   }

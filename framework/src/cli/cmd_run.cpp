@@ -84,20 +84,12 @@ std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& 
   return dir;
 }
 
-/// Where [table] key was set: file:line:col, the --set, or the table or file.
-std::string location_of(const Experiment& experiment, const std::string& table, const std::string& key) {
-  auto t = experiment.raw.tables.find(table);
-  if (t == experiment.raw.tables.end()) return experiment.config.file.string();
-  auto entry = t->second.entries.find(key);
-  return (entry != t->second.entries.end() ? entry->second.where : t->second.where).str();
-}
-
 /// Training needs the GPUs a plan names; planning does not.
 void check_devices_exist(const Experiment& experiment, const Topology& topology) {
   const int gpus = compat::cuda_device_count();
   for (const auto& d : topology.devices) {
     if (d.physical == "cpu" || std::stoi(d.physical.substr(5)) < gpus) continue;
-    throw InputError(location_of(experiment, "devices", "physical") + ": logical device " + std::to_string(d.index) +
+    throw InputError(where_written(experiment.raw, "devices", "physical").str() + ": logical device " + std::to_string(d.index) +
                      " is on " + d.physical + ", but " +
                      (gpus == 0 ? std::string("this build of vggt-lab sees no CUDA device")
                                 : "only " + std::to_string(gpus) + " CUDA device(s) exist") +
@@ -111,7 +103,7 @@ void check_precision(const Experiment& experiment, const Topology& topology) {
   if (std::none_of(topology.devices.begin(), topology.devices.end(), [](const auto& d) { return d.physical == "cpu"; })) {
     return;
   }
-  throw InputError(location_of(experiment, "train", "precision") +
+  throw InputError(where_written(experiment.raw, "train", "precision").str() +
                    ": precision = \"bf16\" on CPUs needs LibTorch 2.x (this build has " TORCH_VERSION
                    ", whose CPU layer norm rejects bf16 inputs); train in fp32 on CPUs, or in bf16 on GPUs");
 }

@@ -76,6 +76,10 @@ struct VGGT_LAB_API ResolvedConfig {
   std::string to_toml() const;
 };
 
+/// Where [table] key was written: the entry (file:line:col, or its --set),
+/// else the table, else the file.
+VGGT_LAB_API SourceLocation where_written(const RawConfig& config, const std::string& table, const std::string& key);
+
 /// Reads `file` and its includes. Throws ConfigError.
 VGGT_LAB_API RawConfig load_config(const std::filesystem::path& file);
 

@@ -252,21 +252,13 @@ const RegisteredPlugin* plugin_of(const std::string& table, Kind kind, const Con
   return nullptr;
 }
 
-/// Where [table] key was written: the entry, else the table, else the file.
-SourceLocation where_is(const RawConfig& config, const std::string& table, const std::string& key) {
-  const ConfigTable* raw = find_table(config, table);
-  if (!raw) return {config.file.string()};
-  auto entry = raw->entries.find(key);
-  return entry != raw->entries.end() ? entry->second.where : raw->where;
-}
-
 /// [train] settings that must agree with one another.
 void check_train(const RawConfig& config, const Options& train, std::vector<Located>& errors) {
   const std::int64_t patch = train.get<std::int64_t>("patch_size");
   for (const char* key : {"image_height", "image_width"}) {
     const std::int64_t pixels = train.get<std::int64_t>(key);
     if (pixels % patch == 0) continue;
-    errors.push_back({where_is(config, "train", key),
+    errors.push_back({where_written(config, "train", key),
                       "'" + std::string(key) + "' in [train] must be a multiple of patch_size " +
                           std::to_string(patch) + ", got " + std::to_string(pixels) + "; the nearest are " +
                           std::to_string(std::max(patch, pixels / patch * patch)) + " and " +
@@ -274,19 +266,26 @@ void check_train(const RawConfig& config, const Options& train, std::vector<Loca
   }
   const std::int64_t frames = train.get<std::int64_t>("frames"), fewest = train.get<std::int64_t>("min_frames");
   if (fewest > frames) {
-    errors.push_back({where_is(config, "train", "min_frames"),
+    errors.push_back({where_written(config, "train", "min_frames"),
                       "'min_frames' in [train] (" + std::to_string(fewest) + ") must be at most frames (" +
                           std::to_string(frames) + ")"});
   }
   const double low = train.get<double>("min_aspect"), high = train.get<double>("max_aspect");
   if (low > high) {
-    errors.push_back({where_is(config, "train", "min_aspect"),
+    errors.push_back({where_written(config, "train", "min_aspect"),
                       "'min_aspect' in [train] (" + number_text(low) + ") must be at most max_aspect (" +
                           number_text(high) + ")"});
   }
 }
 
 }  // namespace
+
+SourceLocation where_written(const RawConfig& config, const std::string& table, const std::string& key) {
+  const ConfigTable* raw = find_table(config, table);
+  if (!raw) return {config.file.string()};
+  auto entry = raw->entries.find(key);
+  return entry != raw->entries.end() ? entry->second.where : raw->where;
+}
 
 const Options& ResolvedConfig::core(const std::string& table) const {
   auto it = tables.find(table);

@@ -1,11 +1,11 @@
 #include "vggt_lab/memory.hpp"
 
-#include "vggt_lab/schedule.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+
+#include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
 

@@ -232,7 +232,7 @@ json to_json(const Profile& profile) {
 
 Profile profile_from_json(const json& j, const std::string& where) {
   if (!j.is_object() || j.value("format", "") != "vggt-lab profile 2") {
-    throw InputError(where + ": not a vggt-lab profile (expected \"format\": \"vggt-lab profile 1\"); "
+    throw InputError(where + ": not a vggt-lab profile (expected \"format\": \"vggt-lab profile 2\"); "
                      "write one with `vggt-lab profile EXPERIMENT.toml --out FILE.json`");
   }
   try {

@@ -307,7 +307,7 @@ class Run {
       if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
       if (writer()) metrics << line.dump() << "\n" << std::flush;
       if (!summary.stopped.empty()) break;
-      report_progress(step + 1, steps, last.losses["loss"], start, log_every);
+      report_progress(step + 1, steps, loss, start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
       if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
     }

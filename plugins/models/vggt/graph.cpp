@@ -63,16 +63,6 @@ struct Cost {
     recompute_attention = std::max(recompute_attention, piece.attention * fraction);
     recompute_flops += piece.flops;
   }
-  void add(const Cost& piece) {
-    activations += piece.activations;
-    attention += piece.attention;
-    flops += piece.flops;
-    kept += piece.kept;
-    kept_attention += piece.kept_attention;
-    recompute = std::max(recompute, piece.recompute);
-    recompute_attention = std::max(recompute_attention, piece.recompute_attention);
-    recompute_flops += piece.recompute_flops;
-  }
 };
 
 /// A DPT head over `frames` frames; `final_h` x `final_w` is its output size.
