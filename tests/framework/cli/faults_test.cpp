@@ -141,6 +141,19 @@ TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
   EXPECT_EQ(metrics(out).back()["step"], 5);
 }
 
+TEST(Faults, ATrainableParameterWithoutGradientStopsTheRunNamingIt) {
+  TempDir dir;
+  // The point loss weighs 0, so nothing reaches the point head.
+  auto stopped = train_single(dir.path() / "stopped", "--set train.steps=2 --set train.point_weight=0");
+  EXPECT_EQ(stopped.status, 1) << stopped.output;
+  EXPECT_THAT(stopped.output, HasSubstr("step 1: trainable parameter 'point_head."));
+  EXPECT_THAT(stopped.output, HasSubstr("got no gradient"));
+  EXPECT_FALSE(fs::exists(dir.path() / "stopped" / "checkpoints" / "latest"));
+  auto allowed = train_single(dir.path() / "allowed",
+                              "--set train.steps=2 --set train.point_weight=0 --set train.unused_parameters=true");
+  EXPECT_EQ(allowed.status, 0) << allowed.output;
+}
+
 TEST(Faults, KeepCheckpointsKeepsThatMany) {
   TempDir dir;
   const fs::path out = dir.path() / "run";
@@ -176,6 +189,25 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSetting{"image_height = 113", "'image_height' in [train] must be a multiple of patch_size 14"},
                       BadSetting{"min_frames = 9", "'min_frames' in [train] (9) must be at most frames (4)"},
                       BadSetting{"min_aspect = 0.9\nmax_aspect = 0.5", "'min_aspect' in [train] (0.9) must be at most"}));
+
+// `plan --max-frames`: the plan fits at the count it reports and not at one
+// more; chunked heads raise it (the point head binds the 1B per-head layout).
+TEST(Faults, PlanMaxFramesIsTheLargestCountThatFits) {
+  const std::string file = experiment("1b/per_head.toml");
+  auto max_frames = [&](const std::string& settings) {
+    auto result = run_command(testing::vggt_lab_exe() + " plan " + file + " --max-frames --json " + settings);
+    EXPECT_EQ(result.status, 0) << result.output;
+    return nlohmann::json::parse(result.output)["max_frames"].get<int>();
+  };
+  const int plain = max_frames(""), chunked = max_frames("--set train.head_checkpoint_frames=1");
+  auto plan_at = [&](int frames) {
+    return run_command(testing::vggt_lab_exe() + " plan " + file + " -q --set train.frames=" + std::to_string(frames))
+        .status;
+  };
+  EXPECT_EQ(plan_at(plain), 0);
+  EXPECT_EQ(plan_at(plain + 1), 1);
+  EXPECT_GT(chunked, plain);
+}
 
 TEST(Faults, AnUnknownTableAndOtherErrorsAreAllShown) {
   TempDir dir;

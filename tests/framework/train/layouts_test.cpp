@@ -195,6 +195,39 @@ class ChunkedHeadLayouts : public Layouts {};
 
 TEST_P(ChunkedHeadLayouts, LossAndEveryGradientEqualTheSingleDeviceRun) { expect_equal_steps(reference(), GetParam()); }
 
+/// Step 1's gradient norm per group through `vggt-lab run` at one core.
+std::map<std::string, double> step_one_norms(const testing::TempDir& dir, const std::string& checkpointing,
+                                             int expected_status = 0) {
+  const auto out = dir.path() / ("run-" + std::to_string(std::hash<std::string>{}(checkpointing)));
+  auto result = testing::run_command("VGGT_LAB_CORES=1 " + testing::vggt_lab_exe() + " run " +
+                                     std::string(SOURCE_ROOT) + "/experiments/single.toml -q --out " + out.string() +
+                                     " --set train.steps=2 --set train.eval_scenes=0 --set 'train.checkpointing=" +
+                                     checkpointing + "'");
+  EXPECT_EQ(result.status, expected_status) << result.output;
+  std::map<std::string, double> norms;
+  std::ifstream metrics(out / "metrics.jsonl");
+  std::string line;
+  if (!std::getline(metrics, line)) return norms;
+  const auto step = nlohmann::json::parse(line);
+  for (auto it = step["grad_norms"].begin(); it != step["grad_norms"].end(); ++it) norms[it.key()] = it.value();
+  return norms;
+}
+
+// Each choice of [train] checkpointing through the trainer: step 1's gradient
+// norms of every group equal the plain run's (1e-5 relative), and a glob that
+// names no unit is refused before training.
+TEST(CheckpointingChoices, TrainLikeThePlainRun) {
+  testing::TempDir dir;
+  const auto plain = step_one_norms(dir, "none");
+  ASSERT_EQ(plain.count("aggregator"), 1u);
+  for (const std::string choice : {"trunk", "global", "all", "block.*, point_head"}) {
+    const auto norms = step_one_norms(dir, choice);
+    ASSERT_EQ(norms.size(), plain.size()) << choice;
+    for (const auto& [group, norm] : plain) EXPECT_NEAR(norms.at(group), norm, 1e-5 * norm) << choice << " " << group;
+  }
+  EXPECT_TRUE(step_one_norms(dir, "blokc.*", 2).empty());
+}
+
 struct Peaks {
   std::vector<double> measured, predicted;  // per logical device
 };
