@@ -29,6 +29,9 @@ function(vggt_lab_add_plugin target)
     VISIBILITY_INLINES_HIDDEN ON
     INSTALL_RPATH "$ORIGIN/../..")
   target_link_libraries(${target} PRIVATE vggt_lab::core)
+  if(TARGET vggt_lab_pch)  # in vggt-lab's own tree: LibTorch's headers precompiled once
+    target_precompile_headers(${target} REUSE_FROM vggt_lab_pch)
+  endif()
   target_link_options(${target} PRIVATE "-Wl,--version-script=${_VGGT_LAB_PLUGIN_EXPORTS}" "-Wl,--no-undefined")
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${_VGGT_LAB_PLUGIN_EXPORTS}")
   if(TARGET vggt_lab_plugins)

@@ -87,7 +87,7 @@ TEST(Gpu, AttentionRunsAFusedKernel) {
   compat::cuda_synchronize(0);
   const std::int64_t before = compat::cuda_allocated(0);
   compat::cuda_reset_peak(0);
-  auto o = compat::scaled_dot_product_attention(q, k, v);
+  auto o = at::scaled_dot_product_attention(q, k, v);
   compat::cuda_synchronize(0);
   EXPECT_LT(compat::cuda_peak_allocated(0) - before, std::int64_t{256} << 20);
   EXPECT_EQ(o.sizes(), q.sizes());

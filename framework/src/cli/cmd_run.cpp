@@ -62,11 +62,11 @@ void create_plugins(const Experiment& experiment) {
 }
 
 /// Joins the other ranks when started by `vggt-lab launch` or torchrun.
-std::shared_ptr<distributed::DataParallel> join_world(const Experiment& experiment) {
+std::shared_ptr<distributed::DataParallel> join_world(const Experiment& experiment, const Topology& topology) {
   distributed::World world = distributed::world_from_env();
   if (!world.multi()) return nullptr;
   return std::make_shared<distributed::DataParallel>(
-      world, distributed::settings_from(experiment.config.core("distributed")));
+      world, distributed::settings_from(experiment.config.core("distributed"), topology.devices.at(0).physical));
 }
 
 /// Rank 0 makes the run folder and tells the others; rank r logs to rank<r>.log.
@@ -95,17 +95,6 @@ void check_devices_exist(const Experiment& experiment, const Topology& topology)
                                 : "only " + std::to_string(gpus) + " CUDA device(s) exist") +
                      "; train with [devices] physical = \"auto\" or \"cpu\" (`vggt-lab plan` can still plan for GPUs)");
   }
-}
-
-/// bf16 on CPUs needs LibTorch 2.x.
-void check_precision(const Experiment& experiment, const Topology& topology) {
-  if (compat::kCpuBf16Autocast || experiment.config.core("train").get<std::string>("precision") != "bf16") return;
-  if (std::none_of(topology.devices.begin(), topology.devices.end(), [](const auto& d) { return d.physical == "cpu"; })) {
-    return;
-  }
-  throw InputError(where_written(experiment.raw, "train", "precision").str() +
-                   ": precision = \"bf16\" on CPUs needs LibTorch 2.x (this build has " TORCH_VERSION
-                   ", whose CPU layer norm rejects bf16 inputs); train in fp32 on CPUs, or in bf16 on GPUs");
 }
 
 /// Whether the run continues the run folder --resume names, in place.
@@ -174,8 +163,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   check_devices_exist(experiment, plan.topology);
-  check_precision(experiment, plan.topology);
-  auto dp = join_world(experiment);
+  auto dp = join_world(experiment, plan.topology);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());

@@ -3,6 +3,10 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if VGGT_LAB_WITH_CUDA
+#define USE_C10D_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <cstdlib>
 #include <future>
@@ -27,7 +31,7 @@ int env_int(const char* name, int fallback) {
 
 std::chrono::milliseconds millis(double seconds) { return std::chrono::milliseconds(std::int64_t(seconds * 1000)); }
 
-torch::Tensor flat_gradients(const std::vector<NamedParameter*>& bucket, bool find_unused) {
+torch::Tensor flat_gradients(const std::vector<NamedParameter*>& bucket, bool find_unused, torch::Device device) {
   std::vector<torch::Tensor> parts;
   for (NamedParameter* p : bucket) {
     const torch::Tensor& g = p->tensor.grad();
@@ -36,7 +40,8 @@ torch::Tensor flat_gradients(const std::vector<NamedParameter*>& bucket, bool fi
                   "' received no gradient in this step; set [distributed] find_unused_parameters = true "
                   "or freeze it with [train] frozen");
     }
-    parts.push_back(g.defined() ? g.reshape(-1) : torch::zeros({p->tensor.numel()}, p->tensor.options()));
+    parts.push_back(g.defined() ? g.reshape(-1).to(device)
+                                : torch::zeros({p->tensor.numel()}, p->tensor.options().device(device)));
   }
   return torch::cat(parts);
 }
@@ -74,9 +79,16 @@ World world_from_env() {
   return w;
 }
 
-Settings settings_from(const Options& t) {
+Settings settings_from(const Options& t, const std::string& device) {
   Settings s;
+  const bool gpu = device != "cpu";
   s.backend = t.get<std::string>("backend");
+  if (s.backend == "auto") s.backend = gpu ? "nccl" : "gloo";
+  if (s.backend == "nccl" && !gpu) {
+    throw InputError("[distributed] backend = \"nccl\" needs the rank's devices on GPUs, and this run trains on the "
+                     "CPU: use backend = \"gloo\" or \"auto\"");
+  }
+  s.device = s.backend == "nccl" ? device : "cpu";
   s.timeout_s = t.get<double>("timeout_s");
   s.bucket_cap_mb = t.get<double>("bucket_cap_mb");
   s.broadcast_buffers = t.get<bool>("broadcast_buffers");
@@ -121,25 +133,39 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
                                         : c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+/// NCCL in CUDA builds; `backend` was checked before the rendezvous.
+c10::intrusive_ptr<c10d::Backend> make_group(const Settings& settings, const World& world,
+                                             const c10::intrusive_ptr<c10d::Store>& store) {
+#if VGGT_LAB_WITH_CUDA
+  if (settings.backend == "nccl") {
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = millis(settings.timeout_s);
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, world.rank, world.size, options);
+  }
+#endif
+  auto options = c10d::ProcessGroupGloo::Options::create(millis(settings.timeout_s));
+  options->devices.push_back(gloo_device(world));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, world.rank, world.size, options);
+}
+
 }  // namespace
 
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<c10d::Backend> pg;
 };
 
 DataParallel::DataParallel(World world, Settings settings, c10::intrusive_ptr<c10d::Store> store)
-    : world_(std::move(world)), settings_(std::move(settings)), group_(std::make_unique<Group>()) {
-  if (settings_.backend == "nccl") {
-    throw InputError("[distributed] backend = \"nccl\" needs a CUDA build of vggt-lab with NCCL; this build runs "
-                     "on CPUs: use backend = \"gloo\" or \"auto\"");
+    : world_(std::move(world)), settings_(std::move(settings)), device_(settings_.device),
+      group_(std::make_unique<Group>()) {
+  if (settings_.backend == "nccl" && !VGGT_LAB_WITH_CUDA) {
+    throw InputError("[distributed] backend = \"nccl\" needs a CUDA build of vggt-lab; this build runs on CPUs: "
+                     "use backend = \"gloo\" or \"auto\"");
   }
   collective("rendezvous", [&] {
     if (!store) store = connect_store(world_, settings_.timeout_s);
     group_->store = store;
-    auto options = c10d::ProcessGroupGloo::Options::create(millis(settings_.timeout_s));
-    options->devices.push_back(gloo_device(world_));
-    group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, world_.rank, world_.size, options);
+    group_->pg = make_group(settings_, world_, store);
   });
 }
 
@@ -181,10 +207,7 @@ std::string DataParallel::share(const std::string& key, const std::string& value
 void DataParallel::broadcast(torch::nn::Module& module) {
   collective("broadcasting parameters", [&] {
     torch::NoGradGuard no_grad;
-    for (auto& p : module.parameters()) {
-      std::vector<at::Tensor> one{p.data()};
-      group_->pg->broadcast(one)->wait();
-    }
+    for (auto& p : module.parameters()) broadcast_in_place(p.data());
   });
   if (settings_.broadcast_buffers) broadcast_buffers(module);
 }
@@ -192,10 +215,7 @@ void DataParallel::broadcast(torch::nn::Module& module) {
 void DataParallel::broadcast_buffers(torch::nn::Module& module) {
   collective("broadcasting buffers", [&] {
     torch::NoGradGuard no_grad;
-    for (auto& b : module.buffers()) {
-      std::vector<at::Tensor> one{b};
-      group_->pg->broadcast(one)->wait();
-    }
+    for (auto& b : module.buffers()) broadcast_in_place(b);
   });
 }
 
@@ -203,7 +223,7 @@ int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
   auto groups = buckets(parameters, settings_.bucket_cap_mb);
   torch::NoGradGuard no_grad;
   for (const auto& bucket : groups) {
-    torch::Tensor flat = flat_gradients(bucket, settings_.find_unused_parameters);
+    torch::Tensor flat = flat_gradients(bucket, settings_.find_unused_parameters, device_);
     collective("all-reduce of gradients", [&] {
       std::vector<at::Tensor> one{flat};
       group_->pg->allreduce(one)->wait();
@@ -211,7 +231,7 @@ int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
     flat.div_(double(world_.size));
     std::int64_t offset = 0;
     for (NamedParameter* p : bucket) {
-      torch::Tensor part = flat.narrow(0, offset, p->tensor.numel()).view_as(p->tensor);
+      torch::Tensor part = flat.narrow(0, offset, p->tensor.numel()).view_as(p->tensor).to(p->tensor.device());
       offset += p->tensor.numel();
       if (settings_.gradient_as_bucket_view || !p->tensor.grad().defined()) {
         p->tensor.mutable_grad() = part;
@@ -224,12 +244,12 @@ int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
 }
 
 std::vector<double> DataParallel::average(const std::vector<double>& values) {
-  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  torch::Tensor t = torch::tensor(values, torch::kFloat64).to(device_);
   collective("averaging metrics", [&] {
     std::vector<at::Tensor> one{t};
     group_->pg->allreduce(one)->wait();
   });
-  t.div_(double(world_.size));
+  t = t.div(double(world_.size)).cpu();
   return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
@@ -238,16 +258,19 @@ void DataParallel::check_replicas(const std::vector<NamedParameter>& parameters)
   for (const auto& p : parameters) {
     torch::Tensor mine = p.tensor.detach().to(torch::kCPU).clone();
     torch::Tensor reference = mine.clone();
-    collective("comparing replicas", [&] {
-      std::vector<at::Tensor> one{reference};
-      group_->pg->broadcast(one)->wait();
-    });
+    collective("comparing replicas", [&] { broadcast_in_place(reference); });
     if (!torch::equal(mine, reference)) {
       throw Error("rank " + std::to_string(world_.rank) + ": parameter '" + p.name +
                   "' differs from rank 0's; the replicas diverged (a nondeterministic op or a rank-dependent "
                   "gradient policy); report this with the run folder");
     }
   }
+}
+
+void DataParallel::broadcast_in_place(const torch::Tensor& tensor) {
+  std::vector<at::Tensor> one{tensor.to(device_)};
+  group_->pg->broadcast(one)->wait();
+  if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
 }
 
 void DataParallel::barrier() {

@@ -33,8 +33,12 @@ struct Settings {
   bool broadcast_buffers = true;
   bool find_unused_parameters = true;
   bool gradient_as_bucket_view = true;
+  /// Where collectives run: the CPU for gloo, the rank's first GPU for nccl.
+  std::string device = "cpu";
 };
-VGGT_LAB_API Settings settings_from(const Options& table);
+/// The [distributed] table, with backend "auto" resolved: nccl when the
+/// rank trains on `device` = a GPU, else gloo.
+VGGT_LAB_API Settings settings_from(const Options& table, const std::string& device = "cpu");
 
 class VGGT_LAB_API DataParallel {
  public:
@@ -68,7 +72,10 @@ class VGGT_LAB_API DataParallel {
   struct Group;
   World world_;
   Settings settings_;
+  torch::Device device_;
   std::unique_ptr<Group> group_;
+  /// Rank 0's value of `tensor`, through a copy on device_ where it lives elsewhere.
+  void broadcast_in_place(const torch::Tensor& tensor);
   template <class F>
   void collective(const char* what, F&& run);
   [[noreturn]] void fail(const char* what, const std::string& why) const;

@@ -92,8 +92,8 @@ std::map<std::string, OptionSchema> make_core_schemas() {
                "one); false stops the run naming the first such parameter (DDP's "
                "find_unused_parameters=false contract)")
       .string("fused_attention", "auto",
-              "Whether attention keeps its probabilities for backward: off (LibTorch 1.13, CPUs), "
-              "on (flash / memory-efficient kernels), auto (on for GPU plans)",
+              "Whether attention keeps its probabilities for backward: off (the math kernel keeps them), "
+              "on (flash / memory-efficient kernels keep none, on CPUs and GPUs), auto (on)",
               {"auto", "on", "off"})
       .string_list("frozen", {}, "Parameters to freeze, by glob on their names, e.g. \"*aggregator*\"")
       .string("precision", "fp32", "fp32, bf16 (autocast) or fp16 (autocast + dynamic loss scaling)",

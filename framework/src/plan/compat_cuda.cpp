@@ -32,7 +32,6 @@ std::int64_t cuda_peak_allocated(int device) {
 void cuda_reset_peak(int device) { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
 void cuda_synchronize(int device) { torch::cuda::synchronize(device); }
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
 bool cuda_observe_allocations(void (*allocated)(std::uintptr_t, std::int64_t), void (*freed)(std::uintptr_t)) {
   if (cuda_device_count() == 0) return false;
   (void)torch::empty({1}, torch::TensorOptions().device(torch::kCUDA));  // makes the allocator exist
@@ -46,9 +45,6 @@ bool cuda_observe_allocations(void (*allocated)(std::uintptr_t, std::int64_t), v
   });
   return true;
 }
-#else
-bool cuda_observe_allocations(void (*)(std::uintptr_t, std::int64_t), void (*)(std::uintptr_t)) { return false; }
-#endif
 #else
 std::int64_t cuda_allocated(int) { return 0; }
 std::int64_t cuda_peak_allocated(int) { return 0; }

@@ -166,13 +166,10 @@ std::string checkpointing_text(const Checkpointing& c) {
   return text;
 }
 
-MemoryModel memory_model(const Options& train, const Model& model, const Topology& topology) {
+MemoryModel memory_model(const Options& train, const Model& model) {
   MemoryModel memory;
   memory.checkpointing = resolve_checkpointing(train, model);
-  const std::string fused = train.get<std::string>("fused_attention");
-  bool gpu = false;
-  for (const auto& d : topology.devices) gpu = gpu || d.physical != "cpu";
-  memory.fused_attention = fused == "on" || (fused == "auto" && gpu);
+  memory.fused_attention = train.get<std::string>("fused_attention") != "off";
   const auto& frozen = train.get<std::vector<std::string>>("frozen");
   if (frozen.empty()) return memory;
   std::map<std::string, bool> all_frozen;
@@ -251,7 +248,7 @@ PlanInputs plan_inputs(const ResolvedConfig& config, const Registry& registry, c
                        const TopologyOverrides& overrides) {
   PlanInputs in{create_model(config, registry, context), make_topology(config.core("devices"), overrides),
                 step_shape(config.core("train")), {}};
-  in.memory = in.model.call([&](Model& m) { return memory_model(config.core("train"), m, in.topology); });
+  in.memory = in.model.call([&](Model& m) { return memory_model(config.core("train"), m); });
   return in;
 }
 

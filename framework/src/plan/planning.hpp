@@ -31,8 +31,7 @@ VGGT_LAB_API Checkpointing resolve_checkpointing(const Options& train, const Mod
 VGGT_LAB_API std::string checkpointing_text(const Checkpointing& checkpointing);
 /// How training holds memory: [train] checkpointing, fused_attention and
 /// frozen, the units whose every parameter is frozen.
-VGGT_LAB_API MemoryModel memory_model(const Options& train, const Model& model,
-                                      const Topology& topology);
+VGGT_LAB_API MemoryModel memory_model(const Options& train, const Model& model);
 
 struct PlanReport {
   Plan plan;

@@ -1,7 +1,5 @@
 #include "runtime/executor.hpp"
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -115,27 +113,14 @@ InputShape shape_of(const TensorMap& batch) {
           query == batch.end() ? 0 : query->second.size(1)};
 }
 
-/// OpenBLAS (Debian's BLAS for LibTorch) keeps one global thread pool and
-/// serialises concurrent callers on it; with several workers each runs its
-/// BLAS calls in its own thread instead. No effect with another BLAS.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  static auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (set) set(threads);
-}
-
 }  // namespace
 
 WorkerShare::WorkerShare(int workers) : previous_(at::get_num_threads()) {
   const int threads = worker_threads(process_cores(), workers);
   at::set_num_threads(threads);
-  set_blas_threads(workers > 1 ? 1 : threads);
 }
 
-WorkerShare::~WorkerShare() {
-  at::set_num_threads(previous_);
-  set_blas_threads(previous_);
-}
+WorkerShare::~WorkerShare() { at::set_num_threads(previous_); }
 
 Transport::~Transport() = default;
 
@@ -385,7 +370,6 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
                     : worker_threads(process_cores(), workers);
-  set_blas_threads(workers > 1 ? 1 : threads);
   for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();
   impl.started = start;

@@ -65,7 +65,7 @@ struct RuntimeOptions {
 
 /// For a scope, the calling thread computes as each of `workers` workers
 /// sharing process_cores() does in a step: with worker_threads() intra-op
-/// threads, and OpenBLAS single-threaded when there are several.
+/// threads (LibTorch's BLAS, MKL, follows them).
 class VGGT_LAB_API WorkerShare {
  public:
   explicit WorkerShare(int workers);

@@ -126,14 +126,16 @@ class CountingAllocator final : public c10::Allocator {
 
   // Kernels that use raw_allocate need the data pointer to be its own
   // context, so the owner is kept by address rather than in the context.
-  c10::DataPtr allocate(std::size_t bytes) const override {
+  c10::DataPtr allocate(std::size_t bytes) override {
     void* data = inner_->raw_allocate(bytes);
     cpu_meter().owners.allocated(reinterpret_cast<std::uintptr_t>(data), current_device(), std::int64_t(bytes));
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
-  VGGT_LAB_COMPAT_ALLOCATOR_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
 
  private:
   c10::Allocator* inner_;

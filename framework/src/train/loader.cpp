@@ -49,7 +49,7 @@ void augment(torch::Tensor& images, const LoaderOptions& o, std::mt19937_64& rng
 
 void normalize_scene(Sample& sample) {
   auto E = homogeneous(sample.extrinsics);
-  auto first_inverse = torch::linalg::inv(E[0]);
+  auto first_inverse = torch::linalg_inv(E[0]);
   sample.extrinsics = torch::matmul(E, first_inverse).slice(1, 0, 3);
   auto R0 = E[0].slice(0, 0, 3).slice(1, 0, 3), t0 = E[0].slice(0, 0, 3).select(1, 3);
   auto mask = sample.point_masks.unsqueeze(-1).to(torch::kFloat);

@@ -98,8 +98,8 @@ class Run {
     if (s_.resume) resumed = resume(*s_.resume);
     if (dp()) {
       dp()->broadcast(instance_->module());
-      log_.info("data parallel: rank {} of {} (local rank {}), gloo, buckets of {} MiB", dp()->world().rank,
-                dp()->world().size, dp()->world().local_rank, dp()->settings().bucket_cap_mb);
+      log_.info("data parallel: rank {} of {} (local rank {}), {}, buckets of {} MiB", dp()->world().rank,
+                dp()->world().size, dp()->world().local_rank, dp()->settings().backend, dp()->settings().bucket_cap_mb);
     }
     runtime::RuntimeOptions options;
     options.autocast = autocast_of(t_.get<std::string>("precision"));
@@ -407,9 +407,19 @@ class Run {
   }
 };
 
+/// [train] fused_attention. LibTorch chooses attention kernels process-wide:
+/// off leaves only the math kernel, which keeps the probabilities for backward.
+void use_fused_attention(bool on) {
+  auto& context = at::globalContext();
+  context.setSDPUseFlash(on);
+  context.setSDPUseMemEfficient(on);
+  context.setSDPUseCuDNN(on);
+}
+
 }  // namespace
 
 std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, const Options& train) {
+  use_fused_attention(train.get<std::string>("fused_attention") != "off");
   auto raw = model.call([](Model& m) { return m.build(); });
   // The instance keeps the model (and so its plugin library) alive.
   auto owner = model.object;

@@ -165,18 +165,12 @@ TEST_P(Layouts, ThreeOptimizerStepsGiveTheSingleDeviceParameters) {
   }
 }
 
-/// bf16 where the build trains it on CPUs (LibTorch 2.x).
-std::vector<std::string> precisions() {
-  if (compat::kCpuBf16Autocast) return {"fp32", "bf16"};
-  return {"fp32"};
-}
-
 std::vector<Layout> every_layout() {
   std::vector<Layout> out;
   for (const auto& placement : testing::builtin_plugins().registry().names(Kind::placement)) {
     for (bool checkpointing : {false, true}) {
       for (int micro_batches : {1, 2}) {
-        for (const auto& precision : precisions()) out.push_back({placement, checkpointing, micro_batches, precision});
+        for (const std::string precision : {"fp32", "bf16"}) out.push_back({placement, checkpointing, micro_batches, precision});
       }
     }
   }
@@ -232,15 +226,14 @@ struct Peaks {
   std::vector<double> measured, predicted;  // per logical device
 };
 
-/// per_head.toml (depth head on device 2, point head on 3) for 2 steps of 4
-/// frames, planned with measured unit costs.
-Peaks per_head_peaks(const testing::TempDir& dir, int head_frames) {
-  const auto out = dir.path() / ("frames-" + std::to_string(head_frames));
+/// per_head.toml (the aggregator on device 0, the camera head on 1, the
+/// depth head on 2, the point head on 3) for 2 steps of 4 frames, planned with measured unit costs.
+Peaks per_head_peaks(const testing::TempDir& dir, const std::string& name, const std::string& settings) {
+  const auto out = dir.path() / name;
   auto result = testing::run_command(
       testing::vggt_lab_exe() + " run " + std::string(SOURCE_ROOT) + "/experiments/per_head.toml -q --out " +
       out.string() + " --set train.steps=2 --set train.eval_scenes=0 --set train.min_frames=4 --set costs.source=measured" +
-      " --set costs.cache=" + (dir.path() / "profiles").string() +
-      " --set train.head_checkpoint_frames=" + std::to_string(head_frames));
+      " --set costs.cache=" + (dir.path() / "profiles").string() + " " + settings);
   EXPECT_EQ(result.status, 0) << result.output;
   Peaks peaks;
   std::ifstream plan_file(out / "plan.json");
@@ -262,13 +255,29 @@ Peaks per_head_peaks(const testing::TempDir& dir, int head_frames) {
 // and the plan predicts both runs' peaks within 5 %.
 TEST(HeadCheckpointing, LowersThePeaksOfTheHeadsDevicesAsPlanned) {
   testing::TempDir dir;
-  const Peaks plain = per_head_peaks(dir, 0), chunked = per_head_peaks(dir, 1);
+  const Peaks plain = per_head_peaks(dir, "plain", ""),
+              chunked = per_head_peaks(dir, "chunked", "--set train.head_checkpoint_frames=1");
   for (int device : {2, 3}) {
     EXPECT_LT(chunked.measured[device], 0.7 * plain.measured[device]) << "device " << device;
     for (const Peaks* p : {&plain, &chunked}) {
       EXPECT_NEAR(p->predicted[device] / p->measured[device], 1.0, 0.05) << "device " << device;
     }
   }
+}
+
+// Through `vggt-lab run`: fused_attention = "off" leaves LibTorch only the
+// math kernel, whose kept attention probabilities raise the aggregator's
+// device's peak by what the plan's attention bytes say (within 10 %), and the
+// plan predicts both runs' peaks within 5 %.
+TEST(FusedAttention, WhatAttentionKeepsIsMeasuredAsPlanned) {
+  testing::TempDir dir;
+  const Peaks fused = per_head_peaks(dir, "fused", "--set train.fused_attention=on"),
+              math = per_head_peaks(dir, "math", "--set train.fused_attention=off");
+  const double measured = math.measured[0] - fused.measured[0];
+  const double predicted = math.predicted[0] - fused.predicted[0];
+  ASSERT_GT(predicted, 0);
+  EXPECT_NEAR(measured / predicted, 1.0, 0.10);
+  for (const Peaks* p : {&fused, &math}) EXPECT_NEAR(p->predicted[0] / p->measured[0], 1.0, 0.05);
 }
 
 std::vector<Layout> chunked_heads() {
