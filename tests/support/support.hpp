@@ -30,6 +30,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+/// A file's whole content ("" when it cannot be read).
+std::string read_text(const std::filesystem::path& file);
+
 /// Runs a shell command and captures its output and exit status.
 CommandResult run_command(const std::string& command);
 

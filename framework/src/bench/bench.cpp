@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "cli/commands.hpp"
+#include "host/child.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/memory_meter.hpp"
 #include "train/loader.hpp"
@@ -236,19 +237,18 @@ json overhead(const GlobalOptions& global, const BenchArgs& args) {
 
 namespace {
 
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-/// scenes/s from summary.json of `vggt-lab <command> FILE --out DIR`, run as a child.
-double scenes_per_second(const std::string& command, const BenchArgs& args, const std::filesystem::path& out) {
-  std::string line = quoted(std::filesystem::read_symlink("/proc/self/exe").string()) + " -q " + command + " " +
-                     quoted(args.file.string()) + " --out " + quoted(out.string()) + " --set train.steps=" +
-                     std::to_string(10 * args.steps) + " --set train.eval_scenes=0";
-  for (const auto& o : args.overrides) line += " --set " + quoted(o);
-  if (std::system(line.c_str()) != 0) throw Error("benchmark run failed: " + line);
+/// scenes/s from summary.json of `vggt-lab <command...> FILE --out DIR`, run as a child.
+double scenes_per_second(const std::vector<std::string>& command, const BenchArgs& args,
+                         const std::filesystem::path& out) {
+  std::vector<std::string> argv{"/proc/self/exe", "-q"};
+  argv.insert(argv.end(), command.begin(), command.end());
+  argv.insert(argv.end(), {args.file.string(), "--out", out.string(), "--set",
+                           "train.steps=" + std::to_string(10 * args.steps), "--set", "train.eval_scenes=0"});
+  for (const auto& o : args.overrides) argv.insert(argv.end(), {"--set", o});
+  if (wait_child(start_child({argv, {}, std::nullopt})).status != 0) {
+    throw Error("benchmark run failed: vggt-lab " + command.front() + " " + args.file.string() + " --out " +
+                out.string());
+  }
   std::ifstream in(out / "summary.json");
   return json::parse(in).at("samples_per_second").get<double>();
 }
@@ -259,8 +259,8 @@ json data_parallel(const GlobalOptions&, const BenchArgs& args) {
   std::string pattern = (std::filesystem::temp_directory_path() / "vggt-lab-bench-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw Error("cannot create a temporary folder under " + pattern);
   const std::filesystem::path dir = pattern;
-  double one = scenes_per_second("run", args, dir / "one");
-  double two = scenes_per_second("launch -n 2", args, dir / "two");
+  double one = scenes_per_second({"run"}, args, dir / "one");
+  double two = scenes_per_second({"launch", "-n", "2"}, args, dir / "two");
   std::filesystem::remove_all(dir);
   return {{"one_rank_scenes_per_second", one}, {"two_ranks_scenes_per_second", two},
           {"speedup", two / one}, {"scaling_efficiency", two / (2.0 * one)}};

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "host/files.hpp"
+#include "io/inference_io.hpp"
 #include "runtime/executor.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
@@ -17,62 +18,6 @@
 namespace vggt_lab {
 namespace {
 
-namespace F = torch::nn::functional;
-
-/// The images of a folder, sorted by name, resized to `width` with the
-/// height a multiple of the patch size (centre-cropped to max_height), as
-/// upstream's load_and_preprocess_images.
-std::pair<torch::Tensor, std::vector<std::string>> read_images(const std::filesystem::path& dir, int64_t width,
-                                                               int64_t max_height, int64_t patch) {
-  std::vector<std::filesystem::path> files;
-  if (!std::filesystem::is_directory(dir)) throw InputError("--images " + dir.string() + ": not a folder");
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    auto ext = entry.path().extension().string();
-    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  if (files.empty()) throw InputError("--images " + dir.string() + ": no .png or .jpg images");
-  std::vector<torch::Tensor> images;
-  std::vector<std::string> stems;
-  int64_t height = 0;
-  for (const auto& file : files) {
-    auto image = image::read_rgb(file);
-    if (height == 0) height = std::max<int64_t>(patch, std::llround(double(image.size(1)) * width / image.size(2) / patch) * patch);
-    int64_t h = std::llround(double(image.size(1)) * width / image.size(2));
-    auto resized = F::interpolate(image.unsqueeze(0), F::InterpolateFuncOptions().size(std::vector<int64_t>{std::max(h, height), width})
-                                                          .mode(torch::kBicubic).align_corners(false)).squeeze(0).clamp(0, 1);
-    int64_t top = (resized.size(1) - std::min(height, max_height)) / 2;
-    images.push_back(resized.slice(1, top, top + std::min(height, max_height)));
-    stems.push_back(file.stem().string());
-  }
-  return {torch::stack(images).unsqueeze(0), stems};
-}
-
-/// Blue (near) to red (far) through green and yellow.
-torch::Tensor colorize(const torch::Tensor& value, const torch::Tensor& valid) {
-  auto v = value.clone();
-  double lo = v.index({valid}).numel() ? v.index({valid}).min().item<double>() : 0;
-  double hi = v.index({valid}).numel() ? v.index({valid}).max().item<double>() : 1;
-  auto t = ((v - lo) / std::max(hi - lo, 1e-9)).clamp(0, 1);
-  auto r = (1.5 - (4 * t - 3).abs()).clamp(0, 1), g = (1.5 - (4 * t - 2).abs()).clamp(0, 1),
-       b = (1.5 - (4 * t - 1).abs()).clamp(0, 1);
-  return torch::stack({r, g, b}) * valid.unsqueeze(0);
-}
-
-void write_ply(const std::filesystem::path& file, const torch::Tensor& points, const torch::Tensor& colors) {
-  auto xyz = points.to(torch::kFloat).contiguous();
-  auto rgb = (colors * 255).round().clamp(0, 255).to(torch::kUInt8).contiguous();
-  std::string out = "ply\nformat binary_little_endian 1.0\nelement vertex " + std::to_string(xyz.size(0)) +
-                    "\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
-                    "property uchar green\nproperty uchar blue\nend_header\n";
-  for (int64_t i = 0; i < xyz.size(0); ++i) {
-    out.append(reinterpret_cast<const char*>(xyz[i].data_ptr<float>()), 12);
-    out.append(reinterpret_cast<const char*>(rgb[i].data_ptr<uint8_t>()), 3);
-  }
-  write_file_atomic(file, out);
-}
-
 NamedTensors checkpoint_weights(const std::filesystem::path& where) {
   if (std::filesystem::is_regular_file(where)) return load_state_dict_file(where);
   return train::load_checkpoint(where).model;
@@ -83,9 +28,9 @@ NamedTensors checkpoint_weights(const std::filesystem::path& where) {
 int command_infer(const GlobalOptions& global, const InferArgs& args) {
   Experiment experiment = open_experiment(global, args.config, args.overrides);
   const Options& train_options = experiment.config.core("train");
-  auto [images, stems] = read_images(args.images, train_options.get<std::int64_t>("image_width"),
-                                     train_options.get<std::int64_t>("image_height"),
-                                     train_options.get<std::int64_t>("patch_size"));
+  auto [images, stems] = io::read_image_folder(args.images, train_options.get<std::int64_t>("image_width"),
+                                               train_options.get<std::int64_t>("image_height"),
+                                               train_options.get<std::int64_t>("patch_size"));
   const PluginContext context = experiment.session.host->context(args.config.parent_path());
   PlanInputs in = plan_inputs(experiment.config, experiment.session.host->registry(), context);
   auto placement_name = experiment.config.plugin("placement").value_or("single");
@@ -136,7 +81,7 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
     image::write_rgb(args.out / "images" / png, images[0][s]);
     if (depth.defined()) {
       image::write_u16(args.out / "depths" / png, (depth[s] / depth_scale).round());
-      image::write_rgb(args.out / "previews" / (stems[s] + "_depth.png"), colorize(depth[s], torch::ones_like(depth[s], torch::kBool)));
+      image::write_rgb(args.out / "previews" / (stems[s] + "_depth.png"), io::colorize(depth[s], torch::ones_like(depth[s], torch::kBool)));
     }
     auto log_conf = torch::log(conf[s]);
     image::write_rgb(args.out / "previews" / (stems[s] + "_confidence.png"),
@@ -152,7 +97,7 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
     experiment.session.logger->warn("no finite point to write: the predicted points or confidences are not finite");
   }
   auto colors = images[0].permute({0, 2, 3, 1});
-  write_ply(args.out / "points.ply", points.index({keep}), colors.index({keep}));
+  io::write_ply(args.out / "points.ply", points.index({keep}), colors.index({keep}));
   std::cout << "wrote to " << args.out.string() << ":\n"
             << "  images/       " << S << " input frame(s) at " << H << "x" << W << "\n"
             << (depth.defined() ? "  depths/       16-bit depth PNGs (metres = value x depth_scale in cameras.json)\n" : "")

@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "host/child.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -87,24 +88,12 @@ std::vector<std::string> run_arguments(const GlobalOptions& global, const RunArg
 }
 
 pid_t start_rank(const std::vector<std::string>& arguments, int rank, int world, int port) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  const std::string r = std::to_string(rank), w = std::to_string(world), p = std::to_string(port);
-  setenv("RANK", r.c_str(), 1);
-  setenv("LOCAL_RANK", r.c_str(), 1);
-  setenv("WORLD_SIZE", w.c_str(), 1);
-  setenv("LOCAL_WORLD_SIZE", w.c_str(), 1);
-  setenv("MASTER_ADDR", "127.0.0.1", 1);
-  setenv("MASTER_PORT", p.c_str(), 1);
-  std::vector<char*> argv;
-  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  execv("/proc/self/exe", argv.data());
-  std::perror("vggt-lab launch: exec");
-  _exit(127);
+  const std::string r = std::to_string(rank), w = std::to_string(world);
+  return start_child({arguments,
+                      {{"RANK", r}, {"LOCAL_RANK", r}, {"WORLD_SIZE", w}, {"LOCAL_WORLD_SIZE", w},
+                       {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}},
+                      std::nullopt});
 }
-
-int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
 }  // namespace
 
@@ -131,9 +120,9 @@ int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
     if (it == g_children.end()) continue;
     *it = 0;
     --running;
-    if (exit_status(status) != 0 && failed_rank < 0 && !g_interrupted) {
+    if (child_exit(status).status != 0 && failed_rank < 0 && !g_interrupted) {
       failed_rank = int(it - g_children.begin());
-      first_failure = exit_status(status);
+      first_failure = child_exit(status).status;
       std::cerr << "vggt-lab launch: rank " << failed_rank << " exited with status " << first_failure
                 << "; stopping the other ranks\n";
       forward(SIGTERM);

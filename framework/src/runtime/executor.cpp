@@ -285,9 +285,11 @@ struct Executor::Impl {
 
   void work(int device, const std::vector<Action>& order, int threads) {
     ScopedDevice attribution(device);
+    const torch::Device where = self.device_of(device);
+    c10::DeviceGuard current(where);  // new tensors of this worker's default to its device
     if (threads > 0) at::set_num_threads(threads);
     std::optional<compat::AutocastOn> autocast;
-    if (self.options_.autocast) autocast.emplace(self.device_of(device).type(), *self.options_.autocast);
+    if (self.options_.autocast) autocast.emplace(where.type(), *self.options_.autocast);
     double busy = 0;
     waiting() = 0;
     try {
@@ -303,6 +305,7 @@ struct Executor::Impl {
         } else {
           backward(a.stage, a.micro_batch, device);
         }
+        if (where.is_cuda()) compat::cuda_synchronize(where.index());  // GPU kernels run asynchronously
         double took = seconds_since(start);
         busy += took;
         std::lock_guard<std::mutex> lock(mutex);

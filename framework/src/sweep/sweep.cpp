@@ -1,12 +1,8 @@
 #include "sweep/sweep.hpp"
 
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <fstream>
 #include <mutex>
 #include <numeric>
@@ -14,6 +10,7 @@
 #include <thread>
 #include <toml++/toml.h>
 
+#include "host/child.hpp"
 #include "host/config.hpp"
 #include "host/files.hpp"
 #include "plan/planning.hpp"
@@ -128,44 +125,15 @@ json measure_trial(const SweepFile& s, const std::vector<std::string>& trial, co
   for (const auto& p : o.plugin_paths) args.insert(args.begin() + 1, {"--plugin-path", p.string()});
   for (const auto& a : with_defaults(trial, s, true)) args.insert(args.end(), {"--set", a});
   auto log = o.out / "trials" / (id + ".log");
-  // Made before fork: the child of a threaded process may only exec.
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env{"VGGT_LAB_CORES=" + std::to_string(std::max(1, process_cores() / std::max(1, o.jobs)))};
-  for (char** e = environ; *e; ++e) {
-    if (std::string(*e).rfind("VGGT_LAB_CORES=", 0) != 0) env.emplace_back(*e);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  auto start = Clock::now();
-  int status = 0;
-  bool timed_out = false;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::duration<double>(Clock::now() - start).count() > s.timeout_s) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const std::string cores = std::to_string(std::max(1, process_cores() / std::max(1, o.jobs)));
+  const ChildExit exit = wait_child(start_child({args, {{"VGGT_LAB_CORES", cores}}, log}), s.timeout_s);
   json out{{"run_dir", dir.string()}};
   std::ifstream text(log);
   std::string tail((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
   if (tail.size() > 600) tail = tail.substr(tail.size() - 600);
-  if (timed_out) return out.update({{"status", "failed"}, {"reason", "timed out after " + std::to_string(int(s.timeout_s)) + " s"}}), out;
-  if (WIFSIGNALED(status)) return out.update({{"status", "failed"}, {"reason", "killed by signal " + std::to_string(WTERMSIG(status)) + " (out of memory?)"}}), out;
-  if (WEXITSTATUS(status) != 0) return out.update({{"status", "failed"}, {"reason", "exit " + std::to_string(WEXITSTATUS(status)) + ": " + tail}}), out;
+  if (exit.timed_out) return out.update({{"status", "failed"}, {"reason", "timed out after " + std::to_string(int(s.timeout_s)) + " s"}}), out;
+  if (exit.signalled) return out.update({{"status", "failed"}, {"reason", "killed by signal " + std::to_string(exit.status - 128) + " (out of memory?)"}}), out;
+  if (exit.status != 0) return out.update({{"status", "failed"}, {"reason", "exit " + std::to_string(exit.status) + ": " + tail}}), out;
   std::ifstream metrics(dir / "metrics.jsonl");
   double seconds = 0, samples = 0, bytes = 0;
   int counted = 0;

@@ -3,13 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "support/support.hpp"
-
-#include <sstream>
 
 namespace vggt_lab {
 namespace {
@@ -20,13 +17,6 @@ using testing::run_command;
 using testing::TempDir;
 
 std::string exe() { return testing::vggt_lab_exe(); }
-
-std::string read(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST(Cli, BrokenExperimentGivesPreciseErrorStatus2AndWritesNothing) {
   TempDir dir;
@@ -57,8 +47,8 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
                            "checkpoints/latest", "checkpoints/step-000002/model.safetensors"}) {
     EXPECT_TRUE(std::filesystem::exists(out / file)) << file;
   }
-  EXPECT_THAT(read(out / "config.resolved.toml"), HasSubstr("\nsteps = 2\n"));
-  std::istringstream metrics(read(out / "metrics.jsonl"));
+  EXPECT_THAT(testing::read_text(out / "config.resolved.toml"), HasSubstr("\nsteps = 2\n"));
+  std::istringstream metrics(testing::read_text(out / "metrics.jsonl"));
   std::vector<nlohmann::json> lines;
   for (std::string line; std::getline(metrics, line);) lines.push_back(nlohmann::json::parse(line));
   ASSERT_EQ(lines.size(), 3u);  // two steps and the final evaluation
@@ -68,9 +58,9 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   EXPECT_TRUE(lines[0]["losses"].contains("loss_camera"));
   EXPECT_TRUE(lines[0]["devices"][0].contains("peak_bytes"));
   EXPECT_TRUE(lines[2]["eval"].contains("depth_abs_rel"));
-  auto plan = nlohmann::json::parse(read(out / "plan.json"));
+  auto plan = nlohmann::json::parse(testing::read_text(out / "plan.json"));
   EXPECT_GT(plan["devices"][0]["predicted_peak_bytes"].get<int64_t>(), 0);
-  EXPECT_THAT(read(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
+  EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
 }
 
 TEST(Cli, RunRefusesToOverwriteAnExistingRun) {

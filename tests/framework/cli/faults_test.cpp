@@ -8,7 +8,6 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "support/support.hpp"
 #include "vggt_lab/compat.hpp"
@@ -27,13 +26,6 @@ std::string experiment(const std::string& name) { return std::string(SOURCE_ROOT
 std::string run(const std::string& args) {
   return testing::vggt_lab_exe() + " run " + args +
          " -q --set train.eval_scenes=0 --set train.frames=2 --set train.image_height=56 --set train.image_width=56";
-}
-
-std::string read(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::vector<nlohmann::json> metrics(const fs::path& run_dir) {
@@ -124,21 +116,21 @@ TEST(Faults, ANonFiniteLossStopsWithAReportNamingTheStepAndThePolicy) {
   ASSERT_FALSE(lines.empty());
   EXPECT_TRUE(lines.back()["loss"].is_null());
   EXPECT_TRUE(lines.back()["nonfinite"].get<bool>());
-  EXPECT_THAT(read(out / "report.md"), HasSubstr("Stopped early"));
+  EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("Stopped early"));
   EXPECT_TRUE(fs::exists(out / "loss.svg"));
 }
 
 TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
   TempDir dir;
   const fs::path out = four_steps(dir);
-  const std::string resolved = read(out / "config.resolved.toml");
+  const std::string resolved = testing::read_text(out / "config.resolved.toml");
   auto refused = run_command(run(experiment("balanced.toml") + " --resume " + out.string()));
   EXPECT_EQ(refused.status, 2) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("[placement] plugin"));
   EXPECT_THAT(refused.output, HasSubstr("devices.count (1 in the run)"));
   auto extended = run_command(run("--resume " + out.string() + " --set train.steps=5"));
   ASSERT_EQ(extended.status, 0) << extended.output;
-  EXPECT_EQ(read(out / "config.resolved.toml"), resolved);
+  EXPECT_EQ(testing::read_text(out / "config.resolved.toml"), resolved);
   EXPECT_EQ(metrics(out).back()["step"], 5);
 }
 

@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -159,11 +158,6 @@ TEST(WorldFromEnv, RejectsARankOutsideTheWorld) {
   EXPECT_FALSE(world_from_env().multi());
 }
 
-std::string read(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 const std::string kSmallRun =
     std::string(" ") + SOURCE_ROOT + "/experiments/dp.toml --set train.steps=3 --set train.eval_scenes=0 "
     "--set train.batch_size=1 --set train.frames=2 --set train.min_frames=2 --set train.image_height=56 "
@@ -175,11 +169,11 @@ TEST(Launch, ThreeRanksTrainWithIdenticalReplicasAndRankZeroWritesTheRun) {
   auto result = testing::run_command("OMP_NUM_THREADS=1 " + testing::vggt_lab_exe() + " launch -n 3" + kSmallRun +
                                      " --out " + out.string());
   ASSERT_EQ(result.status, 0) << result.output;
-  EXPECT_THAT(read(out / "run.log"), ::testing::HasSubstr("world size 3"));
+  EXPECT_THAT(testing::read_text(out / "run.log"), ::testing::HasSubstr("world size 3"));
   for (const char* log : {"run.log", "rank1.log", "rank2.log"}) {
-    EXPECT_THAT(read(out / log), ::testing::HasSubstr("replicas identical on all 3 ranks")) << log;
+    EXPECT_THAT(testing::read_text(out / log), ::testing::HasSubstr("replicas identical on all 3 ranks")) << log;
   }
-  std::string metrics = read(out / "metrics.jsonl");
+  std::string metrics = testing::read_text(out / "metrics.jsonl");
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3);  // one writer
   EXPECT_THAT(metrics, ::testing::HasSubstr("\"ranks\":3"));
   // The checkpoint of three ranks continues in one process.
@@ -204,9 +198,9 @@ TEST(TwoHosts, RanksInTwoNetworkNamespacesTrainWithIdenticalReplicas) {
   auto result = testing::run_command(std::string(SOURCE_ROOT) + "/scripts/two-hosts.sh " + testing::vggt_lab_exe() +
                                      " " + out.string() + kSmallRun);
   ASSERT_EQ(result.status, 0) << result.output;
-  EXPECT_THAT(read(out / "run.log"), ::testing::HasSubstr("world size 2"));
+  EXPECT_THAT(testing::read_text(out / "run.log"), ::testing::HasSubstr("world size 2"));
   for (const char* log : {"run.log", "rank1.log"}) {
-    EXPECT_THAT(read(out / log), ::testing::HasSubstr("replicas identical on all 2 ranks")) << log;
+    EXPECT_THAT(testing::read_text(out / log), ::testing::HasSubstr("replicas identical on all 2 ranks")) << log;
   }
 }
 
