@@ -418,11 +418,26 @@ json evaluate_trial(const std::vector<std::string>& trial, const json& note, con
   return row;
 }
 
+/// results.json as a measuring sweep goes: every finished trial is in it,
+/// so an interrupted sweep resumes from the trials it finished. (Planning
+/// sweeps take milliseconds a trial and write it once, at the end.)
+struct Progress {
+  json results;                          // the sweep's header, then its finished trials
+  std::map<std::string, json> previous;  // finished trials of an earlier run, by id
+  std::filesystem::path file;
+
+  void finished(const json& row) {
+    if (results["mode"] != "measure") return;
+    results["trials"].push_back(row);
+    write_file_atomic(file, results.dump(2) + "\n");
+  }
+};
+
 /// Plans, and in measure mode runs, each trial; `notes` (by index) go into
-/// the rows. Finished trials of an earlier run are taken from `previous`.
+/// the rows. Finished trials of an earlier run are taken from `progress`.
 std::vector<json> evaluate(const std::vector<std::vector<std::string>>& trials, const std::vector<json>& notes,
                            const SweepFile& s, const Options& o, const std::string& mode, const PluginHost& host,
-                           const std::map<std::string, json>& previous, spdlog::logger& log) {
+                           Progress& progress, spdlog::logger& log) {
   std::mutex mutex;
   std::size_t next = 0, finished = 0, failed = 0;
   std::vector<json> rows(trials.size());
@@ -437,20 +452,26 @@ std::vector<json> evaluate(const std::vector<std::vector<std::string>>& trials, 
         i = next++;
       }
       const std::string id = id_of(trials[i]);
-      auto cached = previous.find(id);
-      json row = cached != previous.end() ? cached->second
+      auto cached = progress.previous.find(id);
+      json row = cached != progress.previous.end() ? cached->second
                                           : evaluate_trial(trials[i], i < notes.size() ? notes[i] : json::object(), s,
                                                            o, mode, host);
       std::lock_guard<std::mutex> lock(mutex);
       rows[i] = row;
+      progress.finished(row);
       ++finished;
       failed += row.value("status", "") == "failed";
       double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       double eta = elapsed / double(finished) * double(trials.size() - finished);
+      std::string settings;
+      for (const auto& a : trials[i]) settings += (settings.empty() ? "" : " ") + a;
+      const std::string status = row.value("status", "");
       if (o.progress_bar) {
-        std::fprintf(stderr, "\rtrials %zu/%zu done, %zu failed, eta %.0f s   ", finished, trials.size(), failed, eta);
+        std::fprintf(stderr, "\r\033[Ktrials %zu/%zu done, %zu failed, eta %.0f s; last: %s (%s)", finished,
+                     trials.size(), failed, eta, settings.c_str(), status.c_str());
       } else if (mode == "measure" || finished % 50 == 0 || finished == trials.size()) {
-        log.info("trials {}/{} done, {} failed, eta {:.0f} s", finished, trials.size(), failed, eta);
+        log.info("trials {}/{} done, {} failed, eta {:.0f} s; last: {} ({})", finished, trials.size(), failed, eta,
+                 settings, status);
       }
     }
   };
@@ -511,13 +532,13 @@ json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
   std::vector<std::filesystem::path> config_paths;
   host.load_search_path(plugin_search_path(o.plugin_paths, config_paths, std::getenv("VGGT_LAB_PLUGIN_PATH")));
   json results{{"sweep", s.file.string()}, {"base", s.base.string()}, {"mode", mode}, {"trials", json::array()}};
-  std::map<std::string, json> previous;  // resume: finished trials are kept
-  std::ifstream existing(o.out / "results.json");
+  Progress progress{results, {}, o.out / "results.json"};
+  std::ifstream existing(progress.file);
   if (existing) {
     json old;
     existing >> old;
     for (const auto& t : old["trials"]) {
-      if (t.value("status", "") == "done" || (mode == "plan" && t.contains("fits"))) previous[t["id"]] = t;
+      if (t.value("status", "") == "done" || (mode == "plan" && t.contains("fits"))) progress.previous[t["id"]] = t;
     }
   }
   std::vector<std::vector<std::string>> trials;
@@ -536,10 +557,10 @@ json run(const SweepFile& s, const Options& o, spdlog::logger& log) {
              "the batch size run as the batch size)", merged);
   }
   results["merged_trials"] = merged;
-  auto rows = evaluate(trials, {}, s, o, mode, host, previous, log);
+  auto rows = evaluate(trials, {}, s, o, mode, host, progress, log);
   if (s.search == "beam") {
     auto searched = search_beyond_grid(trials, rows, s, host, seen, log);
-    auto more = evaluate(searched.first, searched.second, s, o, mode, host, previous, log);
+    auto more = evaluate(searched.first, searched.second, s, o, mode, host, progress, log);
     rows.insert(rows.end(), more.begin(), more.end());
   }
   for (auto& r : rows) results["trials"].push_back(r);

@@ -2,11 +2,15 @@
 // resumes without re-running finished trials, failures that do not stop it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "host/child.hpp"
 #include "support/support.hpp"
 #include "sweep/sweep.hpp"
 
@@ -23,6 +27,13 @@ nlohmann::json read_json(const std::filesystem::path& file) {
 }
 
 std::string exe() { return testing::vggt_lab_exe(); }
+
+/// A measure-mode sweep of 2-step runs of single.toml with 2 and 3 frames.
+std::filesystem::path two_measured_trials(const testing::TempDir& dir) {
+  return dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                 "/experiments/single.toml\"\nmode = \"measure\"\nsteps = 2\n"
+                                 "[axes]\n\"train.frames\" = [2, 3]\n");
+}
 
 TEST(Sweep, PlansTheOneBillionModelOnFourAndEightGpusAndWritesARunnableBest) {
   testing::TempDir dir;
@@ -85,9 +96,7 @@ TEST(Sweep, SplitSearchAddsBetterSplitsBeyondTheGrid) {
 
 TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
   testing::TempDir dir;
-  auto sweep = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
-                                       "/experiments/single.toml\"\nmode = \"measure\"\nsteps = 2\n"
-                                       "[axes]\n\"train.frames\" = [2, 3]\n");
+  auto sweep = two_measured_trials(dir);
   auto out = dir.path() / "out";
   auto first = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
   ASSERT_EQ(first.status, 0) << first.output;
@@ -116,6 +125,32 @@ TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
   auto t = read_json(dir.path() / "slow" / "results.json")["trials"][0];
   EXPECT_EQ(t["status"], "failed");
   EXPECT_THAT(t["reason"].get<std::string>(), HasSubstr("timed out"));
+}
+
+// A measuring sweep stopped after its first trial keeps that trial in
+// results.json, and the same command again measures only the other.
+TEST(Sweep, AStoppedSweepKeepsTheTrialsItFinished) {
+  testing::TempDir dir;
+  auto sweep = two_measured_trials(dir);
+  auto out = dir.path() / "out";
+  // setsid: the sweep leads a process group of its own, which stops with its trial runs.
+  const pid_t pid = start_child(
+      {{"/usr/bin/setsid", exe(), "-q", "sweep", sweep.string(), "--out", out.string()}, {}, dir.path() / "sweep.log"});
+  nlohmann::json partial;
+  for (int polls = 0; polls < 1200 && partial["trials"].empty(); ++polls) {  // up to 2 minutes
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
+  }
+  kill(-pid, SIGKILL);
+  wait_child(pid);
+  ASSERT_EQ(partial["trials"].size(), 1u) << testing::read_text(dir.path() / "sweep.log");
+  EXPECT_EQ(partial["trials"][0]["status"], "done");
+  const auto kept_log = out / "trials" / (partial["trials"][0]["id"].get<std::string>() + ".log");
+  const auto before = std::filesystem::last_write_time(kept_log);
+  auto again = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(std::filesystem::last_write_time(kept_log), before);
+  EXPECT_EQ(read_json(out / "results.json")["trials"].size(), 2u);
 }
 
 TEST(Sweep, BadSweepFilesNameTheProblemWithItsPosition) {
