@@ -376,7 +376,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();
   impl.started = start;
-  std::vector<std::thread> pool;
+  std::vector<std::pair<int, std::vector<Action>>> work;
   for (int d = 0; d < devices; ++d) {
     auto actions = order.device_order(d);
     if (!loss) {  // forward only
@@ -384,9 +384,19 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
                                    [](const Action& a) { return a.pass == Pass::backward; }),
                     actions.end());
     }
-    if (!actions.empty()) pool.emplace_back([&impl, d, actions, threads] { impl.work(d, actions, threads); });
+    if (!actions.empty()) work.emplace_back(d, std::move(actions));
   }
-  for (auto& t : pool) t.join();
+  if (work.size() == 1) {  // a lone worker runs here, on this thread's OpenMP team
+    const int previous = at::get_num_threads();
+    impl.work(work[0].first, work[0].second, threads);
+    at::set_num_threads(previous);
+  } else {
+    std::vector<std::thread> pool;
+    for (const auto& [d, actions] : work) {
+      pool.emplace_back([&impl, d = d, &actions = actions, threads] { impl.work(d, actions, threads); });
+    }
+    for (auto& t : pool) t.join();
+  }
   if (!impl.error.empty()) throw Error("step failed on " + impl.error);
   StepResult result;
   result.seconds = seconds_since(start);
