@@ -1,6 +1,7 @@
 #pragma once
 // Runs any valid Plan: stages materialised on their logical devices, one
-// worker thread per logical device executing its part of the schedule,
+// worker thread per logical device executing its part of the schedule (a
+// lone worker runs on the calling thread),
 // tensors and gradients between stages through a transport. On the CPU,
 // several logical devices share the processor yet keep separate memory
 // accounts, workers and transfers, so a layout for 8 GPUs runs on a laptop.
