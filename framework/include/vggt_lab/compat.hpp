@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <array>
 #include <cstdint>
 
 #include "vggt_lab/export.hpp"
@@ -15,47 +16,69 @@
 
 namespace vggt_lab::compat {
 
-/// Turns autocast off for a scope, on CPUs and GPUs (upstream runs the
-/// camera, depth and point heads in fp32 under the caller's bf16 autocast).
-class AutocastOff {
- public:
-  AutocastOff()
-      : cpu_(at::autocast::is_autocast_enabled(at::kCPU)), cuda_(at::autocast::is_autocast_enabled(at::kCUDA)) {
-    at::autocast::set_autocast_enabled(at::kCPU, false);
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-  }
-  ~AutocastOff() {
-    at::autocast::set_autocast_enabled(at::kCPU, cpu_);
-    at::autocast::set_autocast_enabled(at::kCUDA, cuda_);
-  }
-  AutocastOff(const AutocastOff&) = delete;
-  AutocastOff& operator=(const AutocastOff&) = delete;
+/// A thread's autocast on CPUs and GPUs: on or off, and the type, for each.
+struct AutocastState {
+  static constexpr std::array<c10::DeviceType, 2> kDevices{c10::DeviceType::CPU, c10::DeviceType::CUDA};
+  std::array<bool, 2> on{};
+  std::array<at::ScalarType, 2> type{at::kBFloat16, at::kHalf};
 
- private:
-  bool cpu_, cuda_;
+  static AutocastState current() {
+    AutocastState s;
+    for (std::size_t i = 0; i < kDevices.size(); ++i) {
+      s.on[i] = at::autocast::is_autocast_enabled(kDevices[i]);
+      s.type[i] = at::autocast::get_autocast_dtype(kDevices[i]);
+    }
+    return s;
+  }
+  void apply() const {
+    for (std::size_t i = 0; i < kDevices.size(); ++i) {
+      at::autocast::set_autocast_dtype(kDevices[i], type[i]);
+      at::autocast::set_autocast_enabled(kDevices[i], on[i]);
+    }
+  }
 };
 
-/// Turns autocast on for this thread's work on `device` with `dtype`
-/// (bf16 or fp16) for a scope; autocast state is per thread.
-class AutocastOn {
+/// Computes under `state` for a scope, then restores the thread's own
+/// (autocast state is per thread).
+class AutocastAs {
  public:
-  AutocastOn(c10::DeviceType device, at::ScalarType dtype)
-      : device_(device), was_(at::autocast::is_autocast_enabled(device)),
-        dtype_(at::autocast::get_autocast_dtype(device)) {
-    at::autocast::set_autocast_dtype(device, dtype);
-    at::autocast::set_autocast_enabled(device, true);
-  }
-  ~AutocastOn() {
-    at::autocast::set_autocast_enabled(device_, was_);
-    at::autocast::set_autocast_dtype(device_, dtype_);
-  }
-  AutocastOn(const AutocastOn&) = delete;
-  AutocastOn& operator=(const AutocastOn&) = delete;
+  explicit AutocastAs(const AutocastState& state) : own_(AutocastState::current()) { state.apply(); }
+  ~AutocastAs() { own_.apply(); }
+  AutocastAs(const AutocastAs&) = delete;
+  AutocastAs& operator=(const AutocastAs&) = delete;
 
  private:
-  c10::DeviceType device_;
-  bool was_ = false;
-  at::ScalarType dtype_ = at::kFloat;
+  AutocastState own_;
+};
+
+/// Autocast off for a scope, on CPUs and GPUs (upstream runs the camera,
+/// depth and point heads in fp32 under the caller's bf16 autocast).
+class AutocastOff : public AutocastAs {
+ public:
+  AutocastOff() : AutocastAs(off()) {}
+
+ private:
+  static AutocastState off() {
+    AutocastState s = AutocastState::current();
+    s.on.fill(false);
+    return s;
+  }
+};
+
+/// Autocast on for this thread's work on `device` (CPU or CUDA) with `dtype`
+/// (bf16 or fp16) for a scope.
+class AutocastOn : public AutocastAs {
+ public:
+  AutocastOn(c10::DeviceType device, at::ScalarType dtype) : AutocastAs(on(device, dtype)) {}
+
+ private:
+  static AutocastState on(c10::DeviceType device, at::ScalarType dtype) {
+    AutocastState s = AutocastState::current();
+    const std::size_t i = device == c10::DeviceType::CUDA ? 1 : 0;
+    s.on[i] = true;
+    s.type[i] = dtype;
+    return s;
+  }
 };
 
 /// CUDA devices LibTorch sees (0 in a CPU build).

@@ -84,6 +84,10 @@ Settings settings_from(const Options& t, const std::string& device) {
   const bool gpu = device != "cpu";
   s.backend = t.get<std::string>("backend");
   if (s.backend == "auto") s.backend = gpu ? "nccl" : "gloo";
+  if (s.backend == "nccl" && !VGGT_LAB_WITH_CUDA) {
+    throw InputError("[distributed] backend = \"nccl\" needs a CUDA build of vggt-lab; this build runs on CPUs: "
+                     "use backend = \"gloo\" or \"auto\"");
+  }
   if (s.backend == "nccl" && !gpu) {
     throw InputError("[distributed] backend = \"nccl\" needs the rank's devices on GPUs, and this run trains on the "
                      "CPU: use backend = \"gloo\" or \"auto\"");
@@ -133,7 +137,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
                                         : c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-/// NCCL in CUDA builds; `backend` was checked before the rendezvous.
+/// NCCL in CUDA builds; settings_from() checked `backend`.
 c10::intrusive_ptr<c10d::Backend> make_group(const Settings& settings, const World& world,
                                              const c10::intrusive_ptr<c10d::Store>& store) {
 #if VGGT_LAB_WITH_CUDA
@@ -158,10 +162,6 @@ struct DataParallel::Group {
 DataParallel::DataParallel(World world, Settings settings, c10::intrusive_ptr<c10d::Store> store)
     : world_(std::move(world)), settings_(std::move(settings)), device_(settings_.device),
       group_(std::make_unique<Group>()) {
-  if (settings_.backend == "nccl" && !VGGT_LAB_WITH_CUDA) {
-    throw InputError("[distributed] backend = \"nccl\" needs a CUDA build of vggt-lab; this build runs on CPUs: "
-                     "use backend = \"gloo\" or \"auto\"");
-  }
   collective("rendezvous", [&] {
     if (!store) store = connect_store(world_, settings_.timeout_s);
     group_->store = store;

@@ -166,10 +166,12 @@ std::string checkpointing_text(const Checkpointing& c) {
   return text;
 }
 
+bool resolve_fused_attention(const Options& train) { return train.get<std::string>("fused_attention") != "off"; }
+
 MemoryModel memory_model(const Options& train, const Model& model) {
   MemoryModel memory;
   memory.checkpointing = resolve_checkpointing(train, model);
-  memory.fused_attention = train.get<std::string>("fused_attention") != "off";
+  memory.fused_attention = resolve_fused_attention(train);
   const auto& frozen = train.get<std::vector<std::string>>("frozen");
   if (frozen.empty()) return memory;
   std::map<std::string, bool> all_frozen;

@@ -27,6 +27,9 @@ VGGT_LAB_API InputShape step_shape(const Options& train);
 /// unit globs separated by commas), and the frame-wise heads when
 /// head_checkpoint_frames > 0. An InputError names a glob that matches nothing.
 VGGT_LAB_API Checkpointing resolve_checkpointing(const Options& train, const Model& model);
+/// [train] fused_attention: whether attention runs kernels that keep no
+/// probabilities for backward (auto: yes, on CPUs and GPUs alike).
+VGGT_LAB_API bool resolve_fused_attention(const Options& train);
 /// "embed, block.0..block.23 (global attention only), heads by 4 frames", or "none".
 VGGT_LAB_API std::string checkpointing_text(const Checkpointing& checkpointing);
 /// How training holds memory: [train] checkpointing, fused_attention and

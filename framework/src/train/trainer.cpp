@@ -419,7 +419,7 @@ void use_fused_attention(bool on) {
 }  // namespace
 
 std::shared_ptr<ModelInstance> build_model(const PluginObject<Model>& model, const Options& train) {
-  use_fused_attention(train.get<std::string>("fused_attention") != "off");
+  use_fused_attention(resolve_fused_attention(train));
   auto raw = model.call([](Model& m) { return m.build(); });
   // The instance keeps the model (and so its plugin library) alive.
   auto owner = model.object;

@@ -2,8 +2,6 @@
 
 #include <vggt_lab/compat.hpp>
 
-#include <array>
-
 namespace vggt_plugin {
 
 namespace F = torch::nn::functional;
@@ -112,42 +110,6 @@ BlockImpl::BlockImpl(const BlockOptions& o) {
 
 namespace {
 
-/// A thread's autocast on CPUs and GPUs. A checkpointed block's backward
-/// recomputes it under the autocast its forward ran under, so that both
-/// compute in the same precision.
-struct Autocast {
-  static constexpr std::array<c10::DeviceType, 2> kDevices{c10::DeviceType::CPU, c10::DeviceType::CUDA};
-  std::array<bool, 2> on{};
-  std::array<at::ScalarType, 2> type{};
-
-  static Autocast current() {
-    Autocast a;
-    for (std::size_t i = 0; i < kDevices.size(); ++i) {
-      a.on[i] = at::autocast::is_autocast_enabled(kDevices[i]);
-      a.type[i] = at::autocast::get_autocast_dtype(kDevices[i]);
-    }
-    return a;
-  }
-  void apply() const {
-    for (std::size_t i = 0; i < kDevices.size(); ++i) {
-      at::autocast::set_autocast_dtype(kDevices[i], type[i]);
-      at::autocast::set_autocast_enabled(kDevices[i], on[i]);
-    }
-  }
-};
-
-/// Runs under `forward`'s autocast for a scope, then restores the thread's.
-class AutocastAs {
- public:
-  explicit AutocastAs(const Autocast& forward) : own_(Autocast::current()) { forward.apply(); }
-  ~AutocastAs() { own_.apply(); }
-  AutocastAs(const AutocastAs&) = delete;
-  AutocastAs& operator=(const AutocastAs&) = delete;
-
- private:
-  Autocast own_;
-};
-
 struct Recompute : torch::CustomClassHolder {
   explicit Recompute(TensorFn f) : fn(std::move(f)) {}
   TensorFn fn;
@@ -212,8 +174,9 @@ std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tens
     if (t.defined()) given.push_back(t);
   }
   TensorFn with_undefined = [fn = std::move(fn), defined,
-                              autocast = Autocast::current()](const std::vector<torch::Tensor>& in) {
-    AutocastAs as_in_forward(autocast);
+                              autocast = vggt_lab::compat::AutocastState::current()](
+                                 const std::vector<torch::Tensor>& in) {
+    vggt_lab::compat::AutocastAs as_in_forward(autocast);  // backward recomputes in the forward's precision
     std::vector<torch::Tensor> all;
     std::size_t k = 0;
     for (bool d : defined) all.push_back(d ? in[k++] : torch::Tensor());
