@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "cli/commands.hpp"
+#include "experiment/experiment.hpp"
 #include "host/child.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/memory_meter.hpp"
@@ -25,7 +25,7 @@ using json = nlohmann::json;
 
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-Experiment open(const GlobalOptions& global, const BenchArgs& args, const std::vector<std::string>& extra) {
+Experiment open(const GlobalOptions& global, const Workload& args, const std::vector<std::string>& extra) {
   std::vector<std::string> overrides = args.overrides;
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   GlobalOptions quiet = global;
@@ -49,8 +49,7 @@ Prepared prepare(const Experiment& e, int batches, runtime::RuntimeOptions optio
   p.instance = train::build_model(create_model(e), train);
   p.executor = std::make_unique<runtime::Executor>(p.instance, p.plan.graph, p.plan.plan, p.plan.topology,
                                                    std::make_shared<runtime::InProcessTransport>(p.plan.topology), options);
-  auto source = e.session.host->registry().create<DataSource>(*e.config.plugin("data"), e.config.plugin_options("data"),
-                                                              e.session.host->context(e.config.file.parent_path()));
+  auto source = create_plugin<DataSource>(e.config, "data", e.registry(), e.context());
   const train::LoaderOptions o = train::planned_loader_options(train);
   for (int i = 0; i < batches; ++i) p.batches.push_back(train::make_batch(*source.object, o, i));
   return p;
@@ -76,10 +75,10 @@ std::pair<std::vector<std::int64_t>, double> measure(Prepared& p, int steps) {
 /// AdamW with its default options, the optimizer every benchmark steps with.
 PluginObject<Optimizer> default_adamw(const Experiment& e) {
   Options defaults;
-  for (const auto& spec : e.session.host->registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
+  for (const auto& spec : e.registry().get(Kind::optimizer, "adamw").info.schema.specs()) {
     defaults.set(spec.key, *spec.default_value);
   }
-  return e.session.host->registry().create<Optimizer>("adamw", defaults, e.session.host->context());
+  return e.registry().create<Optimizer>("adamw", defaults, e.session.host->context());
 }
 
 /// Peak per device over `steps` training steps as the trainer runs them:
@@ -95,7 +94,7 @@ std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e,
   std::vector<std::int64_t> peak(p.plan.topology.devices.size(), 0);
   double seconds = 0;
   for (int s = 0; s <= steps; ++s) {
-    for (auto& param : p.instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+    runtime::clear_gradients(p.instance->module().parameters());
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
     for (auto& [device, state] : states) {
       runtime::ScopedDevice attribution(device);
@@ -118,7 +117,7 @@ double worst_error(const std::vector<std::int64_t>& predicted, const std::vector
 
 }  // namespace
 
-json placement(const GlobalOptions& global, const BenchArgs& args) {
+json placement(const GlobalOptions& global, const Workload& args) {
   json out = json::array();
   const std::vector<std::pair<std::string, std::vector<std::string>>> strategies = {
       {"single", {"devices.count=1", "placement.plugin=single"}},
@@ -155,7 +154,7 @@ json placement(const GlobalOptions& global, const BenchArgs& args) {
   return out;
 }
 
-json pipeline(const GlobalOptions& global, const BenchArgs& args) {
+json pipeline(const GlobalOptions& global, const Workload& args) {
   // One core per logical device: the single device gets one, the two pipeline
   // stages one each (2 cores in all).
   const int m = 8, p = 2;
@@ -176,11 +175,10 @@ json pipeline(const GlobalOptions& global, const BenchArgs& args) {
           {"measured_bubble", bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
 }
 
-json data(const GlobalOptions& global, const BenchArgs& args) {
+json data(const GlobalOptions& global, const Workload& args) {
   Experiment e = open(global, args, {});
   const Options& train = e.config.core("train");
-  auto source = e.session.host->registry().create<DataSource>(*e.config.plugin("data"), e.config.plugin_options("data"),
-                                                              e.session.host->context(e.config.file.parent_path()));
+  auto source = create_plugin<DataSource>(e.config, "data", e.registry(), e.context());
   json out = json::array();
   for (int workers : {1, 2}) {
     train::LoaderOptions o = train::planned_loader_options(train);
@@ -198,7 +196,7 @@ json data(const GlobalOptions& global, const BenchArgs& args) {
   return out;
 }
 
-json overhead(const GlobalOptions& global, const BenchArgs& args) {
+json overhead(const GlobalOptions& global, const Workload& args) {
   Experiment e = open(global, args, {"devices.count=1", "placement.plugin=single"});
   Prepared p = prepare(e, args.steps);
   std::vector<NamedParameter> params;
@@ -238,7 +236,7 @@ json overhead(const GlobalOptions& global, const BenchArgs& args) {
 namespace {
 
 /// scenes/s from summary.json of `vggt-lab <command...> FILE --out DIR`, run as a child.
-double scenes_per_second(const std::vector<std::string>& command, const BenchArgs& args,
+double scenes_per_second(const std::vector<std::string>& command, const Workload& args,
                          const std::filesystem::path& out) {
   std::vector<std::string> argv{"/proc/self/exe", "-q"};
   argv.insert(argv.end(), command.begin(), command.end());
@@ -255,7 +253,7 @@ double scenes_per_second(const std::vector<std::string>& command, const BenchArg
 
 }  // namespace
 
-json data_parallel(const GlobalOptions&, const BenchArgs& args) {
+json data_parallel(const GlobalOptions&, const Workload& args) {
   std::string pattern = (std::filesystem::temp_directory_path() / "vggt-lab-bench-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw Error("cannot create a temporary folder under " + pattern);
   const std::filesystem::path dir = pattern;
@@ -278,7 +276,7 @@ void add_row(json& rows, const Experiment& e, const std::string& section, json r
 }
 
 /// The experiment as one GPU runs it, with `extra` settings.
-Experiment on_gpu(const GlobalOptions& global, const BenchArgs& args, std::vector<std::string> extra) {
+Experiment on_gpu(const GlobalOptions& global, const Workload& args, std::vector<std::string> extra) {
   extra.insert(extra.end(), {"devices.physical=cuda", "devices.count=1", "placement.plugin=single",
                              "model.enable_track=false", "train.batch_size=1"});
   return open(global, args, extra);
@@ -297,7 +295,7 @@ runtime::LossFn square_loss() {
 }
 
 /// Aggregator forward (embed and every block) per frame count, until memory runs out.
-json aggregator_rows(const GlobalOptions& global, const BenchArgs& args) {
+json aggregator_rows(const GlobalOptions& global, const Workload& args) {
   Experiment e = on_gpu(global, args, {"model.preset=1b", "train.image_height=336", "train.image_width=518"});
   auto model = create_model(e);
   torch::manual_seed(0);
@@ -339,7 +337,7 @@ json aggregator_rows(const GlobalOptions& global, const BenchArgs& args) {
 
 /// One training step (after a warm-up) per doubling frame count, until memory
 /// runs out; one model instance serves every count.
-json training_rows(const GlobalOptions& global, const BenchArgs& args, const std::string& preset, bool checkpointing) {
+json training_rows(const GlobalOptions& global, const Workload& args, const std::string& preset, bool checkpointing) {
   const std::vector<std::string> settings = {"model.preset=" + preset, "train.image_height=518", "train.image_width=518",
                                              std::string("train.checkpointing=") + (checkpointing ? "trunk" : "none")};
   const std::string section = "training " + preset + (checkpointing ? " checkpointing" : "");
@@ -357,9 +355,9 @@ json training_rows(const GlobalOptions& global, const BenchArgs& args, const std
                                  std::make_shared<runtime::InProcessTransport>(plan.topology));
       TensorMap batch{{"images", torch::rand({1, frames, 3, 518, 518})}};
       executor.step(batch, square_loss());
-      for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+      runtime::clear_gradients(instance->module().parameters());
       auto r = executor.step(batch, square_loss());
-      for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+      runtime::clear_gradients(instance->module().parameters());
       add_row(rows, e, section, {{"frames", frames}, {"step_seconds", r.seconds}, {"peak_bytes", r.devices[0].peak_bytes},
                                  {"predicted_peak_bytes", plan.predicted[0].total() - plan.predicted[0].optimizer}});
     } catch (const std::exception& error) {
@@ -374,7 +372,7 @@ json training_rows(const GlobalOptions& global, const BenchArgs& args, const std
 /// balanced-memory over 4 logical devices sharing GPU 0 (the small preset,
 /// 8 frames at 518 px), planned from costs measured there: each logical
 /// device's peak over AdamW training steps beside the plan's prediction.
-json shared_gpu_rows(const GlobalOptions& global, const BenchArgs& args) {
+json shared_gpu_rows(const GlobalOptions& global, const Workload& args) {
   Experiment e = open(global, args,
                       {"devices.physical=cuda", "devices.count=4", "placement.plugin=balanced-memory",
                        "costs.source=measured", "model.preset=small", "model.enable_track=false", "train.batch_size=2",
@@ -397,7 +395,7 @@ json shared_gpu_rows(const GlobalOptions& global, const BenchArgs& args) {
 
 }  // namespace
 
-json gpu(const GlobalOptions& global, const BenchArgs& args) {
+json gpu(const GlobalOptions& global, const Workload& args) {
   if (compat::cuda_device_count() == 0) throw InputError("bench gpu needs a CUDA device and a CUDA build of LibTorch");
   // Cheapest first: gpu-check.sh bounds the whole benchmark in time.
   json out{{"balanced_memory_4_logical_small", shared_gpu_rows(global, args)}};

@@ -5,11 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/session.hpp"
+#include "experiment/experiment.hpp"
 
 namespace vggt_lab::bench {
 
-struct BenchArgs {
+/// What a benchmark runs.
+struct Workload {
   std::filesystem::path file;  // the experiment giving model, data and step shape
   std::vector<std::string> overrides;
   int steps = 3;
@@ -17,23 +18,23 @@ struct BenchArgs {
 
 /// Per strategy on 4 logical devices: measured peak per device, max/mean,
 /// and predicted-vs-measured error.
-nlohmann::json placement(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json placement(const GlobalOptions& global, const Workload& args);
 /// A 2-stage pipeline with 8 micro-batches against one device: throughput
 /// ratio, measured bubble against (p-1)/(m+p-1).
-nlohmann::json pipeline(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json pipeline(const GlobalOptions& global, const Workload& args);
 /// synthetic-scenes batches per second with 1 and 2 workers.
-nlohmann::json data(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json data(const GlobalOptions& global, const Workload& args);
 /// A vggt-lab training step against a hand-written LibTorch loop (forward,
 /// the same losses, backward, AdamW) on the same model and batches.
-nlohmann::json overhead(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json overhead(const GlobalOptions& global, const Workload& args);
 /// The experiment trained for 10 x steps by one rank, then by two (`launch -n 2`):
 /// scenes per second and scaling efficiency.
-nlohmann::json data_parallel(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json data_parallel(const GlobalOptions& global, const Workload& args);
 
 /// On a CUDA device: the 1B aggregator's forward time and peak memory against
 /// frames at 336x518 (bf16 autocast, as the official table), and training
 /// steps of the small and 1B presets at doubling frame counts until memory
 /// runs out, with and without activation checkpointing.
-nlohmann::json gpu(const GlobalOptions& global, const BenchArgs& args);
+nlohmann::json gpu(const GlobalOptions& global, const Workload& args);
 
 }  // namespace vggt_lab::bench

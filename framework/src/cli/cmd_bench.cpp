@@ -14,7 +14,7 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
     if (args.name != name && args.name != "all") return;
     std::filesystem::path file = args.file;
     if (file.empty()) file = name == "placement" ? "experiments/bench_placement.toml" : "experiments/bench.toml";
-    results[name] = fn(global, bench::BenchArgs{file, args.overrides, args.steps});
+    results[name] = fn(global, bench::Workload{file, args.overrides, args.steps});
     results[name + "_experiment"] = file.string();
   };
   run("placement", bench::placement);

@@ -10,10 +10,7 @@ namespace vggt_lab {
 
 int command_data_export(const GlobalOptions& global, const DataExportArgs& args) {
   Experiment experiment = open_experiment(global, args.file, args.overrides);
-  auto name = experiment.config.plugin("data");
-  if (!name) throw InputError(args.file.string() + ": the experiment has no [data] table to export from");
-  auto source = experiment.session.host->registry().create<DataSource>(
-      *name, experiment.config.plugin_options("data"), experiment.session.host->context(args.file.parent_path()));
+  auto source = create_plugin<DataSource>(experiment.config, "data", experiment.registry(), experiment.context());
   const Options& train = experiment.config.core("train");
   const auto seed = std::uint64_t(experiment.config.core("experiment").get<std::int64_t>("seed"));
   const std::int64_t count = std::min<std::int64_t>(args.scenes, source.call([](DataSource& s) { return s.size(); }));

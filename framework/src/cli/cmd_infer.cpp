@@ -31,12 +31,11 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   auto [images, stems] = io::read_image_folder(args.images, train_options.get<std::int64_t>("image_width"),
                                                train_options.get<std::int64_t>("image_height"),
                                                train_options.get<std::int64_t>("patch_size"));
-  const PluginContext context = experiment.session.host->context(args.config.parent_path());
-  PlanInputs in = plan_inputs(experiment.config, experiment.session.host->registry(), context);
-  auto placement_name = experiment.config.plugin("placement").value_or("single");
-  auto placement = experiment.session.host->registry().create<Placement>(
-      placement_name, experiment.config.plugin("placement") ? experiment.config.plugin_options("placement") : Options{},
-      context);
+  PlanInputs in = plan_inputs(experiment);
+  auto placement = experiment.config.plugin("placement")
+                       ? create_plugin<Placement>(experiment.config, "placement", experiment.registry(),
+                                                  experiment.context())
+                       : experiment.registry().create<Placement>("single", Options{}, experiment.context());
   const InputShape shape{1, images.size(1), images.size(3), images.size(4), 0};  // the images' own
   PlanReport plan = make_plan(in.model, placement, in.topology, shape, in.memory);
   if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));

@@ -37,11 +37,7 @@ std::string grouped(int64_t n) {
 
 int command_model_show(const GlobalOptions& global, const ModelShowArgs& args) {
   Experiment experiment = open_experiment(global, args.file, args.overrides);
-  auto name = experiment.config.plugin("model");
-  if (!name) throw InputError(args.file.string() + ": the experiment has no [model] table");
-  auto model = experiment.session.host->registry().create<Model>(
-      *name, experiment.config.plugin_options("model"),
-      experiment.session.host->context(args.file.parent_path()));
+  auto model = create_model(experiment);
   auto tensors = model.call([](Model& m) { return m.state_dict_spec(); });
   auto graph = model.call([](Model& m) { return m.graph(InputShape{}); });
   std::map<std::string, std::map<std::string, int64_t>> modules;  // unit -> module -> params
@@ -51,7 +47,7 @@ int command_model_show(const GlobalOptions& global, const ModelShowArgs& args) {
     modules[unit][module_path(t.name)] += numel(t);
     total += numel(t);
   }
-  std::cout << "model " << *name << ": " << grouped(total) << " parameters in " << tensors.size()
+  std::cout << "model " << model.origin.name << ": " << grouped(total) << " parameters in " << tensors.size()
             << " tensors, " << graph.units.size() << " units\n";
   for (const Unit& unit : graph.units) {
     std::cout << "\n" << unit.name << "  " << grouped(unit.cost.param_bytes / 4) << "\n";

@@ -3,19 +3,8 @@
 #include <optional>
 
 #include "cli/commands.hpp"
-#include "plan/planning.hpp"
 
 namespace vggt_lab {
-
-PluginObject<Model> create_model(const Experiment& experiment) {
-  return vggt_lab::create_model(experiment.config, experiment.session.host->registry(),
-                                experiment.session.host->context(experiment.config.file.parent_path()));
-}
-
-PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides) {
-  return plan_from_config(experiment.config, experiment.session.host->registry(),
-                          experiment.session.host->context(experiment.config.file.parent_path()), overrides);
-}
 
 namespace {
 

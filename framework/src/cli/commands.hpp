@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/session.hpp"
-#include "plan/planning.hpp"
+#include "experiment/experiment.hpp"
 
 namespace vggt_lab {
 
@@ -70,10 +69,6 @@ struct ProfileArgs {
 };
 /// Measures every unit (cached), prints it beside the estimates; --out writes the profile.
 int command_profile(const GlobalOptions& global, const ProfileArgs& args);
-
-/// The experiment's model and its checked, predicted plan.
-PluginObject<Model> create_model(const Experiment& experiment);
-PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {});
 
 struct DataExportArgs {
   std::filesystem::path file, out;

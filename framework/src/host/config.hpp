@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,20 @@ struct VGGT_LAB_API ResolvedConfig {
   std::string to_toml() const;
 };
 
+/// The plugin object the experiment's [table] names. An InputError says how
+/// to add the table when the experiment lacks it.
+template <class Interface>
+PluginObject<Interface> create_plugin(const ResolvedConfig& config, const std::string& table,
+                                      const Registry& registry, const PluginContext& context) {
+  auto name = config.plugin(table);
+  if (!name) {
+    throw InputError(config.file.string() + ": the experiment has no [" + table + "] table; add one with plugin = " +
+                     "\"<name>\" (`vggt-lab plugins --kind " + std::string(to_string(Interface::kKind)) +
+                     "` lists them)");
+  }
+  return registry.create<Interface>(*name, config.plugin_options(table), context);
+}
+
 /// Where [table] key was written: the entry (file:line:col, or its --set),
 /// else the table, else the file.
 VGGT_LAB_API SourceLocation where_written(const RawConfig& config, const std::string& table, const std::string& key);
@@ -92,6 +107,17 @@ VGGT_LAB_API std::vector<std::filesystem::path> config_search_path(const RawConf
 
 /// Validates every table against its schema. Throws ConfigError.
 VGGT_LAB_API ResolvedConfig resolve_config(const RawConfig& config, const Registry& registry);
+
+/// One table validated against `schema` as an experiment's are, defaults
+/// filled; keys in `skip` are left to the caller. Throws ConfigError.
+VGGT_LAB_API Options resolve_table(const std::string& name, const ConfigTable& raw, const OptionSchema& schema,
+                                   const std::set<std::string>& skip = {});
+
+/// [table] of a TOML file that is not an experiment (a sweep file), read and
+/// validated like an experiment's tables: errors name file:line:col and
+/// suggest the key meant. Throws ConfigError.
+VGGT_LAB_API Options read_options(const std::filesystem::path& file, const std::string& table,
+                                  const OptionSchema& schema, const std::set<std::string>& skip = {});
 
 /// The core's tables and their schemas; the plugin tables and their kinds.
 VGGT_LAB_API const std::map<std::string, OptionSchema>& core_schemas();

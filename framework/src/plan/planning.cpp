@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "host/suggest.hpp"
-#include "profile/costs.hpp"
 #include "vggt_lab/compat.hpp"
 
 namespace vggt_lab {
@@ -200,16 +199,16 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
   report.shape = shape;
   report.graph = std::move(graph);
   report.plan = placement.call([&](Placement& p) { return p.place({report.graph, topology, memory}); });
-  // A batch smaller than the micro-batch count runs as that many (never an empty one).
-  report.plan.micro_batches =
-      int(std::min<std::int64_t>(report.plan.micro_batches, std::max<std::int64_t>(1, shape.batch)));
   if (auto invalid = check_plan(report.graph, topology, report.plan); !invalid.empty()) {
     std::string list;
     for (const auto& problem : invalid) list += "\n  " + problem;
     throw InputError(placement.origin.describe() + " returned an invalid plan:" + list +
-                     "\nthe plugin placed a unit twice, left one out, or named a device the topology lacks; "
-                     "fix the plugin or its options, or choose another [placement]");
+                     "\nfix the plugin or its options, or choose another [placement]");
   }
+  // A batch smaller than the micro-batch count runs as that many (never an
+  // empty one); a custom schedule's later micro-batches are left out.
+  report.plan.micro_batches =
+      int(std::min<std::int64_t>(report.plan.micro_batches, std::max<std::int64_t>(1, shape.batch)));
   report.predicted = predicted_memory(report.graph, topology, report.plan, memory);
   for (std::size_t d = 0; d < topology.devices.size(); ++d) {
     std::int64_t need = report.predicted[d].total(), have = topology.devices[d].capacity_bytes;
@@ -235,39 +234,6 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
       },
       report.processors);
   return report;
-}
-
-PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& registry,
-                                 const PluginContext& context) {
-  auto name = config.plugin("model");
-  if (!name) {
-    throw InputError(config.file.string() + ": the experiment has no [model] table; add one, e.g. [model] plugin = \"vggt\"");
-  }
-  return registry.create<Model>(*name, config.plugin_options("model"), context);
-}
-
-PlanInputs plan_inputs(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
-                       const TopologyOverrides& overrides) {
-  PlanInputs in{create_model(config, registry, context), make_topology(config.core("devices"), overrides),
-                step_shape(config.core("train")), {}};
-  in.memory = in.model.call([&](Model& m) { return memory_model(config.core("train"), m); });
-  return in;
-}
-
-PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
-                            const TopologyOverrides& overrides) {
-  auto placement_name = config.plugin("placement");
-  if (!placement_name) {
-    throw InputError(config.file.string() +
-                     ": the experiment has no [placement] table; add one, e.g. [placement] plugin = \"single\"");
-  }
-  PlanInputs in = plan_inputs(config, registry, context, overrides);
-  auto placement = registry.create<Placement>(*placement_name, config.plugin_options("placement"), context);
-  profile::ProfileRequest request{&config, &registry, context, in.topology, in.memory};
-  PlanReport report = make_plan(profile::costed_graph(request, in.model, in.shape), placement, in.topology, in.shape,
-                                in.memory);
-  auto timed = profile::timed_for_micro_batches(request, report.graph, report.plan.micro_batches);
-  return timed ? make_plan(std::move(*timed), placement, in.topology, in.shape, in.memory) : report;
 }
 
 double predicted_seconds(const PlanReport& report, int stage, Pass pass) {

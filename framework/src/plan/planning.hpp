@@ -57,26 +57,6 @@ VGGT_LAB_API PlanReport make_plan(const PluginObject<Model>& model,
 VGGT_LAB_API PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
                                   const Topology& topology, const InputShape& shape, const MemoryModel& memory);
 
-/// The experiment's [model] plugin object (an InputError when it has none).
-VGGT_LAB_API PluginObject<Model> create_model(const ResolvedConfig& config, const Registry& registry,
-                                              const PluginContext& context);
-/// What every plan of an experiment starts from.
-struct PlanInputs {
-  PluginObject<Model> model;
-  Topology topology;
-  InputShape shape;
-  MemoryModel memory;
-};
-/// The [model] plugin, the topology from [devices] (with overrides), the step
-/// shape and the memory model from [train].
-VGGT_LAB_API PlanInputs plan_inputs(const ResolvedConfig& config, const Registry& registry,
-                                    const PluginContext& context, const TopologyOverrides& overrides = {});
-
-/// Topology, step shape and memory model from the configuration, unit costs
-/// as [costs] says, placed by its [placement] plugin and predicted.
-VGGT_LAB_API PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry,
-                                         const PluginContext& context, const TopologyOverrides& overrides = {});
-
 /// Predicted seconds of a stage's pass: measured unit times when the costs
 /// have them, else flops over device speed (backward: 2x forward, +1x with
 /// checkpointing).

@@ -30,9 +30,7 @@ InputShape profiled_shape(const ProfileRequest& r) {
 
 /// One batch of exactly the profiled shape, from the experiment's data.
 TensorMap planned_batch(const ProfileRequest& r) {
-  auto name = r.config->plugin("data");
-  if (!name) throw InputError(r.config->file.string() + ": profiling needs a [data] table for its losses' targets");
-  auto source = r.registry->create<DataSource>(*name, r.config->plugin_options("data"), r.context);
+  auto source = create_plugin<DataSource>(*r.config, "data", *r.registry, r.context);
   train::LoaderOptions options = train::planned_loader_options(r.config->core("train"));
   const InputShape shape = profiled_shape(r);
   options.images_per_step = shape.batch * shape.frames;
@@ -61,7 +59,7 @@ int profile_threads(const ProfileRequest& r) {
 
 Profile measure_experiment(const ProfileRequest& r) {
   const Options& train = r.config->core("train");
-  auto model = create_model(*r.config, *r.registry, r.context);
+  auto model = create_plugin<Model>(*r.config, "model", *r.registry, r.context);
   const InputShape shape = profiled_shape(r);
   ModelGraph graph = model.call([&](Model& m) { return m.graph(shape, r.memory.checkpointing); });
   TensorMap batch = planned_batch(r);

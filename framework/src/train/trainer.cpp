@@ -24,12 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 template <class I>
 PluginObject<I> create(const TrainerSetup& s, const std::string& table) {
-  auto name = s.config->plugin(table);
-  if (!name) {
-    throw InputError(s.config->file.string() + ": training needs a [" + table + "] table (see `vggt-lab plugins --kind " +
-                     std::string(to_string(I::kKind)) + "`)");
-  }
-  return s.registry->create<I>(*name, s.config->plugin_options(table), s.context);
+  return create_plugin<I>(*s.config, table, *s.registry, s.context);
 }
 
 /// Dynamic loss scaling for fp16, as torch.cuda.amp.GradScaler.

@@ -19,8 +19,7 @@ class StrategyTest : public ::testing::Test {
     raw.file = "t.toml";
     for (const auto& o : overrides) apply_override(raw, o);
     ResolvedConfig config = resolve_config(raw, host_.registry());
-    auto strategy = host_.registry().create<Placement>(*config.plugin("placement"),
-                                                       config.plugin_options("placement"), host_.context());
+    auto strategy = create_plugin<Placement>(config, "placement", host_.registry(), host_.context());
     Topology topology;
     for (int d = 0; d < devices; ++d) topology.devices.push_back({d, "cpu", 0, 0});
     Plan plan = strategy.call([&](Placement& p) { return p.place({graph, topology, {}}); });
@@ -103,12 +102,20 @@ TEST_F(StrategyTest, PipelineTakesGivenSplitsAndReportsItsOwn) {
   EXPECT_EQ(given.stages[0].units, (std::vector<std::string>{"embed", "block.0"}));
   EXPECT_EQ(given.stages[2].units, (std::vector<std::string>{"depth_head"}));
   EXPECT_EQ(given.splits, (std::vector<std::int64_t>{2, 8}));
-  for (const char* bad : {"placement.splits=[2]", "placement.splits=[5, 3]", "placement.splits=[2, 9]"}) {
+  for (const char* bad : {"placement.splits=[2]", "placement.splits=[2, 9]"}) {
     try {
       place({"placement.plugin=pipeline", bad}, graph(), 3);
       ADD_FAILURE() << bad << ": no error";
     } catch (const InputError& e) {
-      EXPECT_THAT(e.what(), HasSubstr("3 stages need 2 strictly increasing unit indices between 1 and 8")) << bad;
+      EXPECT_THAT(e.what(), HasSubstr("3 stages need 2 unit indices between 1 and 8")) << bad;
+    }
+  }
+  for (const char* plugin : {"pipeline", "balanced-memory"}) {  // order is the schema's to check
+    try {
+      place({std::string("placement.plugin=") + plugin, "placement.splits=[5, 3]"}, graph(), 3);
+      ADD_FAILURE() << plugin << ": no error";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("'splits' in [placement] must be strictly increasing, got [5, 3]")) << plugin;
     }
   }
 }

@@ -1,7 +1,7 @@
+// The SDK's tensor-spec helpers (vggt_lab/model.hpp).
 #include "vggt_lab/model.hpp"
 
 namespace vggt_lab {
-
 
 std::int64_t numel(const TensorSpec& tensor) {
   std::int64_t count = 1;
