@@ -40,11 +40,10 @@ VGGT_LAB_API std::int64_t unit_activations(const Unit& unit, const MemoryModel& 
 /// One unit alone, everything counted, one micro-batch in flight.
 VGGT_LAB_API std::int64_t unit_memory(const Unit& unit, const MemoryModel& model);
 
-/// How many micro-batches' activations a stage at `depth` of a pipeline
-/// `pipeline_depth` stages deep holds at its peak, counted on the schedule's
-/// own sequence: m for gpipe, min(p - depth, m) for 1f1b, 1 for sequential.
-VGGT_LAB_API int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
-                                         int pipeline_depth);
+/// Per stage, how many micro-batches' activations it holds at its peak,
+/// counted on the actions the plan runs (action_queues): m for gpipe,
+/// min(p - depth, m) for 1f1b, 1 for sequential.
+VGGT_LAB_API std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int>& depths);
 
 /// Per logical device (indexed like topology.devices).
 VGGT_LAB_API std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph,

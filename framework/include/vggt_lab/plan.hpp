@@ -1,6 +1,7 @@
 #pragma once
 // Where units run: logical devices, stages and the plan a placement returns.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,19 @@ struct Stage {
   std::vector<std::string> units;  // in execution order
 };
 
-/// How micro-batches flow: "sequential" (one forward then one backward
-/// through all stages), "gpipe" (all forwards, then all backwards), "1f1b"
-/// (one forward one backward in the steady state).
+enum class Pass { forward, backward };
+
+/// One stage's forward or backward of one micro-batch.
+struct Action {
+  int stage = 0;
+  Pass pass = Pass::forward;
+  int micro_batch = 0;
+};
+
+/// How micro-batches flow, by `schedule`: "sequential" (one forward then one
+/// backward through all stages), "gpipe" (all forwards, then all
+/// backwards), "1f1b" (one forward one backward in the steady state), or
+/// "custom": the plugin's own order, in device_actions.
 struct Plan {
   std::string strategy;
   std::vector<Stage> stages;  // in a topological order of the stage DAG
@@ -37,15 +48,24 @@ struct Plan {
   /// Where a splitting strategy cut the units, as its `splits` option takes
   /// them (empty for others): what a sweep's split-point search starts from.
   std::vector<std::int64_t> splits;
+  /// Under schedule = "custom": per logical device, every action of its
+  /// stages for every micro-batch, in the order it runs them (the base for
+  /// interleaved and zero-bubble schedules). Empty under a named schedule.
+  std::vector<std::vector<Action>> device_actions;
 };
+
+/// Unit name -> index of the stage that runs it.
+VGGT_LAB_API std::map<std::string, int> unit_stages(const Plan& plan);
 
 /// Each stage's depth in the stage DAG (0 for stages fed by model inputs
 /// only): the pipeline position schedules use.
 VGGT_LAB_API std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan);
 
-/// Structural checks: every unit placed exactly once, devices exist, and no
-/// edge runs from a later stage back to an earlier one. Returns one message
-/// per violation, naming the unit, stage or device.
+/// Structural checks: a known schedule and at least one micro-batch, every
+/// unit placed exactly once, devices exist, no edge runs from a later stage
+/// back to an earlier one, and custom device_actions run each action once,
+/// on its stage's device, without a cyclic wait. Returns one message per
+/// violation, naming the unit, stage, device or action.
 VGGT_LAB_API std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
                                                  const Plan& plan);
 

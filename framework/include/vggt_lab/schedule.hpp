@@ -12,16 +12,9 @@
 
 namespace vggt_lab {
 
-enum class Pass { forward, backward };
-
-struct Action {
-  int stage = 0;
-  Pass pass = Pass::forward;
-  int micro_batch = 0;
-};
-
-/// The schedules a Plan may name: "sequential" (each micro-batch's forward,
-/// then its backward), "gpipe" (every forward, then every backward), "1f1b".
+/// The schedules a Plan may name besides "custom": "sequential" (each
+/// micro-batch's forward, then its backward), "gpipe" (every forward, then
+/// every backward), "1f1b".
 VGGT_LAB_API const std::vector<std::string>& schedule_names();
 
 /// One stage's sequence under `schedule` for `micro_batches` micro-batches,
@@ -30,10 +23,10 @@ VGGT_LAB_API const std::vector<std::string>& schedule_names();
 VGGT_LAB_API std::vector<Action> stage_sequence(const std::string& schedule, int stage, int micro_batches,
                                                 int depth, int pipeline_depth);
 
-/// Each stage's own sequence under the plan's schedule; depths from
-/// stage_depths().
-VGGT_LAB_API std::vector<std::vector<Action>> stage_sequences(const Plan& plan,
-                                                              const std::vector<int>& depths);
+/// The queues of actions the plan runs, each in its order: under a named
+/// schedule each stage's own sequence (depths from stage_depths()), under
+/// "custom" each device's list, less micro-batches the plan does not run.
+VGGT_LAB_API std::vector<std::vector<Action>> action_queues(const Plan& plan, const std::vector<int>& depths);
 
 struct TimedAction {
   Action action;

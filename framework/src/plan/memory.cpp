@@ -25,12 +25,14 @@ std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
          unit_activations(unit, model);
 }
 
-int micro_batches_in_flight(const std::string& schedule, int micro_batches, int depth,
-                            int pipeline_depth) {
-  int in_flight = 0, most = 1;  // forwards whose backward has not run, from the schedule itself
-  for (const Action& a : stage_sequence(schedule, 0, micro_batches, depth, pipeline_depth)) {
-    in_flight += a.pass == Pass::forward ? 1 : -1;
-    most = std::max(most, in_flight);
+std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int>& depths) {
+  std::vector<int> in_flight(plan.stages.size(), 0), most(plan.stages.size(), 1);
+  for (const auto& queue : action_queues(plan, depths)) {  // forwards whose backward has not run
+    for (const Action& a : queue) {
+      int& held = in_flight.at(a.stage);
+      held += a.pass == Pass::forward ? 1 : -1;
+      most[a.stage] = std::max(most[a.stage], held);
+    }
   }
   return most;
 }
@@ -83,21 +85,16 @@ std::int64_t unit_transient(const Unit& unit, const MemoryModel& model) {
 std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topology& topology,
                                            const Plan& plan, const MemoryModel& model) {
   std::vector<DeviceMemory> memory(topology.devices.size());
-  std::map<std::string, int> device_of, stage_of;
+  const std::map<std::string, int> stage_of = unit_stages(plan);
   const double m = std::max(1, plan.micro_batches);
-  const std::vector<int> depths = stage_depths(graph, plan);
-  const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
-  auto in_flight = [&](int s) {
-    return double(micro_batches_in_flight(plan.schedule, plan.micro_batches, depths[s], pipeline));
-  };
+  const std::vector<int> most = micro_batches_in_flight(plan, stage_depths(graph, plan));
+  auto in_flight = [&](int s) { return double(most.at(s)); };
   std::vector<std::vector<Held>> order(memory.size());  // per device, in execution order
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const Stage& stage = plan.stages[s];
     if (stage.device < 0 || stage.device >= static_cast<int>(memory.size())) continue;
     DeviceMemory& d = memory[stage.device];
     for (const std::string& name : stage.units) {
-      device_of[name] = stage.device;
-      stage_of[name] = static_cast<int>(s);
       int index = graph.index_of(name);
       if (index < 0) continue;
       const Unit& unit = graph.units[index];
@@ -112,13 +109,16 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
   }
   for (std::size_t d = 0; d < memory.size(); ++d) at_peak(order[d], memory[d]);
   std::set<std::pair<std::string, int>> received;  // a tensor arrives once per device
+  auto device_of = [&](const std::string& unit) {  // -1: not placed, or on no device
+    auto stage = stage_of.find(unit);
+    const int device = stage == stage_of.end() ? -1 : plan.stages[stage->second].device;
+    return device >= 0 && device < int(memory.size()) ? device : -1;
+  };
   for (const Edge& edge : graph.edges) {
-    auto from = device_of.find(edge.from);
-    auto to = device_of.find(edge.to);
-    if (from == device_of.end() || to == device_of.end() || from->second == to->second) continue;
-    if (!received.emplace(edge.tensor, to->second).second) continue;
+    const int from = device_of(edge.from), to = device_of(edge.to);
+    if (from < 0 || to < 0 || from == to || !received.emplace(edge.tensor, to).second) continue;
     // A received tensor stays until backward, for every micro-batch in flight.
-    memory[to->second].buffers += std::llround(double(edge.bytes) / m * in_flight(stage_of[edge.to]));
+    memory[to].buffers += std::llround(double(edge.bytes) / m * in_flight(stage_of.at(edge.to)));
   }
   return memory;
 }

@@ -1,11 +1,12 @@
 #include <algorithm>
 #include <map>
+#include <tuple>
 
+#include "vggt_lab/error.hpp"
 #include "vggt_lab/placement.hpp"
 #include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
-
 
 int ModelGraph::index_of(const std::string& name) const {
   for (std::size_t i = 0; i < units.size(); ++i) {
@@ -14,15 +15,66 @@ int ModelGraph::index_of(const std::string& name) const {
   return -1;
 }
 
-std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
-                                    const Plan& plan) {
-  std::vector<std::string> problems;
+namespace {
+
+std::string action_text(const Action& a) {
+  return std::string(a.pass == Pass::forward ? "forward" : "backward") + " of stage " + std::to_string(a.stage) +
+         ", micro-batch " + std::to_string(a.micro_batch);
+}
+
+/// A custom schedule's lists: each action once, on its stage's device, its
+/// forward before its backward.
+void check_device_actions(const Topology& topology, const Plan& plan, std::vector<std::string>& problems) {
+  if (plan.device_actions.size() > topology.devices.size()) {
+    problems.push_back("device_actions has lists for " + std::to_string(plan.device_actions.size()) +
+                       " devices, but the topology has " + std::to_string(topology.devices.size()));
+  }
+  std::map<std::tuple<int, int, int>, int> seen;  // (stage, pass, micro-batch) -> device
+  for (int d = 0; d < int(plan.device_actions.size()); ++d) {
+    for (const Action& a : plan.device_actions[d]) {
+      const std::string where = "device " + std::to_string(d) + "'s " + action_text(a);
+      if (a.stage < 0 || a.stage >= int(plan.stages.size()) || a.micro_batch < 0 ||
+          a.micro_batch >= plan.micro_batches) {
+        problems.push_back(where + ": no such stage or micro-batch");
+      } else if (plan.stages[a.stage].device != d) {
+        problems.push_back(where + ": stage " + std::to_string(a.stage) + " is on device " +
+                           std::to_string(plan.stages[a.stage].device));
+      } else if (!seen.emplace(std::make_tuple(a.stage, int(a.pass), a.micro_batch), d).second) {
+        problems.push_back(where + ": listed twice");
+      } else if (a.pass == Pass::backward && !seen.count({a.stage, int(Pass::forward), a.micro_batch})) {
+        problems.push_back(where + ": comes before its forward");
+      }
+    }
+  }
+  for (int s = 0; s < int(plan.stages.size()); ++s) {
+    for (int mb = 0; mb < plan.micro_batches; ++mb) {
+      for (Pass pass : {Pass::forward, Pass::backward}) {
+        if (!seen.count({s, int(pass), mb})) problems.push_back(action_text({s, pass, mb}) + " is in no device's list");
+      }
+    }
+  }
+}
+
+/// A named schedule, or "custom" with its lists.
+void check_schedule(const Topology& topology, const Plan& plan, std::vector<std::string>& problems) {
+  if (plan.schedule == "custom") return check_device_actions(topology, plan, problems);
   const auto& schedules = schedule_names();
   if (std::find(schedules.begin(), schedules.end(), plan.schedule) == schedules.end()) {
     std::string known;
     for (const auto& name : schedules) known += (known.empty() ? "" : ", ") + name;
-    problems.push_back("schedule '" + plan.schedule + "' is unknown; the known ones: " + known);
+    problems.push_back("schedule '" + plan.schedule + "' is unknown; the known ones: " + known +
+                       ", or \"custom\" with device_actions");
+  } else if (!plan.device_actions.empty()) {
+    problems.push_back("device_actions are given, but schedule is '" + plan.schedule + "'; set it to \"custom\"");
   }
+}
+
+}  // namespace
+
+std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
+                                    const Plan& plan) {
+  std::vector<std::string> problems;
+  check_schedule(topology, plan, problems);
   if (plan.micro_batches < 1) {
     problems.push_back("micro_batches is " + std::to_string(plan.micro_batches) + "; a plan runs at least 1");
   }
@@ -57,14 +109,26 @@ std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& top
                          "), which runs before it");
     }
   }
+  if (problems.empty()) {  // the order runs: no device waits on one that waits on it
+    try {
+      simulate(graph, plan, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; });
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+  }
   return problems;
 }
 
-std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan) {
+std::map<std::string, int> unit_stages(const Plan& plan) {
   std::map<std::string, int> stage_of;
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     for (const std::string& unit : plan.stages[s].units) stage_of[unit] = static_cast<int>(s);
   }
+  return stage_of;
+}
+
+std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan) {
+  const std::map<std::string, int> stage_of = unit_stages(plan);
   std::vector<int> depth(plan.stages.size(), 0);
   // Stages are in a topological order, so one pass in order settles depths.
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {

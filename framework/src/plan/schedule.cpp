@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -83,10 +84,18 @@ std::vector<Action> Timeline::device_order(int device) const {
   return out;
 }
 
-std::vector<std::vector<Action>> stage_sequences(const Plan& plan, const std::vector<int>& depths) {
+std::vector<std::vector<Action>> action_queues(const Plan& plan, const std::vector<int>& depths) {
   const int m = std::max(1, plan.micro_batches);
-  const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
   std::vector<std::vector<Action>> out;
+  if (plan.schedule == "custom") {
+    for (const auto& actions : plan.device_actions) {
+      auto& queue = out.emplace_back();
+      std::copy_if(actions.begin(), actions.end(), std::back_inserter(queue),
+                   [&](const Action& a) { return a.micro_batch < m; });
+    }
+    return out;
+  }
+  const int pipeline = depths.empty() ? 1 : 1 + *std::max_element(depths.begin(), depths.end());
   for (int s = 0; s < int(plan.stages.size()); ++s) {
     out.push_back(stage_sequence(plan.schedule, s, m, depths[s], pipeline));
   }
@@ -94,10 +103,7 @@ std::vector<std::vector<Action>> stage_sequences(const Plan& plan, const std::ve
 }
 
 std::vector<std::vector<int>> stage_producers(const ModelGraph& graph, const Plan& plan) {
-  std::map<std::string, int> stage_of;
-  for (int s = 0; s < int(plan.stages.size()); ++s) {
-    for (const std::string& unit : plan.stages[s].units) stage_of[unit] = s;
-  }
+  const std::map<std::string, int> stage_of = unit_stages(plan);
   std::vector<std::set<int>> producers(plan.stages.size());
   for (const Edge& edge : graph.edges) {
     auto from = stage_of.find(edge.from), to = stage_of.find(edge.to);
@@ -172,7 +178,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
   for (int s = 0; s < stages; ++s) {
     for (int p : producers[s]) consumers[p].push_back(s);
   }
-  const auto sequences = stage_sequences(plan, stage_depths(graph, plan));
+  const auto queues = action_queues(plan, stage_depths(graph, plan));
   int devices = 0;
   for (const Stage& stage : plan.stages) devices = std::max(devices, stage.device + 1);
   std::map<std::tuple<int, int, int>, double> done;  // (stage, pass, mb) -> end time
@@ -197,7 +203,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
     }
     return ready;
   };
-  std::vector<std::size_t> next(stages, 0);
+  std::vector<std::size_t> next(queues.size(), 0);
   std::vector<double> device_free(devices, 0);
   std::vector<std::vector<double>> lane_free;  // per processor, when each lane is next free
   for (int lanes : processors.lanes) lane_free.emplace_back(std::max(1, lanes), 0.0);
@@ -208,26 +214,27 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
   Timeline timeline;
   timeline.busy.assign(devices, 0);
   std::size_t remaining = 0;
-  for (const auto& sequence : sequences) remaining += sequence.size();
+  for (const auto& queue : queues) remaining += queue.size();
   while (remaining > 0) {
     int best = -1;
     double best_start = std::numeric_limits<double>::infinity();
-    for (int s = 0; s < stages; ++s) {  // the action that can start first; ties go to lower stages
-      if (next[s] >= sequences[s].size()) continue;
-      double ready = ready_at(sequences[s][next[s]]);
+    for (int q = 0; q < int(queues.size()); ++q) {  // the action that can start first; ties go to lower queues
+      if (next[q] >= queues[q].size()) continue;
+      const Action& a = queues[q][next[q]];
+      double ready = ready_at(a);
       if (ready < 0) continue;
-      const int device = plan.stages[s].device;
+      const int device = plan.stages[a.stage].device;
       double start = std::max({ready, device_free[device], *first_lane(device)});
       if (start < best_start) {
         best_start = start;
-        best = s;
+        best = q;
       }
     }
     if (best < 0) throw Error("the " + plan.schedule + " schedule of this plan cannot run: its stages wait on each other");
-    const Action& a = sequences[best][next[best]++];
-    const int device = plan.stages[best].device;
-    double end = best_start + duration(best, a.pass);
-    done[{best, int(a.pass), a.micro_batch}] = end;
+    const Action& a = queues[best][next[best]++];
+    const int device = plan.stages[a.stage].device;
+    double end = best_start + duration(a.stage, a.pass);
+    done[{a.stage, int(a.pass), a.micro_batch}] = end;
     device_free[device] = *first_lane(device) = end;
     timeline.busy[device] += end - best_start;
     timeline.makespan = std::max(timeline.makespan, end);

@@ -82,10 +82,7 @@ Routes route(const ModelGraph& graph, const Plan& plan) {
   r.model_inputs.resize(stages);
   r.incoming.resize(stages);
   r.outgoing.resize(stages);
-  std::map<std::string, int> stage_of;
-  for (int s = 0; s < stages; ++s) {
-    for (const auto& unit : plan.stages[s].units) stage_of[unit] = s;
-  }
+  const std::map<std::string, int> stage_of = unit_stages(plan);
   std::map<std::pair<int, std::string>, std::set<int>> consumers;  // (producer, tensor) -> stages
   std::set<std::pair<int, std::string>> seen_in;
   for (const Edge& e : graph.edges) {
@@ -414,6 +411,10 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
     for (auto& [name, list] : parts) result.predictions[name] = torch::cat(list, 0);
   }
   return result;
+}
+
+void clear_gradients(const std::vector<torch::Tensor>& parameters) {
+  for (torch::Tensor parameter : parameters) parameter.mutable_grad() = torch::Tensor();
 }
 
 }  // namespace vggt_lab::runtime

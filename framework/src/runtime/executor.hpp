@@ -113,4 +113,8 @@ class VGGT_LAB_API Executor {
 /// (fewer when the batch is smaller: never an empty one).
 VGGT_LAB_API std::vector<TensorMap> split_batch(const TensorMap& batch, int parts);
 
+/// Drops the parameters' gradients, as a training step starts: the next
+/// backward allocates them afresh, and memory meters see them as new.
+VGGT_LAB_API void clear_gradients(const std::vector<torch::Tensor>& parameters);
+
 }  // namespace vggt_lab::runtime

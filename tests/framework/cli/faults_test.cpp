@@ -245,6 +245,32 @@ TEST(Faults, AnUnknownScheduleAndNoMicroBatchAreRefusedWithStatus2) {
   EXPECT_FALSE(fs::exists(dir.path() / "run"));
 }
 
+// A plugin's own order of actions (schedule = "custom") is what runs: three
+// steps train like the pipeline plugin's 1F1B over the same two micro-batches
+// (one core each, so the products sum in one order).
+TEST(PluginSchedule, ACustomScheduleTrainsLikeTheBuiltInOne) {
+  TempDir dir;
+  const std::string common = " --set devices.count=2 --set train.steps=3 --set train.log_every=1";
+  auto custom = run_command("VGGT_LAB_CORES=1 " + run(with_test_placement(dir, "test-custom-schedule").string() +
+                                                       " --plugin-path " +
+                                                       testing::test_plugin_dir("test_custom_schedule").string() +
+                                                       " --out " + (dir.path() / "custom").string() + common));
+  auto builtin = run_command("VGGT_LAB_CORES=1 " + run(experiment("base.toml") + " --out " +
+                                                        (dir.path() / "builtin").string() + common +
+                                                        " --set placement.plugin=pipeline --set placement.stages=2 "
+                                                        "--set placement.micro_batches=2"));
+  ASSERT_EQ(custom.status, 0) << custom.output;
+  ASSERT_EQ(builtin.status, 0) << builtin.output;
+  EXPECT_THAT(testing::read_text(dir.path() / "custom" / "plan.json"), HasSubstr("\"schedule\": \"custom\""));
+  const auto ours = metrics(dir.path() / "custom"), theirs = metrics(dir.path() / "builtin");
+  ASSERT_EQ(ours.size(), 3u);
+  ASSERT_EQ(theirs.size(), 3u);
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    const double reference = theirs[i]["loss"].get<double>();
+    EXPECT_NEAR(ours[i]["loss"].get<double>(), reference, 1e-5 * std::abs(reference)) << "step " << i + 1;
+  }
+}
+
 TEST(Faults, ACrashInsideAPluginNamesIt) {
   TempDir dir;
   const auto file = with_test_placement(dir, "test-crash");

@@ -50,5 +50,37 @@ TEST(CheckPlan, RejectsEdgesThatFlowBackwards) {
                                     "'head' (stage 0)")));
 }
 
+/// embed and block.0 on device 0, head on device 1, two micro-batches,
+/// under a custom schedule of these lists.
+Plan custom(std::vector<std::vector<Action>> lists) {
+  Plan plan{"test", {{0, {"embed", "block.0"}}, {1, {"head"}}}, 2, "custom"};
+  plan.device_actions = std::move(lists);
+  return plan;
+}
+
+constexpr Pass F = Pass::forward, B = Pass::backward;
+
+TEST(CheckPlan, ACustomScheduleRunsEveryActionOnceOnItsDeviceWithoutACyclicWait) {
+  const std::vector<Action> head = {{1, F, 0}, {1, B, 0}, {1, F, 1}, {1, B, 1}};
+  EXPECT_TRUE(check_plan(chain(), devices(2), custom({{{0, F, 0}, {0, F, 1}, {0, B, 0}, {0, B, 1}}, head})).empty());
+  EXPECT_THAT(check_plan(chain(), devices(2), custom({{{0, B, 0}, {0, F, 0}, {0, F, 0}, {1, F, 1}}, head})),
+              ElementsAre(HasSubstr("device 0's backward of stage 0, micro-batch 0: comes before its forward"),
+                          HasSubstr("device 0's forward of stage 0, micro-batch 0: listed twice"),
+                          HasSubstr("device 0's forward of stage 1, micro-batch 1: stage 1 is on device 1"),
+                          HasSubstr("forward of stage 0, micro-batch 1 is in no device's list"),
+                          HasSubstr("backward of stage 0, micro-batch 1 is in no device's list")));
+  EXPECT_THAT(check_plan(chain(), devices(2), custom({{{0, F, 0}, {0, B, 1}, {0, F, 1}, {0, B, 0}}, head})),
+              ElementsAre(HasSubstr("device 0's backward of stage 0, micro-batch 1: comes before its forward")));
+  // Device 0 waits on micro-batch 0's backward, which device 1 runs after
+  // micro-batch 1, whose forward device 0 holds back: a cyclic wait.
+  EXPECT_THAT(check_plan(chain(), devices(2), custom({{{0, F, 0}, {0, B, 0}, {0, F, 1}, {0, B, 1}},
+                                                      {{1, F, 1}, {1, B, 1}, {1, F, 0}, {1, B, 0}}})),
+              ElementsAre(HasSubstr("cannot run: its stages wait on each other")));
+  Plan named = custom({{{0, F, 0}}});
+  named.schedule = "gpipe";
+  EXPECT_THAT(check_plan(chain(), devices(2), named),
+              ElementsAre(HasSubstr("device_actions are given, but schedule is 'gpipe'; set it to \"custom\"")));
+}
+
 }  // namespace
 }  // namespace vggt_lab

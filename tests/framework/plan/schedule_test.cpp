@@ -38,7 +38,7 @@ TEST(Schedule, PipelineBubbleIsPMinusOneOverMPlusPMinusOne) {
 
 TEST(Schedule, OneFOneBKeepsAtMostPMinusSMicroBatchesInFlight) {
   auto [graph, plan] = chain(3, 6, "1f1b");
-  auto sequences = stage_sequences(plan, stage_depths(graph, plan));
+  auto sequences = action_queues(plan, stage_depths(graph, plan));
   for (int s = 0; s < 3; ++s) {
     int in_flight = 0, most = 0;
     for (const Action& a : sequences[s]) {
@@ -49,27 +49,69 @@ TEST(Schedule, OneFOneBKeepsAtMostPMinusSMicroBatchesInFlight) {
   }
 }
 
+/// The most forwards without their backward in each queue.
+std::vector<int> most_in_flight(const std::vector<std::vector<Action>>& queues) {
+  std::vector<int> out;
+  for (const auto& queue : queues) {
+    int in_flight = 0, most = 0;
+    for (const Action& a : queue) {
+      in_flight += a.pass == Pass::forward ? 1 : -1;
+      most = std::max(most, in_flight);
+    }
+    out.push_back(most);
+  }
+  return out;
+}
+
 // One table decides what runs and what memory is predicted: the in-flight
-// count the planner uses is counted on the sequence the runtime runs.
+// count the planner uses is counted on the sequences the runtime runs.
 TEST(Schedule, InFlightMicroBatchesAreCountedOnTheSequencesThatRun) {
   for (const auto& schedule : schedule_names()) {
     auto [graph, plan] = chain(3, 4, schedule);
     const auto depths = stage_depths(graph, plan);
-    const auto sequences = stage_sequences(plan, depths);
-    for (int s = 0; s < 3; ++s) {
-      int in_flight = 0, most = 0;
-      for (const Action& a : sequences[s]) {
-        in_flight += a.pass == Pass::forward ? 1 : -1;
-        most = std::max(most, in_flight);
-      }
-      EXPECT_EQ(micro_batches_in_flight(schedule, 4, depths[s], 3), most) << schedule << " stage " << s;
+    EXPECT_EQ(micro_batches_in_flight(plan, depths), most_in_flight(action_queues(plan, depths))) << schedule;
+  }
+  auto [graph, plan] = chain(1, 4, "sequential");
+  EXPECT_EQ(micro_batches_in_flight(plan, {0}), std::vector<int>{1});  // each micro-batch's backward right after it
+  plan.schedule = "gpipe";
+  EXPECT_EQ(micro_batches_in_flight(plan, {0}), std::vector<int>{4});
+  EXPECT_THROW(stage_sequence("gpipe2", 0, 4, 0, 1), Error);
+  auto [two, sequential] = chain(2, 3, "sequential");  // runs and orders without a cyclic wait
+  EXPECT_EQ(simulate(two, sequential, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; }).actions.size(), 12u);
+}
+
+/// `named`'s actions written out as each device's list (one stage a device).
+Plan as_custom(Plan named, const ModelGraph& graph) {
+  named.device_actions = action_queues(named, stage_depths(graph, named));
+  named.schedule = "custom";
+  return named;
+}
+
+// A custom schedule runs each device's list in its order: GPipe written out
+// runs as GPipe, and a device that holds its backwards back keeps more
+// micro-batches in flight, as predicted.
+TEST(Schedule, ACustomScheduleRunsEachDevicesListInItsOrder) {
+  auto unit = [](int, Pass) { return 1.0; };
+  auto free = [](int, int) { return 0.0; };
+  auto [graph, gpipe] = chain(2, 3, "gpipe");
+  const Plan custom = as_custom(gpipe, graph);
+  EXPECT_TRUE(check_plan(graph, {{{0}, {1}}}, custom).empty());
+  const Timeline named = simulate(graph, gpipe, unit, free), own = simulate(graph, custom, unit, free);
+  EXPECT_DOUBLE_EQ(own.makespan, named.makespan);
+  for (int d = 0; d < 2; ++d) {
+    const auto order = own.device_order(d);
+    ASSERT_EQ(order.size(), custom.device_actions[d].size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      EXPECT_EQ(order[i].micro_batch, custom.device_actions[d][i].micro_batch);
+      EXPECT_EQ(order[i].pass, custom.device_actions[d][i].pass);
     }
   }
-  EXPECT_EQ(micro_batches_in_flight("sequential", 4, 0, 1), 1);  // each micro-batch's backward right after it
-  EXPECT_EQ(micro_batches_in_flight("gpipe", 4, 0, 1), 4);
-  EXPECT_THROW(stage_sequence("gpipe2", 0, 4, 0, 1), Error);
-  auto [graph, plan] = chain(2, 3, "sequential");  // runs and orders without a cyclic wait
-  EXPECT_EQ(simulate(graph, plan, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; }).actions.size(), 12u);
+  EXPECT_EQ(micro_batches_in_flight(custom, {0, 1}), (std::vector<int>{3, 3}));
+  auto [chain2, one_f_one_b] = chain(2, 3, "1f1b");
+  EXPECT_EQ(micro_batches_in_flight(as_custom(one_f_one_b, chain2), {0, 1}), (std::vector<int>{2, 1}));
+  Plan fewer = custom;  // a batch of 2 runs the first two micro-batches' actions
+  fewer.micro_batches = 2;
+  EXPECT_EQ(simulate(graph, fewer, unit, free).actions.size(), 8u);
 }
 
 TEST(Schedule, TransfersDelayConsumersAndDevicesRunOneActionAtATime) {

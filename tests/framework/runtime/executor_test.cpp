@@ -26,7 +26,7 @@ struct Strategy {
 class ExecutorTest : public ::testing::TestWithParam<Strategy> {
  protected:
   static TensorMap batch() {
-    torch::manual_seed(21);
+    testing::seed(testing::Stream::inputs);
     TensorMap b{{"images", torch::rand({4, 2, 3, 42, 56})},
                 {"query", torch::rand({4, 3, 2}) * torch::tensor({55.0f, 41.0f})}};
     return b;
@@ -46,7 +46,7 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
 
   static TensorMap with_projections(const TensorMap& in, const TensorMap& predictions) {
     TensorMap out = in;
-    torch::manual_seed(5);
+    testing::seed(testing::Stream::projection);
     for (const auto& [name, tensor] : predictions) out["proj." + name] = torch::randn_like(tensor);
     return out;
   }
@@ -58,7 +58,7 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
 
   static Run run(const std::string& placement, const std::vector<std::string>& overrides, int devices) {
     auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
-    torch::manual_seed(0);
+    testing::seed(testing::Stream::weights);
     auto instance = model.object->build();
     InputShape shape{4, 2, 42, 56, 3};
     ModelGraph graph = model.object->graph(shape);

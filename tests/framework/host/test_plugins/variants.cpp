@@ -23,6 +23,20 @@ class UnknownSchedule : public vggt_lab::Placement {
   }
 };
 
+/// Two stages, the units halved in graph order, on devices 0 and 1, under a
+/// schedule of its own: 1F1B written out as each device's list.
+class CustomSchedule : public vggt_lab::Placement {
+ public:
+  vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
+    using vggt_lab::Pass;
+    vggt_lab::Plan plan{"test-custom-schedule", {{0, {}}, {1, {}}}, 2, "custom", {}};
+    const auto& units = problem.graph.units;
+    for (std::size_t i = 0; i < units.size(); ++i) plan.stages[2 * i < units.size() ? 0 : 1].units.push_back(units[i].name);
+    plan.device_actions = {{{0, Pass::forward, 0}, {0, Pass::forward, 1}, {0, Pass::backward, 0}, {0, Pass::backward, 1}},
+                           {{1, Pass::forward, 0}, {1, Pass::backward, 0}, {1, Pass::forward, 1}, {1, Pass::backward, 1}}};
+    return plan;
+  }
+};
 class Crashing : public vggt_lab::Placement {
  public:
   vggt_lab::Plan place(const vggt_lab::PlacementProblem&) const override {
@@ -67,6 +81,11 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   registrar.add<vggt_lab::Placement>(info("test-unknown-schedule"),
                                      [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
                                        return std::make_unique<UnknownSchedule>();
+                                     });
+#elif TEST_VARIANT == 11  // brings its own schedule
+  registrar.add<vggt_lab::Placement>(info("test-custom-schedule"),
+                                     [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
+                                       return std::make_unique<CustomSchedule>();
                                      });
 #elif TEST_VARIANT == 5  // one library, two plugins
   registrar.add<vggt_lab::Placement>(info("test-two-a"), trivial_factory());
