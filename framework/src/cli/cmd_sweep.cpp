@@ -10,22 +10,22 @@
 namespace vggt_lab {
 
 int command_sweep(const GlobalOptions& global, const SweepArgs& args) {
-  auto logger = make_logger(global.verbosity());
   sweep::SweepFile file = sweep::read_sweep(args.file);
-  sweep::Options o;
+  const Session session = open_session(global, config_search_path(load_config(file.base)));
+  sweep::Settings o;
   o.mode = args.mode;
   o.jobs = args.jobs;
   o.out = args.out;
   o.executable = boost::dll::program_location();
   o.plugin_paths = global.plugin_paths;
   o.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
-  auto results = sweep::run(file, o, *logger);
+  const sweep::Results results = sweep::run(file, o, session);
   std::size_t fits = 0, failed = 0;
-  for (const auto& t : results["trials"]) {
-    fits += t.value("fits", false);
-    failed += t.value("status", "") == "failed";
+  for (const sweep::TrialResult& t : results.trials) {
+    fits += t.fits;
+    failed += t.status == "failed";
   }
-  std::cout << results["trials"].size() << " trial(s): " << fits << " fit, " << failed << " failed; see "
+  std::cout << results.trials.size() << " trial(s): " << fits << " fit, " << failed << " failed; see "
             << (args.out / "report.md").string() << (std::filesystem::exists(args.out / "best.toml") ? " and best.toml" : "") << "\n";
   return 0;
 }

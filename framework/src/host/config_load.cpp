@@ -2,6 +2,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <set>
 
 #include "host/config.hpp"
 #include "host/suggest.hpp"
@@ -72,14 +73,13 @@ std::vector<std::string> table_names() {
   return names;
 }
 
-void read_table(const std::string& name, const toml::table& table,
-                const std::filesystem::path& file, RawConfig& out,
-                std::vector<std::string>& errors) {
-  ConfigTable& target = out.tables[name];
+void read_table(const toml::table& table, const std::filesystem::path& file, ConfigTable& target,
+                std::vector<std::string>& errors, const std::set<std::string>& skip = {}) {
   if (target.where.file.empty()) target.where = location_of(table.source(), file);
   for (const auto& [key, node] : table) {
     SourceLocation where = location_of(key.source(), file);
     std::string key_name(key.str());
+    if (skip.count(key_name)) continue;
     if (auto value = to_option_value(node, where, key_name, errors)) {
       target.entries[key_name] = ConfigEntry{std::move(value), {}, where};
     }
@@ -161,7 +161,7 @@ class Loader {
         out.unknown.push_back({where, "unknown table [" + name + "]" + did_you_mean(name, table_names()) +
                                           "; known tables: " + join(table_names())});
       } else {
-        read_table(name, *table, file, out, errors);
+        read_table(*table, file, out.tables[name], errors);
       }
     }
   }
@@ -190,6 +190,22 @@ RawConfig load_config(const std::filesystem::path& file) {
     throw ConfigError(all);
   }
   return config;
+}
+
+Options read_options(const std::filesystem::path& file, const std::string& table, const OptionSchema& schema,
+                     const std::set<std::string>& skip) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError({at(location_of(e.source(), file), "TOML syntax error: " + std::string(e.description()))});
+  }
+  ConfigTable raw;
+  raw.where = {file.string(), 0, 0};
+  std::vector<std::string> errors;
+  if (const toml::table* written = root[table].as_table()) read_table(*written, file, raw, errors, skip);
+  if (!errors.empty()) throw ConfigError(errors);
+  return resolve_table(table, raw, schema, skip);
 }
 
 void apply_override(RawConfig& config, const std::string& assignment) {

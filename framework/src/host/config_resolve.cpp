@@ -341,6 +341,14 @@ std::vector<std::filesystem::path> config_search_path(const RawConfig& config) {
   return dirs;
 }
 
+Options resolve_table(const std::string& name, const ConfigTable& raw, const OptionSchema& schema,
+                      const std::set<std::string>& skip) {
+  Validator validator;
+  Options options = validator.table(name, &raw, schema, skip);
+  if (!validator.errors.empty()) throw ConfigError(ordered(validator.errors));
+  return options;
+}
+
 ResolvedConfig resolve_config(const RawConfig& config, const Registry& registry) {
   ResolvedConfig resolved;
   resolved.file = config.file;

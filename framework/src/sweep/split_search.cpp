@@ -4,7 +4,7 @@
 #include <limits>
 #include <map>
 
-#include "plan/planning.hpp"
+#include "experiment/experiment.hpp"
 #include "profile/costs.hpp"
 
 namespace vggt_lab::sweep {

@@ -4,36 +4,46 @@
 // checkpointing...), each trial planned by the cost model or measured by
 // training a few steps in its own process, ranked, and reported.
 #include <filesystem>
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "host/plugin_host.hpp"
+#include "experiment/experiment.hpp"
+#include "sweep/trial.hpp"
 
 namespace vggt_lab::sweep {
 
+/// One [axes] entry: "table.key" = [values...], each value as TOML text.
+struct Axis {
+  std::string table, key;
+  std::vector<std::string> values;
+};
+
+/// A sweep file; [sweep]'s values as sweep_schema() validated and defaulted them.
 struct SweepFile {
   std::filesystem::path file, base;  // the sweep file, the base experiment
-  std::string mode = "plan";         // plan | measure
-  std::string objective = "throughput";  // throughput | frames
+  std::string mode;                  // plan | measure
+  std::string objective;             // throughput | frames
   std::int64_t memory_cap = 0;       // 0: the devices' capacities
-  std::int64_t steps = 3;            // measure mode: training steps per trial
-  double timeout_s = 600;
-  std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // "table.key" -> TOML values
-  std::vector<std::vector<std::string>> exclude;  // a trial holding every assignment of one entry is dropped
-  std::string search = "none";  // "beam": search split points beyond the grid (plugins with `splits`)
-  std::int64_t beam_width = 4;
+  std::int64_t steps = 0;            // measure mode: training steps per trial
+  double timeout_s = 0;
+  std::string search;                // none | beam: split points beyond the grid
+  std::int64_t beam_width = 0;
+  std::vector<Axis> axes;
+  std::vector<Trial> exclude;  // a trial holding every setting of one entry is dropped
 };
+
+/// [sweep]'s keys: types, defaults, bounds and docs.
+VGGT_LAB_API const OptionSchema& sweep_schema();
 
 /// Reads the sweep file; errors read file:line:col as for experiments.
 VGGT_LAB_API SweepFile read_sweep(const std::filesystem::path& file);
 
-/// Every combination of the axes as --set assignments (grid order), less the excluded.
-VGGT_LAB_API std::vector<std::vector<std::string>> grid(const SweepFile& sweep);
+/// Every combination of the axes (grid order), less the excluded.
+VGGT_LAB_API std::vector<Trial> grid(const SweepFile& sweep);
 
-struct Options {
+/// How `vggt-lab sweep` was asked to run.
+struct Settings {
   std::string mode;  // overrides the file's when not empty
   int jobs = 1;
   std::filesystem::path out;
@@ -42,8 +52,17 @@ struct Options {
   bool progress_bar = false;
 };
 
-/// Runs (or resumes) the sweep; returns results.json's content.
-VGGT_LAB_API nlohmann::json run(const SweepFile& sweep, const Options& options, spdlog::logger& log);
+/// results.json.
+struct Results {
+  std::filesystem::path sweep, base;
+  std::string mode;
+  std::size_t merged_trials = 0;  // grid trials identical to another once run
+  std::vector<TrialResult> trials;
+  std::optional<double> rank_correlation;  // of predicted and measured throughput
+};
+
+/// Runs (or resumes) the sweep with the session's plugins and logger.
+VGGT_LAB_API Results run(const SweepFile& sweep, const Settings& settings, const Session& session);
 
 /// Spearman rank correlation of two equally long lists.
 VGGT_LAB_API double spearman(const std::vector<double>& a, const std::vector<double>& b);

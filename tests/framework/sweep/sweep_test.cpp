@@ -91,7 +91,7 @@ TEST(Sweep, SplitSearchAddsBetterSplitsBeyondTheGrid) {
   auto bad = dir.write("bad.toml", "[sweep]\nbase = \"s.toml\"\nsearch = \"dp\"\n[axes]\n\"devices.count\" = [2]\n");
   auto rejected = testing::run_command(exe() + " sweep " + bad.string() + " --out " + (dir.path() / "x").string());
   EXPECT_EQ(rejected.status, 2);
-  EXPECT_THAT(rejected.output, HasSubstr("bad.toml:3:10: search must be \"none\" or \"beam\""));
+  EXPECT_THAT(rejected.output, HasSubstr("bad.toml:3:1: 'search' in [sweep] must be one of none, beam, got \"dp\""));
 }
 
 TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
@@ -173,10 +173,10 @@ TEST(Sweep, ExcludeDropsTrialsHoldingEveryAssignmentOfAnEntry) {
                                    "\"devices.count\" = [2, 4]\n");
   auto trials = sweep::grid(sweep::read_sweep(file));
   ASSERT_EQ(trials.size(), 3u);  // 2 x 2, less single on 4 devices
+  const sweep::Setting single{"placement", "plugin", "single"}, four{"devices", "count", "4"};
   for (const auto& t : trials) {
-    bool single = std::find(t.begin(), t.end(), "placement.plugin=\"single\"") != t.end();
-    bool four = std::find(t.begin(), t.end(), "devices.count=4") != t.end();
-    EXPECT_FALSE(single && four);
+    EXPECT_FALSE(std::count(t.begin(), t.end(), single) && std::count(t.begin(), t.end(), four))
+        << sweep::settings_text(t);
   }
   auto bad = dir.write("b.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n"
                                   "exclude = [{ \"train.steps\" = 4 }]\n[axes]\n\"devices.count\" = [2, 4]\n");
@@ -186,6 +186,45 @@ TEST(Sweep, ExcludeDropsTrialsHoldingEveryAssignmentOfAnEntry) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("b.toml:3:"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not an axis"), std::string::npos) << e.what();
+  }
+}
+
+// Trials load plugins from the folders the base experiment names, as `run` does.
+TEST(Sweep, TrialsFindThePluginsTheBaseExperimentNames) {
+  testing::TempDir dir;
+  dir.write("base.toml", "include = [\"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"]\n[plugins]\n"
+                         "search_path = [\"" + testing::test_plugin_dir("test_unknown_schedule").string() + "\"]\n");
+  auto file = dir.write("s.toml", "[sweep]\nbase = \"base.toml\"\n[axes]\n"
+                                   "\"placement.plugin\" = [\"single\", \"test-unknown-schedule\"]\n");
+  auto out = dir.path() / "out";
+  auto result = testing::run_command(exe() + " sweep " + file.string() + " --out " + out.string() + " -q");
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto trials = read_json(out / "results.json")["trials"];
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_TRUE(trials[0]["fits"].get<bool>());
+  EXPECT_FALSE(trials[1]["fits"].get<bool>());
+  EXPECT_THAT(trials[1]["reason"].get<std::string>(), HasSubstr("schedule 'gpipe2' is unknown"));
+}
+
+// [sweep] is validated by its schema like an experiment's tables: a wrong
+// type or value names file:line:col, and docs/sweeps.md shows every key.
+TEST(Sweep, TheSweepTableIsCheckedByItsSchemaAndDocumentedKeyByKey) {
+  testing::TempDir dir;
+  auto file = dir.write("bad.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                        "/experiments/single.toml\"\nsteps = 0\nmode = \"guess\"\n"
+                                        "memory_cap = \"lots\"\n[axes]\n\"devices.count\" = [1]\n");
+  try {
+    sweep::read_sweep(file);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(file.string() + ":3:1: 'steps' in [sweep] must be at least 1"));
+    EXPECT_THAT(e.what(), HasSubstr(file.string() + ":4:1: 'mode' in [sweep] must be one of plan, measure"));
+    EXPECT_THAT(e.what(), HasSubstr(file.string() + ":5:1: 'memory_cap' in [sweep] must be a size such as"));
+  }
+  const std::string guide = testing::read_text(std::string(SOURCE_ROOT) + "/docs/sweeps.md");
+  const std::string block = guide.substr(guide.find("[sweep]"), guide.find("[axes]") - guide.find("[sweep]"));
+  for (const OptionSpec& spec : sweep::sweep_schema().specs()) {
+    EXPECT_THAT(block, HasSubstr("\n" + spec.key + " ")) << "docs/sweeps.md does not show [sweep] " << spec.key;
   }
 }
 
