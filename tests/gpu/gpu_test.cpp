@@ -9,7 +9,7 @@
 
 #include <thread>
 
-#include "plan/planning.hpp"
+#include "experiment/experiment.hpp"
 #include "profile/costs.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/memory_meter.hpp"
@@ -32,12 +32,12 @@ void no_tf32() {
 
 std::shared_ptr<ModelInstance> tiny(int seed = 0) {
   auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
-  torch::manual_seed(seed);
+  testing::seed(testing::Stream::weights, seed);
   return model.object->build();
 }
 
 TensorMap inputs(torch::Device device) {
-  torch::manual_seed(7);
+  testing::seed(testing::Stream::inputs);
   return {{"images", torch::rand({2, 3, 3, 56, 70}).to(device)},
           {"query", (torch::rand({2, 3, 2}) * torch::tensor({69.0f, 55.0f})).to(device)}};
 }
@@ -100,7 +100,7 @@ struct GpuRun {
 
 GpuRun run_on_gpu(const std::string& placement, int devices) {
   auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
-  torch::manual_seed(0);
+  testing::seed(testing::Stream::weights);
   auto instance = model.object->build();
   InputShape shape{2, 3, 56, 70, 3};
   ModelGraph graph = model.object->graph(shape);

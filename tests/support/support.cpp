@@ -60,6 +60,15 @@ std::filesystem::path test_plugin_dir(const std::string& name) {
 
 std::string vggt_lab_exe() { return VGGT_LAB_EXE; }
 
+UnitCost unit_cost(std::int64_t param_bytes, std::int64_t activation_bytes) {
+  UnitCost cost;
+  cost.param_bytes = param_bytes;
+  cost.activation_bytes = activation_bytes;
+  return cost;
+}
+
+void seed(Stream stream, std::uint64_t offset) { torch::manual_seed(std::uint64_t(stream) + offset); }
+
 PluginHost& builtin_plugins() {
   static std::unique_ptr<PluginHost> host = [] {
     auto h = std::make_unique<PluginHost>(nullptr);
@@ -80,8 +89,8 @@ Placed place_on(const ModelGraph& graph, int devices, const std::vector<std::str
 
 std::vector<std::int64_t> training_peaks(const ResolvedConfig& c, const PlanReport& p) {
   auto& plugins = builtin_plugins();
-  auto model = create_model(c, plugins.registry(), plugins.context());
-  torch::manual_seed(0);
+  auto model = vggt_lab::create_plugin<Model>(c, "model", plugins.registry(), plugins.context());
+  seed(Stream::weights);
   auto instance = train::build_model(model, c.core("train"));
   runtime::Executor executor(instance, p.graph, p.plan, p.topology,
                              std::make_shared<runtime::InProcessTransport>(p.topology));
@@ -91,7 +100,7 @@ std::vector<std::int64_t> training_peaks(const ResolvedConfig& c, const PlanRepo
   auto loss = [&](const TensorMap& predictions, const TensorMap& b) { return train::vggt_losses(predictions, b, weights); };
   std::vector<std::int64_t> peaks(p.topology.devices.size(), 0);
   for (int step = 0; step < 2; ++step) {
-    for (auto& param : instance->module().parameters()) param.mutable_grad() = torch::Tensor();
+    runtime::clear_gradients(instance->module().parameters());
     auto r = executor.step(batch, loss);
     for (std::size_t d = 0; d < peaks.size(); ++d) peaks[d] = std::max(peaks[d], r.devices[d].peak_bytes);
   }

@@ -4,9 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "host/config.hpp"
-#include "host/plugin_host.hpp"
-#include "plan/planning.hpp"
+#include "experiment/experiment.hpp"
 
 namespace vggt_lab::testing {
 
@@ -42,6 +40,18 @@ std::filesystem::path test_plugin_dir(const std::string& name);
 /// The built `vggt-lab` executable.
 std::string vggt_lab_exe();
 
+/// A unit's cost for planning tests: its parameter bytes and the activation
+/// bytes it keeps, the rest zero.
+UnitCost unit_cost(std::int64_t param_bytes, std::int64_t activation_bytes);
+
+/// Where a test's random draws come from: each kind of draw seeds its own
+/// stream right before it, so a draw is the same whichever tests ran before
+/// it in the binary, and two draws of one kind (a model built twice) match.
+enum class Stream : std::uint64_t { weights = 0, inputs = 21, projection = 5 };
+/// Seeds LibTorch's generator with the stream, plus `offset` for a second
+/// draw of the kind that must differ from the first.
+void seed(Stream stream, std::uint64_t offset = 0);
+
 /// The built-in plugins, loaded once per test binary.
 PluginHost& builtin_plugins();
 
@@ -53,8 +63,7 @@ PluginObject<I> create_plugin(const std::string& table, const std::vector<std::s
   raw.file = "test.toml";
   for (const auto& o : overrides) apply_override(raw, o);
   ResolvedConfig config = resolve_config(raw, builtin_plugins().registry());
-  return builtin_plugins().registry().create<I>(*config.plugin(table), config.plugin_options(table),
-                                                builtin_plugins().context());
+  return vggt_lab::create_plugin<I>(config, table, builtin_plugins().registry(), builtin_plugins().context());
 }
 
 struct Placed {

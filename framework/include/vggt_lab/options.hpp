@@ -89,6 +89,10 @@ class VGGT_LAB_API Options {
   std::map<std::string, OptionValue> values_;
 };
 
+/// A check for a number list: each element above the one before (split
+/// points, layer indices).
+VGGT_LAB_API OptionCheck strictly_increasing();
+
 /// Renders a value as TOML would write it: 3, 0.5, "tiny", [1, 2].
 VGGT_LAB_API std::string format_value(const OptionValue& value);
 

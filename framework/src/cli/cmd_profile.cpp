@@ -46,9 +46,8 @@ int command_profile(const GlobalOptions& global, const ProfileArgs& args) {
   std::vector<std::string> overrides = args.overrides;
   if (args.repeat > 0) overrides.push_back("costs.repeat=" + std::to_string(args.repeat));
   Experiment e = open_experiment(global, args.file, overrides);
-  const PluginContext context = e.session.host->context(e.config.file.parent_path());
-  PlanInputs in = plan_inputs(e.config, e.session.host->registry(), context);
-  profile::ProfileRequest request{&e.config, &e.session.host->registry(), context, in.topology, in.memory,
+  PlanInputs in = plan_inputs(e);
+  profile::ProfileRequest request{&e.config, &e.registry(), e.context(), in.topology, in.memory,
                                   !args.refresh};
   profile::Profile p = profile::profile_experiment(request);
   std::cout << "profile of " << args.file.string() << " on " << p.device << ": " << p.shape.batch << " scene(s) x "

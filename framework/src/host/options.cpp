@@ -145,6 +145,18 @@ std::string format_value(const OptionValue& value) {
   return std::visit(Visitor{}, value);
 }
 
+OptionCheck strictly_increasing() {
+  return [](const OptionValue& value) -> std::optional<std::string> {
+    std::vector<double> numbers;
+    if (const auto* ints = std::get_if<std::vector<std::int64_t>>(&value)) numbers.assign(ints->begin(), ints->end());
+    if (const auto* reals = std::get_if<std::vector<double>>(&value)) numbers = *reals;
+    for (std::size_t i = 1; i < numbers.size(); ++i) {
+      if (numbers[i] <= numbers[i - 1]) return "must be strictly increasing, got " + format_value(value);
+    }
+    return std::nullopt;
+  };
+}
+
 std::optional<std::int64_t> parse_bytes(const std::string& text) {
   std::size_t pos = 0;
   double number = 0;

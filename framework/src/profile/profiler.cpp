@@ -94,7 +94,7 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
   for (int run = 0; run <= repeat; ++run) {  // run 0 warms up
     // Gradients start empty, as after the trainer's zero_grad; the plan
     // counts them apart from the workspace.
-    for (auto& param : params) param.mutable_grad() = torch::Tensor();
+    runtime::clear_gradients(params);
     TensorMap inputs = unit_inputs(c, unit.name);
     c.probe.sync();
     const std::int64_t before = c.probe.current();
@@ -192,7 +192,7 @@ Profile measure(ModelInstance& model, const ModelGraph& graph, const TensorMap& 
   profile.shape = c.shape;
   profile.memory = memory;
   for (const Unit& unit : graph.units) profile.units.push_back(measure_unit(c, unit, std::max(1, options.repeat)));
-  for (auto& p : model.module().parameters()) p.mutable_grad() = torch::Tensor();
+  runtime::clear_gradients(model.module().parameters());
   return profile;
 }
 

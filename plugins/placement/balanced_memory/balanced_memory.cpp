@@ -63,14 +63,12 @@ class BalancedMemory : public vggt_lab::Placement {
   Plan given(const PlacementProblem& problem, const Split& parts) const {
     const std::int64_t trunk = std::int64_t(parts.trunk.size());
     const std::size_t segments = splits_.size() + 1;
-    bool increasing = segments <= problem.topology.devices.size();
-    for (std::size_t i = 0; i < splits_.size(); ++i) {
-      increasing = increasing && splits_[i] >= 1 && splits_[i] < trunk && (i == 0 || splits_[i] > splits_[i - 1]);
-    }
-    if (!increasing) {
+    const bool fits = segments <= problem.topology.devices.size() &&  // the schema holds them increasing
+                      std::all_of(splits_.begin(), splits_.end(), [&](std::int64_t g) { return g >= 1 && g < trunk; });
+    if (!fits) {
       throw vggt_lab::InputError(
           "[placement] splits: at most " + std::to_string(problem.topology.devices.size() - 1) +
-          " strictly increasing positions between 1 and " + std::to_string(trunk - 1) +
+          " positions between 1 and " + std::to_string(trunk - 1) +
           " in the trunk (embed = 0, block.0 = 1, ...), where the segments on devices 1, 2, ... begin");
     }
     Plan plan;
@@ -323,7 +321,8 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.schema.integer_list("splits", {},
                            "Trunk positions (embed = 0, block.0 = 1, ...) where the segments on devices 1, 2, ... "
                            "begin, instead of searching; a sweep's split-point search writes these",
-                           1.0);
+                           1.0)
+      .with_check(vggt_lab::strictly_increasing());
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
         return std::make_unique<BalancedMemory>(o.get<std::vector<std::int64_t>>("splits"));

@@ -9,7 +9,7 @@
 
 namespace {
 
-struct Options {
+struct PipelineSettings {
   int stages = 0;  // 0: one per device
   int micro_batches = 4;
   std::string schedule = "1f1b";
@@ -19,12 +19,12 @@ struct Options {
 
 class Pipeline : public vggt_lab::Placement {
  public:
-  explicit Pipeline(Options options) : options_(std::move(options)) {}
+  explicit Pipeline(PipelineSettings settings) : settings_(std::move(settings)) {}
 
   vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
     const int devices = static_cast<int>(problem.topology.devices.size());
     const int units = static_cast<int>(problem.graph.units.size());
-    int p = options_.stages > 0 ? options_.stages : devices;
+    int p = settings_.stages > 0 ? settings_.stages : devices;
     if (p > devices) {
       throw vggt_lab::InputError("[placement] stages = " + std::to_string(p) + ", but there are " +
                                  std::to_string(devices) + " logical device(s); lower stages or raise [devices] count");
@@ -34,9 +34,9 @@ class Pipeline : public vggt_lab::Placement {
     for (const auto& unit : problem.graph.units) cost.push_back(unit_cost(unit, problem.memory));
     vggt_lab::Plan plan;
     plan.strategy = "pipeline";
-    plan.micro_batches = options_.micro_batches;
-    plan.schedule = options_.schedule;
-    auto cuts = options_.splits.empty() ? split(cost, p) : given_cuts(units, p);
+    plan.micro_batches = settings_.micro_batches;
+    plan.schedule = settings_.schedule;
+    auto cuts = settings_.splits.empty() ? split(cost, p) : given_cuts(units, p);
     plan.splits.assign(cuts.begin() + 1, cuts.end() - 1);
     for (int s = 0; s < p; ++s) {
       vggt_lab::Stage stage{s, {}};
@@ -47,10 +47,10 @@ class Pipeline : public vggt_lab::Placement {
   }
 
  private:
-  Options options_;
+  PipelineSettings settings_;
 
   double unit_cost(const vggt_lab::Unit& unit, const vggt_lab::MemoryModel& memory) const {
-    if (options_.balance == "memory") return double(vggt_lab::unit_memory(unit, memory));
+    if (settings_.balance == "memory") return double(vggt_lab::unit_memory(unit, memory));
     // Measured costs carry times; estimates carry forward FLOPs.
     if (unit.cost.forward_seconds > 0) return unit.cost.forward_seconds + unit.cost.backward_seconds;
     return unit.cost.forward_flops;
@@ -58,17 +58,15 @@ class Pipeline : public vggt_lab::Placement {
 
   /// {0, splits..., n}, checked.
   std::vector<int> given_cuts(int units, int p) const {
-    const auto& given = options_.splits;
-    bool increasing = true;
-    for (std::size_t i = 0; i < given.size(); ++i) {
-      increasing = increasing && given[i] >= 1 && given[i] < units && (i == 0 || given[i] > given[i - 1]);
-    }
-    if (int(given.size()) != p - 1 || !increasing) {
+    const auto& given = settings_.splits;
+    const bool in_range =  // the schema holds them increasing
+        std::all_of(given.begin(), given.end(), [&](std::int64_t g) { return g >= 1 && g < units; });
+    if (int(given.size()) != p - 1 || !in_range) {
       throw vggt_lab::InputError("[placement] splits: " + std::to_string(p) + " stages need " + std::to_string(p - 1) +
-                                 " strictly increasing unit indices between 1 and " + std::to_string(units - 1) +
-                                 " (where stages 2.." + std::to_string(p) +
-                                 " begin, units in graph order as `vggt-lab model show` lists them), got " +
-                                 std::to_string(given.size()) + " value(s)" + (increasing ? "" : " out of order or range"));
+                                 " unit indices between 1 and " + std::to_string(units - 1) + " (where stages 2.." +
+                                 std::to_string(p) + " begin, units in graph order as `vggt-lab model show` lists "
+                                 "them), got " + std::to_string(given.size()) + " value(s)" +
+                                 (in_range ? "" : " out of range"));
     }
     std::vector<int> cuts{0};
     for (auto g : given) cuts.push_back(int(g));
@@ -128,10 +126,11 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       .integer_list("splits", {},
                     "Unit indices (graph order) where stages 2..p begin, instead of balancing; a sweep's "
                     "split-point search writes these",
-                    1.0);
+                    1.0)
+      .with_check(vggt_lab::strictly_increasing());
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
-        return std::make_unique<Pipeline>(Options{int(o.get<std::int64_t>("stages")),
+        return std::make_unique<Pipeline>(PipelineSettings{int(o.get<std::int64_t>("stages")),
                                                   int(o.get<std::int64_t>("micro_batches")),
                                                   o.get<std::string>("schedule"),
                                                   o.get<std::string>("balance"),

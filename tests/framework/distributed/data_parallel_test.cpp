@@ -32,7 +32,7 @@ constexpr int kScenes = 4;
 class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, int>> {
  protected:
   static TensorMap batch() {
-    torch::manual_seed(21);
+    testing::seed(testing::Stream::inputs);
     return {{"images", torch::rand({kScenes, 2, 3, 42, 56})}, {"weight", torch::randn({kScenes, 2, 1, 42, 56})}};
   }
 
@@ -53,7 +53,7 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
     {
       static std::mutex rng;  // the global generator: ranks are threads here
       std::lock_guard<std::mutex> lock(rng);
-      torch::manual_seed(seed);
+      testing::seed(testing::Stream::weights, seed);
       keep = model.object->build();
       all = batch();
     }

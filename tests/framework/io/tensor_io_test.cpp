@@ -19,7 +19,7 @@ using ::testing::HasSubstr;
 const std::string kFixtures = std::string(SOURCE_ROOT) + "/tests/fixtures/checkpoints/";
 
 NamedTensors sample() {
-  torch::manual_seed(3);
+  testing::seed(testing::Stream::inputs);
   return {{"a.weight", torch::randn({3, 4})},
           {"b.bias", torch::arange(5, torch::kLong)},
           {"c.half", torch::randn({2, 2}).to(torch::kBFloat16)}};

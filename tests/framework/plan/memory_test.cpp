@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "support/support.hpp"
 #include "vggt_lab/memory.hpp"
 
 namespace vggt_lab {
@@ -7,7 +8,7 @@ namespace {
 
 TEST(PredictedMemory, CountsStateActivationsAndOneBufferPerCrossingTensor) {
   ModelGraph graph;
-  graph.units = {{"a", {100, 10, 0}}, {"b", {0, 20, 0}}, {"c", {0, 30, 0}}};
+  graph.units = {{"a", testing::unit_cost(100, 10)}, {"b", testing::unit_cost(0, 20)}, {"c", testing::unit_cost(0, 30)}};
   graph.edges = {{"t", "a", "b", 7}, {"t", "a", "c", 7}, {"u", "b", "c", 5}};
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
   Plan plan{"test", {{0, {"a"}}, {1, {"b", "c"}}}, 1, "sequential"};

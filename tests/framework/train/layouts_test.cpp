@@ -14,7 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "plan/planning.hpp"
+#include "experiment/experiment.hpp"
 #include "runtime/executor.hpp"
 #include "support/support.hpp"
 #include "train/loader.hpp"
@@ -92,8 +92,8 @@ Step runtime_step(const Layout& l) {
   const Options& train = c.core("train");
   PlanReport plan = plan_from_config(c, plugins.registry(), plugins.context());
   plan.plan.micro_batches = l.micro_batches;  // accum_steps is the trainer's; the runtime splits the same way
-  auto model = create_model(c, plugins.registry(), plugins.context());
-  torch::manual_seed(0);
+  auto model = vggt_lab::create_plugin<Model>(c, "model", plugins.registry(), plugins.context());
+  testing::seed(testing::Stream::weights);
   auto instance = train::build_model(model, train);
   runtime::RuntimeOptions options;
   options.intra_op_threads = 1;

@@ -5,6 +5,7 @@
 
 #include "host/config.hpp"
 #include "host/plugin_host.hpp"
+#include "support/support.hpp"
 #include "vggt_lab/optim.hpp"
 
 namespace vggt_lab {
@@ -28,7 +29,7 @@ class OptimTest : public ::testing::Test {
 
 TEST_F(OptimTest, AdamWTakesTheSameStepsAsLibTorchsAdamW) {
   auto adamw = make<Optimizer>("optim", {"optim.plugin=adamw", "optim.lr=0.01", "optim.weight_decay=0.1"});
-  torch::manual_seed(1);
+  testing::seed(testing::Stream::inputs);
   auto ours = torch::randn({5, 3}).requires_grad_(true);
   auto theirs = ours.detach().clone().requires_grad_(true);
   auto state = adamw.object->create({{"w", ours}});

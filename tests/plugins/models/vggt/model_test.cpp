@@ -31,12 +31,12 @@ class VggtModelTest : public ::testing::Test {
   }
 
   std::shared_ptr<ModelInstance> tiny(int seed = 0) {
-    torch::manual_seed(seed);
+    testing::seed(testing::Stream::weights, seed);
     return model({"model.preset=tiny"}).object->build();
   }
 
   static TensorMap inputs() {
-    torch::manual_seed(7);
+    testing::seed(testing::Stream::inputs);
     return {{"images", torch::rand({2, 2, 3, 56, 70})},
             {"query", torch::rand({2, 3, 2}) * torch::tensor({69.0f, 55.0f})}};
   }
@@ -45,7 +45,7 @@ class VggtModelTest : public ::testing::Test {
   /// reads every refinement iteration (pose_enc_list), without which the
   /// camera head's empty_pose_tokens get no gradient, upstream as here.
   static torch::Tensor loss(const TensorMap& predictions) {
-    torch::manual_seed(11);
+    testing::seed(testing::Stream::projection);
     torch::Tensor total = torch::zeros({});
     for (const auto& [name, tensor] : predictions) total = total + (tensor * torch::randn_like(tensor)).sum();
     return total;
@@ -82,9 +82,9 @@ TEST_F(VggtModelTest, RunningUnitsInGraphOrderEqualsTheMonolithicForwardAndBackw
   for (const auto& config : configs) {
     SCOPED_TRACE(config.back());
     auto vggt = model(config);
-    torch::manual_seed(0);
+    testing::seed(testing::Stream::weights);
     auto whole = vggt.object->build();
-    torch::manual_seed(0);
+    testing::seed(testing::Stream::weights);
     auto parts = vggt.object->build();
     TensorMap in = inputs();
     InputShape shape{2, 2, 56, 70, 3};
@@ -219,7 +219,7 @@ TEST_F(VggtModelTest, SavedWeightsLoadBackThroughTheModelOptionsWithEqualOutputs
   torch::NoGradGuard no_grad;
   TensorMap expected = original->forward(in);
   for (const char* file : {"model.safetensors", "model.pt"}) {
-    torch::manual_seed(99);  // a different initialisation, overwritten by the file
+    testing::seed(testing::Stream::weights, 99);  // a different initialisation, overwritten by the file
     auto loaded = model({"model.preset=tiny", std::string("model.weights=") + file}).object->build();
     TensorMap actual = loaded->forward(in);
     for (const auto& [name, tensor] : expected) EXPECT_TRUE(torch::equal(actual.at(name), tensor)) << file << " " << name;

@@ -12,6 +12,7 @@
 
 #include "modules/vggt.hpp"
 #include "state_dict_spec.hpp"
+#include "support/support.hpp"
 #include "vggt_lab/tensor_io.hpp"
 
 namespace vggt_plugin {
@@ -83,7 +84,7 @@ class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, OutputsLayersAndGradientsMatchTheOfficialModel) {
   Fixture f = load(GetParam());
-  torch::manual_seed(0);
+  vggt_lab::testing::seed(vggt_lab::testing::Stream::weights);
   Vggt model(f.config);
   load_weights(model, f);
   if (HasFatalFailure()) return;
