@@ -35,11 +35,25 @@ struct UnitCost {
   std::int64_t workspace_bytes = 0;  // transient peak above what it keeps, in its forward or backward
   double forward_seconds = 0;   // measured on the planned device (0: predict from flops)
   double backward_seconds = 0;  // measured (0: predict from flops)
+  // Under frame parallelism, of a FrameSplit::global unit: the keys and
+  // values of all frames that each device of the group gathers, kept for
+  // backward; and the most gathered at once when the unit is checkpointed.
+  std::int64_t gathered_bytes = 0;
+  std::int64_t checkpoint_gathered_bytes = 0;
+};
+
+/// How a unit's work divides when its stage shards each scene's frames over
+/// a group of devices.
+enum class FrameSplit {
+  whole,   // needs every frame at once: each device of the group runs it on inputs gathered from the group
+  local,   // frame by frame: each device computes its own frames
+  global,  // frame by frame but attention over all frames: each device gathers the group's keys and values
 };
 
 struct Unit {
   std::string name;
   UnitCost cost;
+  FrameSplit split = FrameSplit::whole;
 };
 
 struct Edge {
@@ -52,6 +66,7 @@ struct Edge {
 struct VGGT_LAB_API ModelGraph {
   std::vector<Unit> units;  // a topological order
   std::vector<Edge> edges;
+  std::int64_t frames = 1;  // frames per scene the costs are for
 
   /// Index of the unit with this name, or -1.
   int index_of(const std::string& name) const;

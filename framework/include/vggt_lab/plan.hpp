@@ -25,7 +25,21 @@ struct Topology {
 struct Stage {
   int device = 0;
   std::vector<std::string> units;  // in execution order
+  /// Further logical devices that share each scene's frames with `device`
+  /// (frame parallelism): the frames split into contiguous shards over
+  /// {device, frame_group...} in that order. Empty: the stage runs whole on
+  /// `device`.
+  std::vector<int> frame_group;
 };
+
+/// Every unit of the graph, in graph order, as one stage on `device`.
+VGGT_LAB_API Stage whole_model(const ModelGraph& graph, int device);
+
+/// The devices a stage runs on: `device`, then its frame group.
+VGGT_LAB_API std::vector<int> stage_devices(const Stage& stage);
+/// Frames each of `devices` devices gets of `frames`, in contiguous shards,
+/// the first `frames % devices` one more (some 0 when frames < devices).
+VGGT_LAB_API std::vector<std::int64_t> frame_shards(std::int64_t frames, int devices);
 
 enum class Pass { forward, backward };
 
@@ -62,9 +76,10 @@ VGGT_LAB_API std::map<std::string, int> unit_stages(const Plan& plan);
 VGGT_LAB_API std::vector<int> stage_depths(const ModelGraph& graph, const Plan& plan);
 
 /// Structural checks: a known schedule and at least one micro-batch, every
-/// unit placed exactly once, devices exist, no edge runs from a later stage
-/// back to an earlier one, and custom device_actions run each action once,
-/// on its stage's device, without a cyclic wait. Returns one message per
+/// unit placed exactly once, devices exist (a frame group's too, each once
+/// per stage), no edge runs from a later stage back to an earlier one, and
+/// custom device_actions run each action once, on its stage's device,
+/// without a cyclic wait. Returns one message per
 /// violation, naming the unit, stage, device or action.
 VGGT_LAB_API std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
                                                  const Plan& plan);

@@ -80,45 +80,99 @@ std::int64_t unit_transient(const Unit& unit, const MemoryModel& model) {
   return transient;
 }
 
+/// The frames [first, first + count) of each scene that a unit of a stage
+/// holds on one device.
+struct Shard {
+  int device = 0;
+  std::int64_t first = 0, count = 0;
+};
+
+/// Where a unit's frames are: a whole unit, or any unit of an unsharded
+/// stage, holds all of them on each of the stage's devices; a frame-wise unit
+/// of a sharded stage holds each device's contiguous shard.
+std::vector<Shard> unit_shards(const Stage& stage, FrameSplit split, std::int64_t frames) {
+  const std::vector<int> devices = stage_devices(stage);
+  const bool sharded = devices.size() > 1 && split != FrameSplit::whole;
+  const std::vector<std::int64_t> counts = frame_shards(frames, int(devices.size()));
+  std::vector<Shard> shards;
+  std::int64_t first = 0;
+  for (std::size_t k = 0; k < devices.size(); ++k) {
+    shards.push_back(sharded ? Shard{devices[k], first, counts[k]} : Shard{devices[k], 0, frames});
+    first += counts[k];
+  }
+  return shards;
+}
+
+/// Frames of `needed` that `held` (on the same device) does not cover.
+std::int64_t missing_frames(const Shard& needed, const std::vector<Shard>& held) {
+  std::int64_t covered = 0;
+  for (const Shard& h : held) {
+    if (h.device != needed.device) continue;
+    covered += std::max<std::int64_t>(0, std::min(needed.first + needed.count, h.first + h.count) -
+                                             std::max(needed.first, h.first));
+  }
+  return std::max<std::int64_t>(0, needed.count - covered);
+}
+
+/// What one unit holds on one device of its stage, `share` its part of the
+/// frames and `gathered` the part of the keys and values it gathers from
+/// the others.
+Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, double m,
+                    double in_flight) {
+  const bool frozen = model.frozen_units.count(unit.name) > 0;
+  const bool checkpointed = model.checkpointing.on(unit.name) && !frozen;
+  const double kept_gathered = frozen || checkpointed ? 0.0 : gathered * double(unit.cost.gathered_bytes);
+  const double one = (double(unit_activations(unit, model)) * share + kept_gathered) / m;  // one micro-batch's
+  const double transient = double(unit_transient(unit, model)) * share +
+                           (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
+  return {unit.name, std::llround(one * in_flight), std::llround(one), std::llround(transient / m),
+          frozen ? 0 : unit.cost.param_bytes};
+}
+
 }  // namespace
 
 std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topology& topology,
                                            const Plan& plan, const MemoryModel& model) {
   std::vector<DeviceMemory> memory(topology.devices.size());
   const std::map<std::string, int> stage_of = unit_stages(plan);
-  const double m = std::max(1, plan.micro_batches);
+  const double m = std::max(1, plan.micro_batches), frames = double(std::max<std::int64_t>(1, graph.frames));
   const std::vector<int> most = micro_batches_in_flight(plan, stage_depths(graph, plan));
-  auto in_flight = [&](int s) { return double(most.at(s)); };
+  auto on_topology = [&](int device) { return device >= 0 && device < int(memory.size()); };
   std::vector<std::vector<Held>> order(memory.size());  // per device, in execution order
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
-    const Stage& stage = plan.stages[s];
-    if (stage.device < 0 || stage.device >= static_cast<int>(memory.size())) continue;
-    DeviceMemory& d = memory[stage.device];
-    for (const std::string& name : stage.units) {
-      int index = graph.index_of(name);
+    for (const std::string& name : plan.stages[s].units) {
+      const int index = graph.index_of(name);
       if (index < 0) continue;
       const Unit& unit = graph.units[index];
-      const std::int64_t params = unit.cost.param_bytes;
-      bool frozen = model.frozen_units.count(name) > 0;
-      d.parameters += params;
-      if (!frozen) d.optimizer += std::llround(double(params) * model.optimizer_state_factor);
-      const double one = double(unit_activations(unit, model)) / m;  // one micro-batch's
-      order[stage.device].push_back({name, std::llround(one * in_flight(int(s))), std::llround(one),
-                                     std::llround(double(unit_transient(unit, model)) / m), frozen ? 0 : params});
+      for (const Shard& shard : unit_shards(plan.stages[s], unit.split, graph.frames)) {
+        if (!on_topology(shard.device)) continue;
+        DeviceMemory& d = memory[shard.device];
+        d.parameters += unit.cost.param_bytes;
+        if (!model.frozen_units.count(name)) {
+          d.optimizer += std::llround(double(unit.cost.param_bytes) * model.optimizer_state_factor);
+        }
+        const double share = double(shard.count) / frames;
+        const double gathered = unit.split == FrameSplit::global ? 1.0 - share : 0.0;
+        order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s)));
+      }
     }
   }
   for (std::size_t d = 0; d < memory.size(); ++d) at_peak(order[d], memory[d]);
   std::set<std::pair<std::string, int>> received;  // a tensor arrives once per device
-  auto device_of = [&](const std::string& unit) {  // -1: not placed, or on no device
-    auto stage = stage_of.find(unit);
-    const int device = stage == stage_of.end() ? -1 : plan.stages[stage->second].device;
-    return device >= 0 && device < int(memory.size()) ? device : -1;
-  };
   for (const Edge& edge : graph.edges) {
-    const int from = device_of(edge.from), to = device_of(edge.to);
-    if (from < 0 || to < 0 || from == to || !received.emplace(edge.tensor, to).second) continue;
-    // A received tensor stays until backward, for every micro-batch in flight.
-    memory[to].buffers += std::llround(double(edge.bytes) / m * in_flight(stage_of.at(edge.to)));
+    auto from = stage_of.find(edge.from), to = stage_of.find(edge.to);
+    const int producer = graph.index_of(edge.from), consumer = graph.index_of(edge.to);
+    if (from == stage_of.end() || to == stage_of.end() || producer < 0 || consumer < 0) continue;
+    const auto held = unit_shards(plan.stages[from->second], graph.units[producer].split, graph.frames);
+    for (const Shard& needed : unit_shards(plan.stages[to->second], graph.units[consumer].split, graph.frames)) {
+      const std::int64_t missing = missing_frames(needed, held);
+      if (!on_topology(needed.device) || missing == 0 || !received.emplace(edge.tensor, needed.device).second) {
+        continue;
+      }
+      // A received tensor stays until backward, for every micro-batch in flight.
+      memory[needed.device].buffers +=
+          std::llround(double(edge.bytes) * double(missing) / frames / m * most.at(to->second));
+    }
   }
   return memory;
 }

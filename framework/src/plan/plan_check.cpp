@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "vggt_lab/error.hpp"
@@ -69,7 +70,45 @@ void check_schedule(const Topology& topology, const Plan& plan, std::vector<std:
   }
 }
 
+/// A stage's devices exist and are distinct; a custom schedule runs no
+/// frame-sharded stage (its lists name one device per action).
+void check_devices(const Topology& topology, const Plan& plan, std::size_t s, std::vector<std::string>& problems) {
+  const Stage& stage = plan.stages[s];
+  const std::string name = "stage " + std::to_string(s);
+  std::set<int> seen;
+  for (int device : stage_devices(stage)) {
+    if (device < 0 || device >= static_cast<int>(topology.devices.size())) {
+      problems.push_back(name + " is on device " + std::to_string(device) + ", but the topology has " +
+                         std::to_string(topology.devices.size()) + " device(s)");
+    } else if (!seen.insert(device).second) {
+      problems.push_back(name + " names device " + std::to_string(device) + " twice in its frame group");
+    }
+  }
+  if (!stage.frame_group.empty() && plan.schedule == "custom") {
+    problems.push_back(name + " shards frames over a group, which a custom schedule cannot run yet; "
+                       "use a named schedule");
+  }
+}
+
 }  // namespace
+
+Stage whole_model(const ModelGraph& graph, int device) {
+  Stage stage{device, {}, {}};
+  for (const Unit& unit : graph.units) stage.units.push_back(unit.name);
+  return stage;
+}
+
+std::vector<int> stage_devices(const Stage& stage) {
+  std::vector<int> devices{stage.device};
+  devices.insert(devices.end(), stage.frame_group.begin(), stage.frame_group.end());
+  return devices;
+}
+
+std::vector<std::int64_t> frame_shards(std::int64_t frames, int devices) {
+  std::vector<std::int64_t> shards(std::max(1, devices), frames / std::max(1, devices));
+  for (std::int64_t k = 0; k < frames % std::int64_t(shards.size()); ++k) ++shards[k];
+  return shards;
+}
 
 std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& topology,
                                     const Plan& plan) {
@@ -81,11 +120,7 @@ std::vector<std::string> check_plan(const ModelGraph& graph, const Topology& top
   std::map<std::string, std::pair<int, int>> place;  // unit -> (stage, position)
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const Stage& stage = plan.stages[s];
-    if (stage.device < 0 || stage.device >= static_cast<int>(topology.devices.size())) {
-      problems.push_back("stage " + std::to_string(s) + " is on device " +
-                         std::to_string(stage.device) + ", but the topology has " +
-                         std::to_string(topology.devices.size()) + " device(s)");
-    }
+    check_devices(topology, plan, s, problems);
     for (const std::string& unit : stage.units) {
       if (graph.index_of(unit) < 0) {
         problems.push_back("stage " + std::to_string(s) + " names unit '" + unit +

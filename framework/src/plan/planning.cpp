@@ -236,23 +236,101 @@ PlanReport make_plan(ModelGraph graph, const PluginObject<Placement>& placement,
   return report;
 }
 
-double predicted_seconds(const PlanReport& report, int stage, Pass pass) {
-  const Stage& s = report.plan.stages[stage];
-  double flops = 0, measured = 0;  // flops to predict, seconds measured
+namespace {
+
+/// Seconds one device of a stage spends on a pass of the whole batch, `share`
+/// its part of the frames (1: unsharded): measured unit times when the costs
+/// have them, else flops over its speed (backward: 2x forward, +1x with
+/// checkpointing), plus gathering the others' keys and values over the link.
+double device_seconds(const PlanReport& report, const Stage& s, int device, double share, Pass pass) {
+  double flops = 0, measured = 0, gathered = 0;  // flops to predict, seconds measured, bytes gathered
+  const bool backward = pass == Pass::backward;
   for (const auto& unit : s.units) {
     const Unit& u = report.graph.units[report.graph.index_of(unit)];
-    const bool backward = pass == Pass::backward;
     if (backward && report.memory.frozen_units.count(unit)) continue;
+    const double part = u.split == FrameSplit::whole ? 1.0 : share;
+    if (u.split == FrameSplit::global) gathered += double(u.cost.gathered_bytes) * (1.0 - share);
     if (u.cost.forward_seconds > 0) {
-      measured += backward ? u.cost.backward_seconds : u.cost.forward_seconds;
+      measured += part * (backward ? u.cost.backward_seconds : u.cost.forward_seconds);
       continue;
     }
-    flops += backward ? 2.0 * u.cost.forward_flops + (report.memory.checkpointing.on(unit) ? u.cost.recompute_flops : 0.0)
-                      : u.cost.forward_flops;
+    flops += part * (backward ? 2.0 * u.cost.forward_flops +
+                                    (report.memory.checkpointing.on(unit) ? u.cost.recompute_flops : 0.0)
+                              : u.cost.forward_flops);
   }
-  double speed = report.topology.devices[s.device].flops;
-  return ((speed > 0 ? flops / speed : 0.0) + measured) / std::max(1, report.plan.micro_batches);
+  const double speed = report.topology.devices[device].flops, link = report.topology.link_bandwidth;
+  return (speed > 0 ? flops / speed : 0.0) + measured + (link > 0 ? gathered / link : 0.0);
 }
+
+/// How many times slower a frame group's devices run for sharing processors
+/// with too few lanes for all of them at once.
+double lane_slowdown(const Processors& processors, const std::vector<int>& devices) {
+  std::map<int, int> sharing;
+  for (int device : devices) ++sharing[processors.of.at(device)];
+  double slowdown = 1;
+  for (const auto& [processor, count] : sharing) {
+    const int lanes = std::max(1, processors.lanes.at(processor));
+    slowdown = std::max(slowdown, double((count + lanes - 1) / lanes));
+  }
+  return slowdown;
+}
+
+}  // namespace
+
+double predicted_seconds(const PlanReport& report, int stage, Pass pass) {
+  const Stage& s = report.plan.stages[stage];
+  const std::vector<int> devices = stage_devices(s);
+  const std::vector<std::int64_t> shards = frame_shards(report.graph.frames, int(devices.size()));
+  const double frames = double(std::max<std::int64_t>(1, report.graph.frames));
+  double slowest = 0;
+  for (std::size_t k = 0; k < devices.size(); ++k) {
+    const double share = devices.size() > 1 ? double(shards[k]) / frames : 1.0;
+    slowest = std::max(slowest, device_seconds(report, s, devices[k], share, pass));
+  }
+  const double slowdown = devices.size() > 1 ? lane_slowdown(report.processors, devices) : 1.0;
+  return slowest * slowdown / std::max(1, report.plan.micro_batches);
+}
+
+namespace {
+
+/// The units a device runs, alone or in a frame group.
+std::vector<std::string> device_units(const Plan& plan, int device) {
+  std::vector<std::string> units;
+  for (const Stage& s : plan.stages) {
+    const auto devices = stage_devices(s);
+    if (std::count(devices.begin(), devices.end(), device)) units.insert(units.end(), s.units.begin(), s.units.end());
+  }
+  return units;
+}
+
+/// " (frames 3-5 of 8, sharded with devices 0, 2)" for each frame-sharded
+/// stage the device is in.
+std::string shards_text(const PlanReport& report, int device) {
+  std::string out;
+  for (const Stage& s : report.plan.stages) {
+    const auto devices = stage_devices(s);
+    const auto shards = frame_shards(report.graph.frames, int(devices.size()));
+    std::int64_t first = 0;
+    std::vector<std::string> others;
+    std::string own;
+    for (std::size_t k = 0; k < devices.size(); ++k) {
+      if (devices[k] == device) {
+        own = shards[k] == 0 ? "no frames" : "frames " + std::to_string(first) + "-" +
+                                                   std::to_string(first + shards[k] - 1);
+      } else {
+        others.push_back(std::to_string(devices[k]));
+      }
+      first += shards[k];
+    }
+    if (devices.size() > 1 && !own.empty()) {
+      out += " (" + own + " of " + std::to_string(report.graph.frames) + ", sharded with device" +
+             (others.size() > 1 ? "s " : " ") + join(others, ", ") + ")";
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string plan_json(const PlanReport& report) {
   nlohmann::ordered_json out;
@@ -267,15 +345,14 @@ std::string plan_json(const PlanReport& report) {
   out["problems"] = report.problems;
   out["predicted_step_seconds"] = report.timeline.makespan;
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();
-  for (const Stage& s : report.plan.stages) stages.push_back({{"device", s.device}, {"units", s.units}});
+  for (const Stage& s : report.plan.stages) {
+    stages.push_back({{"device", s.device}, {"units", s.units}, {"frame_group", s.frame_group}});
+  }
   out["stages"] = stages;
   nlohmann::ordered_json devices = nlohmann::ordered_json::array();
   for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
     const auto& device = report.topology.devices[d];
-    std::vector<std::string> units;
-    for (const Stage& s : report.plan.stages) {
-      if (s.device == int(d)) units.insert(units.end(), s.units.begin(), s.units.end());
-    }
+    const std::vector<std::string> units = device_units(report.plan, int(d));
     DeviceMemory m = d < report.predicted.size() ? report.predicted[d] : DeviceMemory{};
     devices.push_back({{"index", d},
                        {"physical", device.physical},
@@ -293,6 +370,13 @@ std::string plan_json(const PlanReport& report) {
                        {"predicted_bubble", report.timeline.bubble(int(d))}});
   }
   out["devices"] = devices;
+  nlohmann::ordered_json actions = nlohmann::ordered_json::array();
+  for (const TimedAction& a : report.timeline.actions) {
+    actions.push_back({{"device", a.device}, {"stage", a.action.stage}, {"micro_batch", a.action.micro_batch},
+                       {"pass", a.action.pass == Pass::forward ? "forward" : "backward"},
+                       {"start", a.start}, {"end", a.end}});
+  }
+  out["predicted_timeline"] = actions;
   return out.dump(2);
 }
 
@@ -336,13 +420,10 @@ std::string plan_text(const PlanReport& report) {
       << sharing_text(report);
   for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
     const auto& device = report.topology.devices[d];
-    std::vector<std::string> units;
-    for (const Stage& s : p.stages) {
-      if (s.device == int(d)) units.insert(units.end(), s.units.begin(), s.units.end());
-    }
+    const std::vector<std::string> units = device_units(p, int(d));
     out << "\ndevice " << d << " (" << device.physical << ", "
         << (device.capacity_bytes > 0 ? format_bytes(device.capacity_bytes) : std::string("unlimited"))
-        << "): " << (units.empty() ? std::string("idle") : unit_list(units)) << "\n";
+        << "): " << (units.empty() ? std::string("idle") : unit_list(units)) << shards_text(report, int(d)) << "\n";
     if (d >= report.predicted.size()) continue;
     const DeviceMemory& m = report.predicted[d];
     out << "  at its peak: parameters " << format_bytes(m.parameters) << ", gradients " << format_bytes(m.gradients)

@@ -163,11 +163,59 @@ Processors shared_processors(const Topology& topology, int cores) {
   return out;
 }
 
+namespace {
+
+int device_count(const Plan& plan) {
+  int devices = 0;
+  for (const Stage& stage : plan.stages) {
+    for (int device : stage_devices(stage)) devices = std::max(devices, device + 1);
+  }
+  return devices;
+}
+
+/// When each device, and each lane of each processor, is next free. An
+/// action of a frame-sharded stage takes all its devices at once, and a lane
+/// of each one's processor.
+class Occupancy {
+ public:
+  Occupancy(int devices, const Processors& processors) : device_free_(devices, 0.0), processors_(processors) {
+    for (int lanes : processors.lanes) lane_free_.emplace_back(std::max(1, lanes), 0.0);
+  }
+  double free_at(const std::vector<int>& devices) const {
+    double at = 0;
+    for (const auto& [processor, needed] : lanes_needed(devices)) {
+      std::vector<double> lanes = lane_free_.at(processor);
+      std::sort(lanes.begin(), lanes.end());
+      at = std::max(at, lanes.at(std::min(needed, lanes.size()) - 1));
+    }
+    for (int device : devices) at = std::max(at, device_free_.at(device));
+    return at;
+  }
+  void take(const std::vector<int>& devices, double until) {
+    for (const auto& [processor, needed] : lanes_needed(devices)) {
+      auto& lanes = lane_free_.at(processor);
+      std::sort(lanes.begin(), lanes.end());
+      std::fill_n(lanes.begin(), std::min(needed, lanes.size()), until);
+    }
+    for (int device : devices) device_free_.at(device) = until;
+  }
+
+ private:
+  std::map<int, std::size_t> lanes_needed(const std::vector<int>& devices) const {
+    std::map<int, std::size_t> needed;
+    for (int device : devices) ++needed[processors_.of.at(device)];
+    return needed;
+  }
+  std::vector<double> device_free_;
+  std::vector<std::vector<double>> lane_free_;
+  const Processors& processors_;
+};
+
+}  // namespace
+
 Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
                   const TransferTime& transfer) {
-  int devices = 0;
-  for (const Stage& stage : plan.stages) devices = std::max(devices, stage.device + 1);
-  return simulate(graph, plan, duration, transfer, Processors::separate(devices));
+  return simulate(graph, plan, duration, transfer, Processors::separate(device_count(plan)));
 }
 
 Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& duration,
@@ -179,8 +227,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
     for (int p : producers[s]) consumers[p].push_back(s);
   }
   const auto queues = action_queues(plan, stage_depths(graph, plan));
-  int devices = 0;
-  for (const Stage& stage : plan.stages) devices = std::max(devices, stage.device + 1);
+  const int devices = device_count(plan);
   std::map<std::tuple<int, int, int>, double> done;  // (stage, pass, mb) -> end time
   auto finished = [&](int s, Pass pass, int mb) {
     auto it = done.find({s, int(pass), mb});
@@ -204,13 +251,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
     return ready;
   };
   std::vector<std::size_t> next(queues.size(), 0);
-  std::vector<double> device_free(devices, 0);
-  std::vector<std::vector<double>> lane_free;  // per processor, when each lane is next free
-  for (int lanes : processors.lanes) lane_free.emplace_back(std::max(1, lanes), 0.0);
-  auto first_lane = [&](int device) {
-    auto& lanes = lane_free.at(processors.of.at(device));
-    return std::min_element(lanes.begin(), lanes.end());
-  };
+  Occupancy occupancy(devices, processors);
   Timeline timeline;
   timeline.busy.assign(devices, 0);
   std::size_t remaining = 0;
@@ -223,8 +264,7 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
       const Action& a = queues[q][next[q]];
       double ready = ready_at(a);
       if (ready < 0) continue;
-      const int device = plan.stages[a.stage].device;
-      double start = std::max({ready, device_free[device], *first_lane(device)});
+      double start = std::max(ready, occupancy.free_at(stage_devices(plan.stages[a.stage])));
       if (start < best_start) {
         best_start = start;
         best = q;
@@ -232,13 +272,15 @@ Timeline simulate(const ModelGraph& graph, const Plan& plan, const Duration& dur
     }
     if (best < 0) throw Error("the " + plan.schedule + " schedule of this plan cannot run: its stages wait on each other");
     const Action& a = queues[best][next[best]++];
-    const int device = plan.stages[a.stage].device;
+    const std::vector<int> members = stage_devices(plan.stages[a.stage]);
     double end = best_start + duration(a.stage, a.pass);
     done[{a.stage, int(a.pass), a.micro_batch}] = end;
-    device_free[device] = *first_lane(device) = end;
-    timeline.busy[device] += end - best_start;
+    occupancy.take(members, end);
+    for (int device : members) {
+      timeline.busy[device] += end - best_start;
+      timeline.actions.push_back({a, device, best_start, end});
+    }
     timeline.makespan = std::max(timeline.makespan, end);
-    timeline.actions.push_back({a, device, best_start, end});
     --remaining;
   }
   std::stable_sort(timeline.actions.begin(), timeline.actions.end(),

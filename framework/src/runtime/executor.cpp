@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "host/suggest.hpp"
 #include "runtime/memory_meter.hpp"
 #include "vggt_lab/compat.hpp"
 #include "vggt_lab/error.hpp"
@@ -156,7 +157,6 @@ struct Executor::Impl {
   std::map<std::string, double> losses;
   std::map<std::pair<int, int>, TensorMap> predictions;  // (mb, stage) -> on CPU
   std::vector<DeviceStats> stats;
-  std::vector<double> forward_seconds, backward_seconds;
   std::vector<TimedAction> actions;
   Clock::time_point started = Clock::now();
   std::string error;
@@ -178,8 +178,6 @@ struct Executor::Impl {
         batch_size(b.at("images").size(0)) {
     micro = split_batch(b, e.plan_.micro_batches);
     stats.resize(e.topology_.devices.size());
-    forward_seconds.assign(e.plan_.stages.size(), 0);
-    backward_seconds.assign(e.plan_.stages.size(), 0);
   }
 
   StageState& state(int stage, int mb) {
@@ -292,6 +290,7 @@ struct Executor::Impl {
     try {
       for (const Action& a : order) {
         auto start = Clock::now();
+        const double waited_before = waiting();
         if (a.pass == Pass::forward) {
           if (training) {
             forward(a.stage, a.micro_batch, device);
@@ -303,12 +302,12 @@ struct Executor::Impl {
           backward(a.stage, a.micro_batch, device);
         }
         if (where.is_cuda()) compat::cuda_synchronize(where.index());  // GPU kernels run asynchronously
-        double took = seconds_since(start);
+        const double took = seconds_since(start), waited = waiting() - waited_before;
         busy += took;
         std::lock_guard<std::mutex> lock(mutex);
-        (a.pass == Pass::forward ? forward_seconds : backward_seconds)[a.stage] += took;
-        double begin = std::chrono::duration<double>(start - started).count();
-        actions.push_back({a, device, begin, begin + took});
+        // The span it computed: its inputs arrive before it starts computing.
+        const double begin = std::chrono::duration<double>(start - started).count() + waited;
+        actions.push_back({a, device, begin, begin + took - waited});
       }
     } catch (const Aborted&) {
     } catch (const std::exception& e) {
@@ -321,12 +320,24 @@ struct Executor::Impl {
   }
 };
 
+void check_runnable(const Plan& plan) {
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    if (plan.stages[s].frame_group.empty()) continue;
+    std::vector<std::string> devices;
+    for (int d : stage_devices(plan.stages[s])) devices.push_back(std::to_string(d));
+    throw InputError("stage " + std::to_string(s) + " of the " + plan.strategy + " plan shards frames over devices " +
+                     join(devices, ", ") + ": `vggt-lab plan` predicts frame-sharded layouts, but the runtime "
+                     "does not train them yet; train with another [placement]");
+  }
+}
+
 Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan plan,
                    Topology topology, std::shared_ptr<Transport> transport, RuntimeOptions options)
     : model_(std::move(model)), graph_(std::move(graph)), plan_(std::move(plan)),
       topology_(std::move(topology)), transport_(std::move(transport)), options_(options) {
   auto problems = check_plan(graph_, topology_, plan_);
   if (!problems.empty()) throw Error("invalid plan: " + problems.front());
+  check_runnable(plan_);
   for (int d = 0; d < int(topology_.devices.size()); ++d) install_memory_meter(device_of(d));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& [name, tensor] : state_dict(model_->module(), true)) tensors[name] = tensor;
@@ -400,8 +411,6 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   result.losses = impl.losses;
   result.devices = impl.stats;
   for (int d = 0; d < devices; ++d) result.devices[d].peak_bytes = memory_count(device_of(d), d).peak;
-  result.stage_forward_seconds = impl.forward_seconds;
-  result.stage_backward_seconds = impl.backward_seconds;
   result.actions = impl.actions;
   if (keep_predictions) {
     std::map<std::string, std::vector<torch::Tensor>> parts;

@@ -55,8 +55,7 @@ struct StepResult {
   TensorMap predictions;                 // only when asked for, on the CPU
   double seconds = 0;
   std::vector<DeviceStats> devices;
-  std::vector<double> stage_forward_seconds, stage_backward_seconds;  // summed over micro-batches
-  std::vector<TimedAction> actions;  // what each device ran when, seconds from the step's start
+  std::vector<TimedAction> actions;  // what each device computed when (not waiting for inputs), seconds from the step's start
 };
 
 struct RuntimeOptions {
@@ -77,6 +76,10 @@ class VGGT_LAB_API WorkerShare {
  private:
   int previous_;
 };
+
+/// Throws InputError for a plan this runtime cannot run (frame-sharded
+/// stages), naming the stage.
+VGGT_LAB_API void check_runnable(const Plan& plan);
 
 class VGGT_LAB_API Executor {
  public:

@@ -22,6 +22,7 @@ struct Cost {
   double kept = 0, kept_attention = 0;               // under the unit's checkpointing
   double recompute = 0, recompute_attention = 0;     // the largest piece recomputed at once
   double recompute_flops = 0;
+  double gathered = 0, checkpoint_gathered = 0;     // keys and values of all frames, under frame parallelism
 
   /// A transformer block: `sequences` attention sequences of `n` tokens. A
   /// checkpointed block keeps only its input.
@@ -136,6 +137,15 @@ Cost dpt_head(const DptHeadOptions& o, double B, double S, double h, double w, d
   return cost;
 }
 
+/// Everything works frame by frame but the global attention, which attends
+/// over all frames, the camera head's trunk (attention across frames) and the
+/// tracker (correlations across frames).
+vggt_lab::FrameSplit frame_split(const std::string& unit) {
+  if (unit.rfind("block.", 0) == 0) return vggt_lab::FrameSplit::global;
+  if (unit == "camera_head" || unit == "track_head") return vggt_lab::FrameSplit::whole;
+  return vggt_lab::FrameSplit::local;
+}
+
 }  // namespace
 
 vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape& shape,
@@ -165,6 +175,12 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     for (int64_t b = 0; b < k; ++b) {
       group.block(B * S, P, C, c.num_heads, c.mlp_ratio, on(name) && !global_only);  // frame attention
       group.block(B, S * P, C, c.num_heads, c.mlp_ratio, on(name));                  // global attention
+      const double keys_and_values = 2.0 * T * C;
+      if (on(name)) {
+        group.checkpoint_gathered = keys_and_values;
+      } else {
+        group.gathered += keys_and_values;
+      }
     }
   }
   if (c.enable_camera) {
@@ -207,8 +223,11 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     unit.recompute_attention_bytes = int64_t(cost.recompute_attention * kBytes);
     unit.forward_flops = cost.flops;
     unit.recompute_flops = cost.recompute_flops;
-    graph.units.push_back({name, unit});
+    unit.gathered_bytes = int64_t(cost.gathered * kBytes);
+    unit.checkpoint_gathered_bytes = int64_t(cost.checkpoint_gathered * kBytes);
+    graph.units.push_back({name, unit, frame_split(name)});
   }
+  graph.frames = shape.frames;
   auto edge = [&](std::string tensor, std::string from, std::string to, double elements) {
     graph.edges.push_back({std::move(tensor), std::move(from), std::move(to), int64_t(elements * kBytes)});
   };

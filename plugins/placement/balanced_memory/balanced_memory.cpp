@@ -108,8 +108,7 @@ class BalancedMemory : public vggt_lab::Placement {
   /// An upper bound on any device's predicted memory: everything on one
   /// device, plus every tensor as a receive buffer.
   static std::int64_t total_memory(const PlacementProblem& problem) {
-    Plan all{"", {{0, {}}}, 1, "sequential"};
-    for (const auto& unit : problem.graph.units) all.stages[0].units.push_back(unit.name);
+    Plan all{"", {vggt_lab::whole_model(problem.graph, 0)}, 1, "sequential"};
     std::int64_t total = predicted_totals(problem.graph, problem.topology, all, problem.memory)[0];
     for (const auto& edge : problem.graph.edges) total += edge.bytes;
     return total;

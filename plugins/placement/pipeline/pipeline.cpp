@@ -1,7 +1,8 @@
 // `pipeline`: the units in graph order cut into p contiguous stages on
 // devices 0..p-1, balanced by time (unit times, else forward FLOPs) or by
 // memory, or cut where `splits` says, with the batch split into m
-// micro-batches run as GPipe or 1F1B.
+// micro-batches run as GPipe or 1F1B. With frame_shards = g, each stage
+// shards each scene's frames over g devices: stage s on devices sg..sg+g-1.
 #include <algorithm>
 #include <limits>
 #include <vggt_lab/placement.hpp>
@@ -15,6 +16,7 @@ struct PipelineSettings {
   std::string schedule = "1f1b";
   std::string balance = "time";
   std::vector<std::int64_t> splits;  // given cut points (empty: balance)
+  int frame_shards = 1;               // devices each stage shards its frames over
 };
 
 class Pipeline : public vggt_lab::Placement {
@@ -24,10 +26,12 @@ class Pipeline : public vggt_lab::Placement {
   vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
     const int devices = static_cast<int>(problem.topology.devices.size());
     const int units = static_cast<int>(problem.graph.units.size());
-    int p = settings_.stages > 0 ? settings_.stages : devices;
-    if (p > devices) {
-      throw vggt_lab::InputError("[placement] stages = " + std::to_string(p) + ", but there are " +
-                                 std::to_string(devices) + " logical device(s); lower stages or raise [devices] count");
+    const int g = settings_.frame_shards;
+    int p = settings_.stages > 0 ? settings_.stages : std::max(1, devices / g);
+    if (p * g > devices) {
+      throw vggt_lab::InputError("[placement] stages = " + std::to_string(p) + " x frame_shards = " + std::to_string(g) +
+                                 " needs " + std::to_string(p * g) + " devices, but there are " +
+                                 std::to_string(devices) + "; lower stages or frame_shards, or raise [devices] count");
     }
     p = std::min(p, units);
     std::vector<double> cost;
@@ -39,7 +43,8 @@ class Pipeline : public vggt_lab::Placement {
     auto cuts = settings_.splits.empty() ? split(cost, p) : given_cuts(units, p);
     plan.splits.assign(cuts.begin() + 1, cuts.end() - 1);
     for (int s = 0; s < p; ++s) {
-      vggt_lab::Stage stage{s, {}};
+      vggt_lab::Stage stage{s * g, {}, {}};
+      for (int k = 1; k < g; ++k) stage.frame_group.push_back(s * g + k);
       for (int u = cuts[s]; u < cuts[s + 1]; ++u) stage.units.push_back(problem.graph.units[u].name);
       plan.stages.push_back(std::move(stage));
     }
@@ -118,8 +123,10 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "else forward FLOPs; for \"memory\", predicted memory. Each batch is split into\n"
       "`micro_batches` micro-batches run under `schedule`: gpipe (all forwards, then all\n"
       "backwards) or 1f1b (at most p - s micro-batches in flight on stage s). Skip tensors to\n"
-      "the heads cross stages and are charged as receive buffers. `splits` fixes the cuts.";
-  info.schema.integer("stages", 0, "Pipeline stages (0: one per logical device)", 0.0)
+      "the heads cross stages and are charged as receive buffers. `splits` fixes the cuts.\n"
+      "With frame_shards = g, stage s runs on devices sg..sg+g-1, which share its frames.";
+  info.schema.integer("stages", 0, "Pipeline stages (0: one per frame_shards logical devices)", 0.0)
+      .integer("frame_shards", 1, "Devices each stage shards each scene's frames over (planned, not yet trained)", 1.0)
       .integer("micro_batches", 4, "Micro-batches per step (a smaller batch uses fewer)", 1.0)
       .string("schedule", "1f1b", "gpipe or 1f1b", {"gpipe", "1f1b"})
       .string("balance", "time", "Balance stages by time (unit times, else FLOPs) or by memory", {"time", "memory"})
@@ -134,7 +141,8 @@ void register_plugins(vggt_lab::Registrar& registrar) {
                                                   int(o.get<std::int64_t>("micro_batches")),
                                                   o.get<std::string>("schedule"),
                                                   o.get<std::string>("balance"),
-                                                  o.get<std::vector<std::int64_t>>("splits")});
+                                                  o.get<std::vector<std::int64_t>>("splits"),
+                                                  int(o.get<std::int64_t>("frame_shards"))});
       });
 }
 

@@ -18,8 +18,7 @@ class Single : public vggt_lab::Placement {
     }
     vggt_lab::Plan plan;
     plan.strategy = "single";
-    plan.stages.push_back({device_, {}});
-    for (const vggt_lab::Unit& unit : problem.graph.units) plan.stages[0].units.push_back(unit.name);
+    plan.stages.push_back(vggt_lab::whole_model(problem.graph, device_));
     return plan;
   }
 

@@ -5,6 +5,7 @@
 
 #include "host/plugin_host.hpp"
 #include "support/support.hpp"
+#include "vggt_lab/abi.hpp"
 #include "vggt_lab/placement.hpp"
 
 namespace vggt_lab {
@@ -56,7 +57,7 @@ TEST(PluginHost, RefusesAWrongApiVersionNamingFileBothVersionsAndFix) {
   PluginHost host(nullptr);
   EXPECT_THAT(load_error(host, "test_bad_api"),
               AllOf(HasSubstr("vggt_lab_plugin_test_bad_api.so"),
-                    HasSubstr("plugin API version 999"), HasSubstr("expects 1"),
+                    HasSubstr("plugin API version 999"), HasSubstr("expects " + std::to_string(VGGT_LAB_PLUGIN_API_VERSION)),
                     HasSubstr("rebuild the plugin")));
   EXPECT_TRUE(host.registry().list().empty());
 }

@@ -36,6 +36,22 @@ TEST(CheckPlan, NamesMissingDuplicateUnknownUnitsAndBadDevices) {
                           HasSubstr("unit 'block.0' is not placed")));
 }
 
+TEST(CheckPlan, AFrameGroupsDevicesExistOnceAndRunUnderANamedSchedule) {
+  Plan plan{"test", {{0, {"embed", "block.0"}, {1, 2}}, {1, {"head"}, {0}}}, 1, "sequential"};
+  EXPECT_TRUE(check_plan(chain(), devices(3), plan).empty());
+  plan.stages[0].frame_group = {1, 0, 7};
+  EXPECT_THAT(check_plan(chain(), devices(3), plan),
+              ElementsAre(HasSubstr("stage 0 names device 0 twice in its frame group"),
+                          HasSubstr("stage 0 is on device 7, but the topology has 3 device(s)")));
+  plan.stages[0].frame_group = {1};
+  plan.schedule = "custom";
+  plan.device_actions = {{{0, Pass::forward, 0}, {0, Pass::backward, 0}},
+                         {{1, Pass::forward, 0}, {1, Pass::backward, 0}}};
+  EXPECT_THAT(check_plan(chain(), devices(3), plan),
+              ElementsAre(HasSubstr("stage 0 shards frames over a group, which a custom schedule cannot run yet"),
+                          HasSubstr("stage 1 shards frames over a group")));
+}
+
 TEST(CheckPlan, RejectsUnknownSchedulesAndNoMicroBatch) {
   Plan plan{"test", {{0, {"embed", "block.0", "head"}}}, 0, "gpipe2"};
   EXPECT_THAT(check_plan(chain(), devices(1), plan),

@@ -130,6 +130,29 @@ Topology on(const std::vector<std::string>& physical) {
   return topology;
 }
 
+TEST(Schedule, FramesSplitIntoContiguousShardsTheFirstOnesLarger) {
+  EXPECT_THAT(frame_shards(7, 3), ::testing::ElementsAre(3, 2, 2));
+  EXPECT_THAT(frame_shards(8, 4), ::testing::ElementsAre(2, 2, 2, 2));
+  EXPECT_THAT(frame_shards(1, 4), ::testing::ElementsAre(1, 0, 0, 0));
+  EXPECT_THAT(stage_devices({2, {}, {0, 3}}), ::testing::ElementsAre(2, 0, 3));
+}
+
+// A frame-sharded stage's action takes every device of its group at once.
+TEST(Schedule, AFrameShardedStageOccupiesItsWholeGroup) {
+  auto [graph, plan] = chain(2, 1, "sequential");
+  plan.stages[0].frame_group = {1};
+  Timeline t = simulate(graph, plan, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; });
+  EXPECT_DOUBLE_EQ(t.makespan, 4.0);
+  EXPECT_DOUBLE_EQ(t.busy[0], 2.0);
+  EXPECT_DOUBLE_EQ(t.busy[1], 4.0);
+  EXPECT_EQ(t.device_order(1).size(), 4u);
+  // On one processor with one lane, the group's two devices need two lanes:
+  // each action still runs, taking the lane it has.
+  Timeline one_gpu = simulate(graph, plan, [](int, Pass) { return 1.0; }, [](int, int) { return 0.0; },
+                              shared_processors(on({"cuda:0", "cuda:0"}), 2));
+  EXPECT_DOUBLE_EQ(one_gpu.makespan, 4.0);
+}
+
 TEST(Schedule, ProcessorsFollowPhysicalDevicesAndCpuCores) {
   Processors gpus = shared_processors(on({"cuda:0", "cuda:1", "cuda:0"}), 2);
   EXPECT_THAT(gpus.of, ::testing::ElementsAre(0, 1, 0));

@@ -1,5 +1,5 @@
-// Training checked step for step under every layout: each placement plugin in
-// the registry x checkpointing off/on x 1 and 2 micro-batches x fp32 and bf16
+// Training checked step for step under every layout: each placement plugin the
+// runtime trains x checkpointing off/on x 1 and 2 micro-batches x fp32 and bf16
 // autocast (where the build trains bf16 on CPUs), against the single-device run without checkpointing split into
 // the same micro-batches (micro-batching changes the loss itself: its means
 // and quantiles are per micro-batch, as with upstream's accumulation).
@@ -9,6 +9,7 @@
 //    parameter of the final checkpoint.
 // Metric: max |x - x_ref| / max |x_ref| per tensor. One intra-op thread
 // everywhere, so reduction order is the layout's alone.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -165,9 +166,17 @@ TEST_P(Layouts, ThreeOptimizerStepsGiveTheSingleDeviceParameters) {
   }
 }
 
+/// The built-in placements the runtime trains: all but frame-parallel, whose
+/// frame-sharded stages are planned only so far.
+std::vector<std::string> trained_placements() {
+  auto names = testing::builtin_plugins().registry().names(Kind::placement);
+  names.erase(std::remove(names.begin(), names.end(), "frame-parallel"), names.end());
+  return names;
+}
+
 std::vector<Layout> every_layout() {
   std::vector<Layout> out;
-  for (const auto& placement : testing::builtin_plugins().registry().names(Kind::placement)) {
+  for (const auto& placement : trained_placements()) {
     for (bool checkpointing : {false, true}) {
       for (int micro_batches : {1, 2}) {
         for (const std::string precision : {"fp32", "bf16"}) out.push_back({placement, checkpointing, micro_batches, precision});
@@ -282,7 +291,7 @@ TEST(FusedAttention, WhatAttentionKeepsIsMeasuredAsPlanned) {
 
 std::vector<Layout> chunked_heads() {
   std::vector<Layout> out;
-  for (const auto& placement : testing::builtin_plugins().registry().names(Kind::placement)) {
+  for (const auto& placement : trained_placements()) {
     for (int micro_batches : {1, 2}) out.push_back({placement, true, micro_batches, "fp32", 1});
   }
   return out;

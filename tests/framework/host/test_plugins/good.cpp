@@ -10,8 +10,7 @@ class Good : public vggt_lab::Placement {
   vggt_lab::Plan place(const vggt_lab::PlacementProblem& problem) const override {
     vggt_lab::Plan plan;
     plan.strategy = "test-good";
-    plan.stages.push_back({device_, {}});
-    for (const auto& unit : problem.graph.units) plan.stages[0].units.push_back(unit.name);
+    plan.stages.push_back(vggt_lab::whole_model(problem.graph, device_));
     return plan;
   }
 
