@@ -55,22 +55,25 @@ configure() {
     -DTORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" >/dev/null
 }
 
-build_all() {
+# The targets named (vggt_lab_cli: the executable and the plugins), or all.
+build() {
   install_torch
   configure
-  cmake --build "$build" -j "$(nproc)"
+  local targets=()
+  (($#)) && targets=(--target "$@")
+  cmake --build "$build" -j "$(nproc)" "${targets[@]}"
 }
 
 case "${1:-}" in
   run)
     install_missing
-    build_all
+    build vggt_lab_cli  # not the test suite: `test` builds that
     cd "$root"
     exec "$build/bin/vggt-lab" run experiments/balanced.toml "${@:2}"
     ;;
   test)
     install_missing
-    build_all
+    build
     cd "$build"
     exec ctest --output-on-failure -j "$(nproc)"
     ;;

@@ -127,6 +127,14 @@ void add_sweep(CLI::App& app, const GlobalOptions& global, CommandAction& action
   sweep->callback([&, args] { action = [&global, args] { return command_sweep(global, *args); }; });
 }
 
+void add_compare(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* compare = app.add_subcommand("compare", "Runs side by side: one table, overlaid loss, throughput, memory");
+  compare->add_option("runs", args->runs, "Run folders")->required()->check(CLI::ExistingDirectory);
+  compare->add_option("--out", args->out, "Write compare.md and its plots (loss, throughput, memory) here");
+  compare->callback([&, args] { action = [&global, args] { return command_compare(global, *args); }; });
+}
+
 void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* plan = app.add_subcommand(
@@ -137,6 +145,8 @@ void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   plan->add_flag("--json", args->json, "Print one JSON object");
   plan->add_flag("--max-frames", args->max_frames,
                  "Find the most frames per scene that fit, and the device and unit that bind");
+  plan->add_option("--svg", args->svg, "Also draw the plan: units by device, memory per device, schedule")
+      ->excludes("--max-frames");
   plan->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
   plan->footer("Exit status 1 when the plan does not fit its devices (with --max-frames: not even 1 frame).");
   plan->callback([&, args] { action = [&global, args] { return command_plan(global, *args); }; });
@@ -188,6 +198,7 @@ void add_commands(CLI::App& app, const GlobalOptions& global, CommandAction& act
   add_profile(app, global, action);
   add_bench(app, global, action);
   add_sweep(app, global, action);
+  add_compare(app, global, action);
   add_infer(app, global, action);
   add_data(app, global, action);
   add_model(app, global, action);

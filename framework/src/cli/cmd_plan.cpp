@@ -3,6 +3,8 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "host/files.hpp"
+#include "report/layout.hpp"
 
 namespace vggt_lab {
 
@@ -90,6 +92,7 @@ int command_plan(const GlobalOptions& global, const PlanArgs& args) {
   }
   if (args.max_frames) return print_max_frames(experiment, overrides, args.json);
   PlanReport report = plan_experiment(experiment, overrides);
+  if (!args.svg.empty()) write_file_atomic(args.svg, report::layout_picture(report));
   std::cout << (args.json ? plan_json(report) + "\n" : plan_text(report));
   return report.fits() ? 0 : 1;
 }

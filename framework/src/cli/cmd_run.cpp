@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "host/files.hpp"
+#include "report/layout.hpp"
 #include "report/run_report.hpp"
 #include "train/trainer.hpp"
 #include "vggt_lab/compat.hpp"
@@ -163,11 +164,13 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   check_devices_exist(experiment, plan.topology);
+  runtime::check_runnable(plan.plan);
   auto dp = join_world(experiment, plan.topology);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
   if (writer) write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
+  if (writer) write_file_atomic(dir / "plan.svg", report::layout_picture(plan));
   if (in_place && !args.overrides.empty()) {
     std::string changed;
     for (const auto& o : args.overrides) changed += " " + o;

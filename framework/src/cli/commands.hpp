@@ -58,6 +58,7 @@ struct PlanArgs {
   std::string device_memory;
   bool json = false;
   bool max_frames = false;
+  std::filesystem::path svg;
 };
 int command_plan(const GlobalOptions& global, const PlanArgs& args);
 
@@ -108,6 +109,12 @@ struct SweepArgs {
   int jobs = 1;
 };
 int command_sweep(const GlobalOptions& global, const SweepArgs& args);
+
+struct CompareArgs {
+  std::vector<std::filesystem::path> runs;
+  std::filesystem::path out;
+};
+int command_compare(const GlobalOptions& global, const CompareArgs& args);
 
 int command_version();
 

@@ -133,7 +133,9 @@ std::map<std::string, OptionSchema> make_core_schemas() {
                "Gradients become views into the all-reduced buckets instead of copies (saves one copy)");
   schemas["output"].string("dir", "runs",
                            "Folder that holds run folders when --out is not given; relative "
-                           "paths are relative to the current folder");
+                           "paths are relative to the current folder")
+      .boolean("tensorboard", true,
+               "Write the metrics as TensorBoard scalars too (events.out.tfevents.* in the run folder)");
   schemas["plugins"].string_list(
       "search_path", {}, "Extra plugin folders, relative to the file that names them");
   return schemas;

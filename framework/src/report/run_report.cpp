@@ -1,6 +1,9 @@
 #include "report/run_report.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -9,8 +12,6 @@
 #include "vggt_lab/memory.hpp"
 
 namespace vggt_lab::report {
-namespace {
-
 using json = nlohmann::json;
 
 std::vector<json> read_lines(const std::filesystem::path& file) {
@@ -28,6 +29,8 @@ json read_json(const std::filesystem::path& file) {
   if (in) in >> out;
   return out;
 }
+
+namespace {
 
 std::string loss_chart(const std::vector<json>& metrics) {
   std::map<std::string, Series> series;
@@ -62,34 +65,73 @@ std::string memory_chart(const std::vector<json>& metrics, const json& plan) {
       measured[d] = std::max(measured[d], line["devices"][d]["peak_bytes"].get<double>());
     }
   }
-  const double gib = 1024.0 * 1024.0 * 1024.0;
+  double largest = 0;
+  for (double peak : measured) largest = std::max(largest, peak);
+  for (const auto& device : plan["devices"]) largest = std::max(largest, device["predicted_peak_bytes"].get<double>());
+  const ByteUnit in = byte_unit(largest);
+  const double unit = in.bytes;
   for (std::size_t d = 0; d < plan["devices"].size(); ++d) {
     const auto& device = plan["devices"][d];
-    Bar predicted{"d" + std::to_string(d) + " plan", {}, device["capacity_bytes"].get<double>() / gib};
+    Bar predicted{"d" + std::to_string(d) + " plan", {}, device["capacity_bytes"].get<double>() / unit};
     for (const char* key : {"parameters_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes",
                             "workspace_bytes", "buffers_bytes"}) {
-      predicted.parts.push_back(device[key].get<double>() / gib);
+      predicted.parts.push_back(device[key].get<double>() / unit);
     }
     bars.push_back(predicted);
-    bars.push_back({"d" + std::to_string(d) + " run", {0, 0, 0, 0, 0, 0, measured[d] / gib}, predicted.limit});
+    bars.push_back({"d" + std::to_string(d) + " run", {0, 0, 0, 0, 0, 0, measured[d] / unit}, predicted.limit});
   }
-  return bar_chart("Memory per device: predicted split and measured peak", "GiB",
+  return bar_chart("Memory per device: predicted split and measured peak", in.name,
                    {"parameters", "gradients", "optimizer", "activations", "workspace", "buffers", "measured"}, bars);
 }
 
-std::string timeline_chart(const json& timeline, std::size_t devices) {
+std::string milliseconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f ms", 1000 * seconds);
+  return text;
+}
+
+/// "block.3..block.5": a stage's first and last unit.
+std::string stage_units(const json& plan, int stage) {
+  if (!plan.contains("stages") || stage >= int(plan["stages"].size())) return "";
+  const auto& units = plan["stages"][stage]["units"];
+  if (units.empty()) return "";
+  const std::string first = units.front(), last = units.back();
+  return units.size() == 1 ? first : first + ".." + last;
+}
+
+/// The spans of timeline.json-style actions, on rows `row_of(device)`.
+std::vector<Span> action_spans(const json& actions, const json& plan, const std::function<int(int)>& row_of,
+                               bool predicted) {
+  std::vector<Span> spans;
+  for (const auto& a : actions) {
+    const int stage = a["stage"].get<int>();
+    const double start = a["start"].get<double>(), end = a["end"].get<double>();
+    spans.push_back({row_of(a["device"].get<int>()), start, end,
+                     std::string(predicted ? "planned: " : "") + a["pass"].get<std::string>() + " of stage " +
+                         std::to_string(stage) + " (" + stage_units(plan, stage) + "), micro-batch " +
+                         std::to_string(a["micro_batch"].get<int>()) + ", " + milliseconds(end - start),
+                     a["pass"] == "backward", predicted});
+  }
+  return spans;
+}
+
+/// Each device's measured row, and below it the plan's prediction (lighter).
+std::string timeline_chart(const json& timeline, const json& plan, std::size_t devices) {
   std::vector<std::string> rows;
-  for (std::size_t d = 0; d < devices; ++d) rows.push_back("device " + std::to_string(d));
+  for (std::size_t d = 0; d < devices; ++d) {
+    rows.push_back("device " + std::to_string(d));
+    rows.push_back("planned");
+  }
   std::vector<Span> spans;
   if (timeline.contains("actions")) {
-    for (const auto& a : timeline["actions"]) {
-      spans.push_back({a["device"].get<int>(), a["start"].get<double>(), a["end"].get<double>(),
-                       a["pass"].get<std::string>() + " stage " + std::to_string(a["stage"].get<int>()) +
-                           " mb " + std::to_string(a["micro_batch"].get<int>()),
-                       a["pass"] == "backward"});
-    }
+    spans = action_spans(timeline["actions"], plan, [](int d) { return 2 * d; }, false);
   }
-  return report::timeline("One step (the last): what each device ran when", rows, spans);
+  if (plan.contains("predicted_timeline")) {
+    auto predicted = action_spans(plan["predicted_timeline"], plan, [](int d) { return 2 * d + 1; }, true);
+    spans.insert(spans.end(), predicted.begin(), predicted.end());
+  }
+  return report::timeline("One step (the last): what each device computed when, and the plan's prediction", rows,
+                          spans);
 }
 
 std::string markdown(const std::string& experiment, const std::string& description, const train::TrainSummary& s,
@@ -150,7 +192,7 @@ void write_run_report(const std::filesystem::path& run_dir, const std::string& e
   write_file_atomic(run_dir / "loss.svg", loss_chart(metrics));
   write_file_atomic(run_dir / "memory.svg", memory_chart(metrics, plan));
   std::size_t devices = plan.contains("devices") ? plan["devices"].size() : 1;
-  write_file_atomic(run_dir / "timeline.svg", timeline_chart(timeline, devices));
+  write_file_atomic(run_dir / "timeline.svg", timeline_chart(timeline, plan, devices));
   write_file_atomic(run_dir / "report.md", markdown(experiment, description, s, metrics, plan));
 }
 

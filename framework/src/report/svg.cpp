@@ -14,7 +14,9 @@ constexpr double kWidth = 720, kHeight = 360, kLeft = 70, kRight = 160, kTop = 4
 
 std::string number(double v) {
   char text[32];
-  if (std::abs(v) >= 1e4 || (std::abs(v) < 1e-2 && v != 0)) {
+  if (std::abs(v) >= 1e3 && std::abs(v) < 1e7) {
+    std::snprintf(text, sizeof text, "%.0f", v);
+  } else if (std::abs(v) >= 1e7 || (std::abs(v) < 1e-2 && v != 0)) {
     std::snprintf(text, sizeof text, "%.2g", v);
   } else {
     std::snprintf(text, sizeof text, "%.3g", v);
@@ -137,9 +139,12 @@ std::string bar_chart(const std::string& title, const std::string& unit, const s
     out << "<rect x=\"" << kLeft + w + 10 << "\" y=\"" << kTop + 4 + 16 * p << "\" width=\"10\" height=\"10\" fill=\"" << kColors[p % 10]
         << "\"/><text x=\"" << kLeft + w + 24 << "\" y=\"" << kTop + 13 + 16 * p << "\">" << escape(part_names[p]) << "</text>\n";
   }
-  out << "<text x=\"" << kLeft + w + 10 << "\" y=\"" << kTop + 13 + 16 * part_names.size() << "\">"
-      << (limit_on_scale ? std::string("- - capacity") : "capacity " + number(limit) + " " + unit + " (off scale)")
-      << "</text>\n";
+  if (limit > 0) {  // on two lines, so the legend's column holds it
+    const double y = kTop + 13 + 16 * double(part_names.size());
+    out << "<text x=\"" << kLeft + w + 10 << "\" y=\"" << y << "\">"
+        << (limit_on_scale ? std::string("- - capacity") : "capacity " + number(limit) + " " + unit) << "</text>\n";
+    if (!limit_on_scale) out << "<text x=\"" << kLeft + w + 10 << "\" y=\"" << y + 16 << "\">(off scale)</text>\n";
+  }
   return out.str() + "</svg>\n";
 }
 
@@ -157,15 +162,74 @@ std::string timeline(const std::string& title, const std::vector<std::string>& r
   for (const auto& s : spans) {
     double x = kLeft + s.start / end * w, sw = std::max(1.0, (s.end - s.start) / end * w);
     out << "<rect x=\"" << x << "\" y=\"" << kTop + row_h * s.row + 4 << "\" width=\"" << sw << "\" height=\"" << row_h - 8
-        << "\" fill=\"" << (s.backward ? "#f28e2b" : "#4e79a7") << "\" stroke=\"white\"><title>" << escape(s.label)
+        << "\" fill=\"" << (s.backward ? (s.predicted ? "#ffbe7d" : "#f28e2b") : (s.predicted ? "#a0cbe8" : "#4e79a7"))
+        << "\" stroke=\"white\"><title>" << escape(s.label)
         << "</title></rect>\n";
   }
   double axis = kTop + row_h * rows.size() + 16;
   for (int i = 0; i <= 4; ++i) {
     out << "<text x=\"" << kLeft + w * i / 4 << "\" y=\"" << axis << "\" text-anchor=\"middle\">" << number(end * i / 4) << " s</text>\n";
   }
-  out << "<text x=\"" << kLeft << "\" y=\"" << axis + 18 << "\">blue: forward, orange: backward</text>\n";
+  out << "<text x=\"" << kLeft << "\" y=\"" << axis + 18
+      << "\">blue: forward, orange: backward, lighter: predicted, blank: waiting (hover a span for what it ran)</text>\n";
   return out.str() + "</svg>\n";
+}
+
+std::string graph_chart(const std::string& title, const std::vector<Node>& nodes, const std::vector<Link>& links,
+                        const std::vector<std::string>& legend) {
+  double columns = 1;
+  int rows = 1;
+  for (const auto& n : nodes) columns = std::max(columns, n.column + 1), rows = std::max(rows, n.row + 1);
+  const double w = kWidth - 40, box = std::min(64.0, w / columns), row_h = 70;
+  const double left = (kWidth - box * columns) / 2, height = kTop + row_h * rows + 40;
+  auto x = [&](const Node& n) { return left + box * n.column; };
+  auto y = [&](const Node& n) { return kTop + 10 + row_h * n.row; };
+  const double box_h = 30;
+  std::ostringstream out;
+  out << header(title, height);
+  for (const auto& l : links) {
+    const Node &a = nodes.at(l.from), &b = nodes.at(l.to);
+    const bool down = b.row > a.row;
+    out << "<line x1=\"" << x(a) + (down ? box / 2 : box - 2) << "\" y1=\"" << y(a) + (down ? box_h : box_h / 2)
+        << "\" x2=\"" << x(b) + (down ? box / 2 : 2) << "\" y2=\"" << y(b) + (down ? 0 : box_h / 2)
+        << "\" stroke=\"#999\"/>\n";
+  }
+  const int font = box < 30 ? 8 : 11;
+  for (const auto& n : nodes) {
+    out << "<g><title>" << escape(n.title) << "</title><rect x=\"" << x(n) + 2 << "\" y=\"" << y(n) << "\" width=\""
+        << box - 4 << "\" height=\"" << box_h << "\" rx=\"3\" fill=\"" << kColors[n.color % 10] << "\"/><text x=\""
+        << x(n) + box / 2 << "\" y=\"" << y(n) + box_h / 2 + font / 3 << "\" text-anchor=\"middle\" font-size=\"" << font
+        << "\" fill=\"white\">" << escape(n.label) << "</text></g>\n";
+  }
+  double at = 20;
+  for (std::size_t c = 0; c < legend.size(); ++c) {
+    out << "<rect x=\"" << at << "\" y=\"" << height - 24 << "\" width=\"10\" height=\"10\" fill=\"" << kColors[c % 10]
+        << "\"/><text x=\"" << at + 14 << "\" y=\"" << height - 15 << "\">" << escape(legend[c]) << "</text>\n";
+    at += 24 + 7.0 * double(legend[c].size());
+  }
+  return out.str() + "</svg>\n";
+}
+
+std::string stacked(const std::vector<std::string>& charts) {
+  std::vector<double> heights;
+  double total = 0;
+  for (const auto& chart : charts) {
+    const auto at = chart.find("height=\"");
+    heights.push_back(at == std::string::npos ? kHeight : std::stod(chart.substr(at + 8)));
+    total += heights.back();
+  }
+  std::ostringstream out;
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << total << "\">\n";
+  double y = 0;
+  for (std::size_t i = 0; i < charts.size(); ++i) {
+    out << "<svg x=\"0\" y=\"" << y << "\"" << charts[i].substr(std::string("<svg").size());
+    y += heights[i];
+  }
+  return out.str() + "</svg>\n";
+}
+
+ByteUnit byte_unit(double largest_bytes) {
+  return largest_bytes >= double(1 << 30) ? ByteUnit{"GiB", double(1 << 30)} : ByteUnit{"MiB", double(1 << 20)};
 }
 
 }  // namespace vggt_lab::report

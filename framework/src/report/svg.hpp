@@ -34,10 +34,38 @@ struct Span {
   double start = 0, end = 0;
   std::string label;
   bool backward = false;
+  bool predicted = false;  // drawn lighter: a plan's prediction beside what ran
 };
 
 /// One row per device: what ran when during one step.
 VGGT_LAB_API std::string timeline(const std::string& title, const std::vector<std::string>& rows,
                                   const std::vector<Span>& spans);
+
+struct Node {
+  std::string label;  // short, inside the box
+  std::string title;  // shown on hover
+  int row = 0;        // 0: the top row
+  double column = 0;  // in box widths from the left
+  int color = 0;      // index into the palette
+};
+
+struct Link {
+  int from = 0, to = 0;  // node indices
+};
+
+/// Boxes on a grid joined by lines (a model's units along its DAG), with a
+/// legend naming each colour (legend[c] for color c).
+VGGT_LAB_API std::string graph_chart(const std::string& title, const std::vector<Node>& nodes,
+                                     const std::vector<Link>& links, const std::vector<std::string>& legend);
+
+/// Charts one below another, as one picture.
+VGGT_LAB_API std::string stacked(const std::vector<std::string>& charts);
+
+/// The unit byte counts read best in: MiB below 1 GiB, else GiB.
+struct ByteUnit {
+  std::string name;
+  double bytes = 1;
+};
+VGGT_LAB_API ByteUnit byte_unit(double largest_bytes);
 
 }  // namespace vggt_lab::report

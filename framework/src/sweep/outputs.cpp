@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "host/files.hpp"
+#include "report/compare.hpp"
 #include "report/svg.hpp"
 
 namespace vggt_lab::sweep {
@@ -111,6 +112,7 @@ void write_report(const SweepFile& s, const Results& results, const std::vector<
        << (t.reason.empty() ? "" : ": " + t.reason.substr(0, 80)) << " |\n";
   }
   md << "\n![pareto](pareto.svg)\n";
+  if (results.mode == "measure") md << "\nThe measured trials' runs side by side: [compare/compare.md](compare/compare.md).\n";
   if (!order.empty() && results.trials[order[0]].score(s.objective) >= 0) {
     md << "\nBest layout: `best.toml` (run it with `vggt-lab run " << (file.parent_path() / "best.toml").string()
        << "`).\n";
@@ -130,12 +132,26 @@ void write_best(const SweepFile& s, const TrialResult& winner, const std::filesy
   write_file_atomic(file, toml);
 }
 
+void write_trial_comparison(const Results& results, const std::vector<std::size_t>& order,
+                            const std::filesystem::path& dir) {
+  std::vector<report::RunRecord> runs;
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const TrialResult& t = results.trials[order[r]];
+    const auto run = dir / "trials" / t.id;
+    if (t.status != "done" || !std::filesystem::exists(run / "summary.json")) continue;
+    runs.push_back(report::read_run(run));
+    runs.back().name = "#" + std::to_string(r + 1) + " " + settings_text(t.settings, ", ");
+  }
+  if (!runs.empty()) report::write_comparison(runs, dir / "compare");
+}
+
 void write_outputs(const SweepFile& sweep, const Results& results, const std::filesystem::path& dir) {
   const auto order = ranking(results.trials, sweep.objective);
   write_results_json(results, dir / "results.json");
   write_csv(results, order, dir / "results.csv");
   write_pareto(results, dir / "pareto.svg");
   write_report(sweep, results, order, dir / "report.md");
+  if (results.mode == "measure") write_trial_comparison(results, order, dir);
   if (!order.empty() && results.trials[order[0]].score(sweep.objective) >= 0) {
     write_best(sweep, results.trials[order[0]], dir / "best.toml");
   }

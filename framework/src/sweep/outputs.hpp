@@ -24,6 +24,11 @@ void write_report(const SweepFile& sweep, const Results& results, const std::vec
 /// best.toml: the base experiment with the winner's settings, runnable.
 void write_best(const SweepFile& sweep, const TrialResult& winner, const std::filesystem::path& file);
 
+/// The measured trials' run folders side by side in compare/, best first, as
+/// `vggt-lab compare` writes them.
+void write_trial_comparison(const Results& results, const std::vector<std::size_t>& order,
+                            const std::filesystem::path& dir);
+
 /// All of them into `dir` (best.toml when some trial fits).
 void write_outputs(const SweepFile& sweep, const Results& results, const std::filesystem::path& dir);
 

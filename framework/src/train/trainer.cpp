@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/files.hpp"
+#include "io/event_file.hpp"
 #include "runtime/memory_meter.hpp"
 #include "train/evaluation.hpp"
 #include "train/loader.hpp"
@@ -56,6 +57,52 @@ void keep_metrics_until(const std::filesystem::path& file, std::int64_t step) {
   }
   write_file_atomic(file, kept);
 }
+
+/// A metrics line's numbers as TensorBoard scalars: the loss, its terms
+/// (losses/), learning rate, gradient norms (grad_norm/), step time,
+/// throughput, each device's peak (deviceN/peak_mib) and bubble, eval/.
+void write_scalars(EventWriter& events, const nlohmann::json& line) {
+  const std::int64_t step = line.at("step");
+  for (const char* name : {"loss", "lr", "step_seconds", "samples_per_second"}) {
+    if (line.contains(name) && line[name].is_number()) events.scalar(name, step, line[name].get<double>());
+  }
+  for (const auto& [group, prefix] : {std::pair{"losses", "losses/"}, {"grad_norms", "grad_norm/"}, {"eval", "eval/"}}) {
+    if (!line.contains(group)) continue;
+    for (const auto& [name, value] : line[group].items()) events.scalar(prefix + name, step, value.get<double>());
+  }
+  if (line.contains("devices")) {
+    for (std::size_t d = 0; d < line["devices"].size(); ++d) {
+      const auto& device = line["devices"][d];
+      const std::string prefix = "device" + std::to_string(d) + "/";
+      events.scalar(prefix + "peak_mib", step, device.at("peak_bytes").get<double>() / double(1 << 20));
+      events.scalar(prefix + "bubble", step, device.at("bubble").get<double>());
+    }
+  }
+  events.flush();
+}
+
+/// metrics.jsonl and, unless [output] tensorboard is off, the same numbers
+/// in a TensorBoard event file. Closed (writes nothing) on ranks that do not
+/// write the run folder.
+class MetricsLog {
+ public:
+  MetricsLog() = default;
+  /// A run resumed at step `first` > 0 keeps the lines up to it.
+  MetricsLog(const std::filesystem::path& dir, std::int64_t first, bool tensorboard) {
+    if (first > 0) keep_metrics_until(dir / "metrics.jsonl", first);
+    lines_.open(dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+    if (tensorboard) events_.emplace(dir, first > 0 ? first + 1 : 0);
+  }
+  void write(const nlohmann::json& line) {
+    if (!lines_.is_open()) return;
+    lines_ << line.dump() << "\n" << std::flush;
+    if (events_) write_scalars(*events_, line);
+  }
+
+ private:
+  std::ofstream lines_;
+  std::optional<EventWriter> events_;
+};
 
 bool all_finite(const NamedTensors& tensors) {
   return std::all_of(tensors.begin(), tensors.end(), [](const auto& t) {
@@ -246,11 +293,8 @@ class Run {
     const std::int64_t log_every = t_.get<std::int64_t>("log_every");
     const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
-    std::ofstream metrics;
-    if (writer()) {
-      if (first > 0) keep_metrics_until(s_.run_dir / "metrics.jsonl", first);
-      metrics.open(s_.run_dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
-    }
+    MetricsLog metrics;
+    if (writer()) metrics = MetricsLog(s_.run_dir, first, s_.config->core("output").get<bool>("tensorboard"));
     const int ranks = dp() ? dp()->world().size : 1;
     TrainSummary summary;
     auto start = Clock::now();
@@ -300,7 +344,7 @@ class Run {
       }
       for (const auto& [name, value] : decision.norms) line["grad_norms"][name] = value;
       if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
-      if (writer()) metrics << line.dump() << "\n" << std::flush;
+      metrics.write(line);
       if (!summary.stopped.empty()) break;
       report_progress(step + 1, steps, loss, start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
@@ -350,7 +394,7 @@ class Run {
     }
   }
 
-  std::map<std::string, double> evaluate(std::int64_t step, std::ofstream& metrics) {
+  std::map<std::string, double> evaluate(std::int64_t step, MetricsLog& metrics) {
     const std::int64_t scenes = t_.get<std::int64_t>("eval_scenes");
     if (scenes <= 0 || !writer()) return {};
     LoaderOptions o = loader_options(t_, seed_ + 1000003);  // held-out: another stream of scenes
@@ -365,8 +409,7 @@ class Run {
       for (const auto& [name, value] : train::evaluate(result.predictions, batch)) sum[name] += value / double(scenes);
     }
     instance_->module().train();
-    nlohmann::json line = {{"step", step}, {"eval", sum}};
-    metrics << line.dump() << "\n" << std::flush;
+    metrics.write({{"step", step}, {"eval", sum}});
     std::string text;
     for (const auto& [name, value] : sum) text += " " + name + " " + std::to_string(value);
     log_.info("eval at step {}:{}", step, text);

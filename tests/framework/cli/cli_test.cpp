@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/event_file.hpp"
 #include "support/support.hpp"
 
 namespace vggt_lab {
@@ -42,7 +44,7 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   auto out = dir.path() / "run";
   auto result = run_command(quick_run("single.toml", out) + " --set train.log_every=1");
   ASSERT_EQ(result.status, 0) << result.output;
-  for (const char* file : {"config.resolved.toml", "run.log", "plan.json", "metrics.jsonl", "summary.json",
+  for (const char* file : {"config.resolved.toml", "run.log", "plan.json", "plan.svg", "metrics.jsonl", "summary.json",
                            "report.md", "loss.svg", "memory.svg", "timeline.svg", "timeline.json",
                            "checkpoints/latest", "checkpoints/step-000002/model.safetensors"}) {
     EXPECT_TRUE(std::filesystem::exists(out / file)) << file;
@@ -61,6 +63,120 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   auto plan = nlohmann::json::parse(testing::read_text(out / "plan.json"));
   EXPECT_GT(plan["devices"][0]["predicted_peak_bytes"].get<int64_t>(), 0);
   EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
+}
+
+// The event file TensorBoard reads holds the numbers of metrics.jsonl: every
+// record's checksums hold, and each step's scalars equal its line's values.
+TEST(Cli, RunWritesTensorBoardScalarsEqualToTheMetrics) {
+  TempDir dir;
+  auto out = dir.path() / "run";
+  auto result = run_command(quick_run("balanced.toml", out));
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) files.push_back(entry.path());
+  }
+  ASSERT_EQ(files.size(), 1u);
+  std::map<std::pair<std::string, std::int64_t>, float> scalars;
+  for (const ScalarEvent& e : read_scalar_events(files[0])) scalars[{e.tag, e.step}] = e.value;
+  std::istringstream metrics(testing::read_text(out / "metrics.jsonl"));
+  int compared = 0;
+  auto expect = [&](const std::string& tag, std::int64_t step, double value) {
+    auto it = scalars.find({tag, step});
+    ASSERT_NE(it, scalars.end()) << tag << " at step " << step;
+    EXPECT_FLOAT_EQ(it->second, float(value)) << tag << " at step " << step;
+    ++compared;
+  };
+  for (std::string text; std::getline(metrics, text);) {
+    const auto line = nlohmann::json::parse(text);
+    const std::int64_t step = line["step"];
+    if (line.contains("eval")) {
+      for (const auto& [name, value] : line["eval"].items()) expect("eval/" + name, step, value);
+      continue;
+    }
+    for (const char* name : {"loss", "lr", "step_seconds", "samples_per_second"}) expect(name, step, line[name]);
+    ASSERT_TRUE(line.contains("losses") && line.contains("grad_norms")) << text;
+    for (const auto& [name, value] : line["losses"].items()) expect("losses/" + name, step, value);
+    for (const auto& [name, value] : line["grad_norms"].items()) expect("grad_norm/" + name, step, value);
+    for (std::size_t d = 0; d < line["devices"].size(); ++d) {
+      expect("device" + std::to_string(d) + "/peak_mib", step, line["devices"][d]["peak_bytes"].get<double>() / (1 << 20));
+      expect("device" + std::to_string(d) + "/bubble", step, line["devices"][d]["bubble"]);
+    }
+  }
+  EXPECT_EQ(compared, int(scalars.size()));  // nothing in the file that metrics.jsonl lacks
+  auto off = run_command(quick_run("single.toml", dir.path() / "quiet", 1) + " --set output.tensorboard=false");
+  ASSERT_EQ(off.status, 0) << off.output;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "quiet")) {
+    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr("tfevents")));
+  }
+}
+
+// timeline.json and timeline.svg show what each device computed: its spans
+// add up to the busy time the step measured (waits for inputs left out), and
+// each span says what it ran. Memory reads in MiB for a tiny model.
+TEST(Cli, TheRunsTimelineDrawsComputeNotWaits) {
+  TempDir dir;
+  auto out = dir.path() / "run";
+  auto result = run_command(quick_run("balanced.toml", out));
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::istringstream metrics(testing::read_text(out / "metrics.jsonl"));
+  nlohmann::json last;
+  for (std::string text; std::getline(metrics, text);) {
+    auto line = nlohmann::json::parse(text);
+    if (line.contains("devices")) last = line;
+  }
+  const auto timeline = nlohmann::json::parse(testing::read_text(out / "timeline.json"));
+  std::vector<double> spans(last["devices"].size(), 0.0);
+  for (const auto& a : timeline["actions"]) spans.at(a["device"].get<int>()) += a["end"].get<double>() - a["start"].get<double>();
+  for (std::size_t d = 0; d < spans.size(); ++d) {
+    EXPECT_NEAR(spans[d], last["devices"][d]["busy_seconds"].get<double>(), 1e-6) << "device " << d;
+  }
+  const std::string svg = testing::read_text(out / "timeline.svg");
+  EXPECT_THAT(svg, HasSubstr("<title>forward of stage 0 (embed"));
+  EXPECT_THAT(svg, HasSubstr("micro-batch 0, "));
+  EXPECT_THAT(svg, HasSubstr("<title>planned: forward of stage 0 (embed"));
+  EXPECT_THAT(testing::read_text(out / "memory.svg"), HasSubstr(">MiB</text>"));
+}
+
+// `plan --svg`: the units along the DAG coloured by device, with what each
+// costs on hover, each device's predicted memory, and the predicted schedule.
+TEST(Cli, PlanDrawsTheLayout) {
+  TempDir dir;
+  const auto svg = dir.path() / "layout.svg";
+  auto result = run_command(exe() + " plan " + std::string(SOURCE_ROOT) + "/experiments/1b/per_head.toml -q --svg " +
+                            svg.string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  const std::string picture = testing::read_text(svg);
+  EXPECT_THAT(picture, HasSubstr("<title>block.23 on device 0: "));
+  EXPECT_THAT(picture, HasSubstr("<title>point_head on device 3: "));
+  EXPECT_THAT(picture, HasSubstr(">depth</text>"));
+  EXPECT_THAT(picture, HasSubstr("Predicted peak memory per device"));
+  EXPECT_THAT(picture, HasSubstr("<title>backward of stage 0 (embed..block.23), micro-batch 0</title>"));
+  EXPECT_THAT(picture, HasSubstr(">GiB</text>"));
+}
+
+// `compare`: two runs of different layouts in one table, and overlaid plots.
+TEST(Cli, CompareShowsRunsSideBySide) {
+  TempDir dir;
+  for (const char* layout : {"single", "pipeline"}) {
+    auto run = run_command(quick_run(std::string(layout) + ".toml", dir.path() / layout));
+    ASSERT_EQ(run.status, 0) << run.output;
+  }
+  auto result = run_command(exe() + " compare " + (dir.path() / "single").string() + " " +
+                            (dir.path() / "pipeline").string() + " --out " + (dir.path() / "cmp").string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("| single | single | 1 | "));
+  EXPECT_THAT(result.output, HasSubstr("| pipeline | pipeline | "));
+  EXPECT_THAT(result.output, HasSubstr("depth_abs_rel"));
+  const std::string loss = testing::read_text(dir.path() / "cmp" / "loss.svg");
+  EXPECT_THAT(loss, HasSubstr(">single</text>"));
+  EXPECT_THAT(loss, HasSubstr(">pipeline</text>"));
+  for (const char* file : {"compare.md", "throughput.svg", "memory.svg"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "cmp" / file)) << file;
+  }
+  auto missing = run_command(exe() + " compare " + dir.path().string());
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_THAT(missing.output, HasSubstr("plan.json is missing: compare finished run folders"));
 }
 
 TEST(Cli, RunRefusesToOverwriteAnExistingRun) {

@@ -106,6 +106,11 @@ TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
     EXPECT_EQ(t["status"], "done") << t.dump();
     EXPECT_GT(t["measured_throughput"].get<double>(), 0);
   }
+  // The measured runs side by side, best first, as `vggt-lab compare` shows them.
+  const std::string compared = testing::read_text(out / "compare" / "compare.md");
+  EXPECT_THAT(compared, HasSubstr("| #1 "));
+  EXPECT_THAT(compared, HasSubstr("| #2 "));
+  EXPECT_TRUE(std::filesystem::exists(out / "compare" / "loss.svg"));
   // Forget one trial: a second run measures only that one again.
   std::string kept = results["trials"][0]["id"], dropped = results["trials"][1]["id"];
   auto kept_log = out / "trials" / (kept + ".log");
