@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "host/crash.hpp"
 #include "host/config.hpp"
+#include "host/malloc_tuning.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -225,6 +226,7 @@ static void use_all_cores() {
 
 int run_cli(int argc, char** argv) {
   install_crash_handler();
+  keep_freed_memory();
   use_all_cores();
   CLI::App app{"vggt-lab: train VGGT with its layers spread over several devices"};
   app.require_subcommand(1);
