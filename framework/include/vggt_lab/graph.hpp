@@ -40,12 +40,18 @@ struct UnitCost {
   // backward; and the most gathered at once when the unit is checkpointed.
   std::int64_t gathered_bytes = 0;
   std::int64_t checkpoint_gathered_bytes = 0;
+  // Of activation_bytes and checkpoint_bytes: what the loss on the unit's
+  // predictions keeps for backward; and the transient peak of the loss's
+  // backward to the predictions. A frame group computes the loss on its
+  // first device, over all frames.
+  std::int64_t loss_bytes = 0;
+  std::int64_t loss_workspace_bytes = 0;
 };
 
 /// How a unit's work divides when its stage shards each scene's frames over
 /// a group of devices.
 enum class FrameSplit {
-  whole,   // needs every frame at once: each device of the group runs it on inputs gathered from the group
+  whole,   // needs every frame at once: the group's first device runs it on inputs gathered there
   local,   // frame by frame: each device computes its own frames
   global,  // frame by frame but attention over all frames: each device gathers the group's keys and values
 };

@@ -46,7 +46,9 @@ Prepared prepare(const Experiment& e, int batches, runtime::RuntimeOptions optio
   p.plan = plan_experiment(e);
   const Options& train = e.config.core("train");
   torch::manual_seed(0);
-  p.instance = train::build_model(create_model(e), train);
+  auto model = create_model(e);
+  p.instance = train::build_model(model, train);
+  options.replica = [&] { return train::build_model(model, train); };
   p.executor = std::make_unique<runtime::Executor>(p.instance, p.plan.graph, p.plan.plan, p.plan.topology,
                                                    std::make_shared<runtime::InProcessTransport>(p.plan.topology), options);
   auto source = create_plugin<DataSource>(e.config, "data", e.registry(), e.context());
@@ -173,6 +175,25 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
   return {{"single_step_seconds", single_seconds}, {"pipeline_step_seconds", pipe_seconds},
           {"throughput_ratio", single_seconds / pipe_seconds}, {"micro_batches", m}, {"stages", p},
           {"measured_bubble", bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
+}
+
+json frames(const GlobalOptions& global, const Workload& args) {
+  runtime::RuntimeOptions one_core;  // one core per logical device, as bench pipeline
+  one_core.intra_op_threads = 1;
+  const std::vector<std::string> scenes = {"train.frames=8", "train.min_frames=8"};
+  auto with = [&](std::vector<std::string> settings) {
+    settings.insert(settings.end(), scenes.begin(), scenes.end());
+    return settings;
+  };
+  Experiment single_e = open(global, args, with({"devices.count=1", "placement.plugin=single"}));
+  Prepared single = prepare(single_e, args.steps, one_core);
+  Experiment sharded_e = open(global, args, with({"devices.count=2", "placement.plugin=frame-parallel"}));
+  Prepared sharded = prepare(sharded_e, args.steps, one_core);
+  auto [single_peak, single_seconds] = measure(single, args.steps);
+  auto [sharded_peak, sharded_seconds] = measure(sharded, args.steps);
+  return {{"single_step_seconds", single_seconds}, {"frame_parallel_step_seconds", sharded_seconds},
+          {"throughput_ratio", single_seconds / sharded_seconds}, {"devices", 2},
+          {"frames", 8}, {"single_peak_bytes", single_peak}, {"frame_parallel_peak_bytes", sharded_peak}};
 }
 
 json data(const GlobalOptions& global, const Workload& args) {

@@ -22,6 +22,9 @@ nlohmann::json placement(const GlobalOptions& global, const Workload& args);
 /// A 2-stage pipeline with 8 micro-batches against one device: throughput
 /// ratio, measured bubble against (p-1)/(m+p-1).
 nlohmann::json pipeline(const GlobalOptions& global, const Workload& args);
+/// Frame-parallel over 2 logical devices against one device, one core
+/// each, on 8-frame scenes: throughput ratio and peaks per device.
+nlohmann::json frames(const GlobalOptions& global, const Workload& args);
 /// synthetic-scenes batches per second with 1 and 2 workers.
 nlohmann::json data(const GlobalOptions& global, const Workload& args);
 /// A vggt-lab training step against a hand-written LibTorch loop (forward,

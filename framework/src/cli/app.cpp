@@ -106,10 +106,11 @@ void add_data(CLI::App& app, const GlobalOptions& global, CommandAction& action)
 
 void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* bench = app.add_subcommand("bench", "Measure placement memory, pipeline throughput, data speed, overhead, data-parallel scaling");
-  bench->add_option("name", args->name, "placement, pipeline, data, overhead, data-parallel, all (the CPU ones) or gpu")
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure placement memory, pipeline and frame-parallel throughput, data speed, overhead, data-parallel scaling");
+  bench->add_option("name", args->name, "placement, pipeline, frames, data, overhead, data-parallel, all (the CPU ones) or gpu")
       ->required()
-      ->check(CLI::IsMember({"placement", "pipeline", "data", "overhead", "data-parallel", "all", "gpu"}));
+      ->check(CLI::IsMember({"placement", "pipeline", "frames", "data", "overhead", "data-parallel", "all", "gpu"}));
   bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench_placement.toml for placement, experiments/bench.toml otherwise)");
   bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str();
   bench->add_option("--json", args->json_out, "Also write the results to this JSON file");

@@ -19,6 +19,7 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   };
   run("placement", bench::placement);
   run("pipeline", bench::pipeline);
+  run("frames", bench::frames);
   run("data", bench::data);
   run("overhead", bench::overhead);
   run("data-parallel", bench::data_parallel);

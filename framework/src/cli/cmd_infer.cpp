@@ -51,8 +51,10 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
     }
   }
   instance->module().eval();
+  runtime::RuntimeOptions options;
+  options.replica = [&] { return train::build_model(in.model, train_options); };
   runtime::Executor executor(instance, plan.graph, plan.plan, plan.topology,
-                             std::make_shared<runtime::InProcessTransport>(plan.topology));
+                             std::make_shared<runtime::InProcessTransport>(plan.topology), options);
   TensorMap predictions = executor.predict({{"images", images}}).predictions;
 
   std::filesystem::create_directories(args.out / "images");

@@ -12,6 +12,7 @@ Registrar::~Registrar() = default;
 Placement::~Placement() = default;
 Model::~Model() = default;
 ModelInstance::~ModelInstance() = default;
+FrameGroup::~FrameGroup() = default;
 DataSource::~DataSource() = default;
 OptimizerState::~OptimizerState() = default;
 Optimizer::~Optimizer() = default;

@@ -87,17 +87,17 @@ struct Shard {
   std::int64_t first = 0, count = 0;
 };
 
-/// Where a unit's frames are: a whole unit, or any unit of an unsharded
-/// stage, holds all of them on each of the stage's devices; a frame-wise unit
-/// of a sharded stage holds each device's contiguous shard.
+/// Where a unit's frames are: any unit of an unsharded stage, and a whole
+/// unit of a sharded one, holds all of them on the stage's (first) device; a
+/// frame-wise unit of a sharded stage holds each device's contiguous shard.
 std::vector<Shard> unit_shards(const Stage& stage, FrameSplit split, std::int64_t frames) {
+  if (stage.frame_group.empty() || split == FrameSplit::whole) return {Shard{stage.device, 0, frames}};
   const std::vector<int> devices = stage_devices(stage);
-  const bool sharded = devices.size() > 1 && split != FrameSplit::whole;
   const std::vector<std::int64_t> counts = frame_shards(frames, int(devices.size()));
   std::vector<Shard> shards;
   std::int64_t first = 0;
   for (std::size_t k = 0; k < devices.size(); ++k) {
-    shards.push_back(sharded ? Shard{devices[k], first, counts[k]} : Shard{devices[k], 0, frames});
+    shards.push_back(Shard{devices[k], first, counts[k]});
     first += counts[k];
   }
   return shards;
@@ -115,16 +115,20 @@ std::int64_t missing_frames(const Shard& needed, const std::vector<Shard>& held)
 }
 
 /// What one unit holds on one device of its stage, `share` its part of the
-/// frames and `gathered` the part of the keys and values it gathers from
-/// the others.
-Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, double m,
-                    double in_flight) {
+/// frames, `gathered` the part of the keys and values it gathers from the
+/// others, `loss` whether the device computes the loss (on all frames, its
+/// backward's transient too).
+Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, bool loss,
+                    double m, double in_flight) {
   const bool frozen = model.frozen_units.count(unit.name) > 0;
   const bool checkpointed = model.checkpointing.on(unit.name) && !frozen;
   const double kept_gathered = frozen || checkpointed ? 0.0 : gathered * double(unit.cost.gathered_bytes);
-  const double one = (double(unit_activations(unit, model)) * share + kept_gathered) / m;  // one micro-batch's
-  const double transient = double(unit_transient(unit, model)) * share +
-                           (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
+  const double of_loss = frozen ? 0.0 : double(unit.cost.loss_bytes);
+  const double kept = (double(unit_activations(unit, model)) - of_loss) * share + (loss ? of_loss : 0.0);
+  const double one = (kept + kept_gathered) / m;  // one micro-batch's
+  double transient = double(unit_transient(unit, model)) * share +
+                     (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
+  if (loss && share < 1.0 && !frozen) transient = std::max(transient, double(unit.cost.loss_workspace_bytes));
   return {unit.name, std::llround(one * in_flight), std::llround(one), std::llround(transient / m),
           frozen ? 0 : unit.cost.param_bytes};
 }
@@ -148,12 +152,14 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
         if (!on_topology(shard.device)) continue;
         DeviceMemory& d = memory[shard.device];
         d.parameters += unit.cost.param_bytes;
-        if (!model.frozen_units.count(name)) {
+        // The optimizer steps the stage's first device; its group's copies only compute.
+        if (!model.frozen_units.count(name) && shard.device == plan.stages[s].device) {
           d.optimizer += std::llround(double(unit.cost.param_bytes) * model.optimizer_state_factor);
         }
         const double share = double(shard.count) / frames;
         const double gathered = unit.split == FrameSplit::global ? 1.0 - share : 0.0;
-        order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s)));
+        const bool loss = shard.device == plan.stages[s].device;
+        order[shard.device].push_back(held_on_device(unit, model, share, gathered, loss, m, most.at(s)));
       }
     }
   }

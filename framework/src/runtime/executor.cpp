@@ -1,12 +1,12 @@
 #include "runtime/executor.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "host/suggest.hpp"
+#include "runtime/frame_group.hpp"
 #include "runtime/memory_meter.hpp"
 #include "vggt_lab/compat.hpp"
 #include "vggt_lab/error.hpp"
@@ -20,53 +20,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-struct Aborted {};
-
-/// Tensors in flight between stages, keyed by (gradient?, tensor, stage, micro-batch):
-/// the consumer stage for activations, the sending consumer for gradients.
-class Mailbox {
- public:
-  using Key = std::tuple<bool, std::string, int, int>;
-  struct Item {
-    torch::Tensor tensor;
-    int from = 0;  // logical device
-  };
-
-  void put(const Key& key, Item item) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      items_[key] = std::move(item);
-    }
-    ready_.notify_all();
-  }
-
-  /// Blocks until the item is there; adds the time spent waiting to `waited`.
-  Item take(const Key& key, double& waited) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    auto start = Clock::now();
-    ready_.wait(lock, [&] { return aborted_ || items_.count(key); });
-    waited += seconds_since(start);
-    if (aborted_) throw Aborted{};
-    Item item = std::move(items_[key]);
-    items_.erase(key);
-    return item;
-  }
-
-  void abort() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      aborted_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::map<Key, Item> items_;
-  bool aborted_ = false;
-};
 
 /// Where each stage's tensors come from and go to.
 struct Routes {
@@ -158,20 +111,20 @@ struct Executor::Impl {
   std::map<std::pair<int, int>, TensorMap> predictions;  // (mb, stage) -> on CPU
   std::vector<DeviceStats> stats;
   std::vector<TimedAction> actions;
+  std::map<std::tuple<int, int, int>, std::unique_ptr<GroupMember>> members;  // (stage, mb, device)
   Clock::time_point started = Clock::now();
   std::string error;
 
   struct StageState {
     TensorMap leaves, outputs;
     torch::Tensor loss;
+    // A frame-sharded stage: this device's place (null: no frames here), its
+    // parts of the tensors gathered onto the first device, and there those
+    // tensors whole (leaves of the loss and whole units).
+    GroupMember* group = nullptr;
+    TensorMap sent, gathered;
   };
-  std::map<std::pair<int, int>, StageState> states;  // (stage, mb); each touched by one worker
-
-  /// Seconds this worker thread has spent waiting for tensors in this step.
-  static double& waiting() {
-    thread_local double seconds = 0;
-    return seconds;
-  }
+  std::map<std::tuple<int, int, int>, StageState> states;  // (stage, mb, device); each touched by its device's worker
 
   Impl(Executor& e, const TensorMap& b, const LossFn* l, bool k)
       : self(e), routes(route(e.graph_, e.plan_)), loss(l), training(l != nullptr), keep(k),
@@ -180,23 +133,33 @@ struct Executor::Impl {
     stats.resize(e.topology_.devices.size());
   }
 
-  StageState& state(int stage, int mb) {
+  StageState& state(int stage, int mb, int device) {
     std::lock_guard<std::mutex> lock(mutex);
-    return states[{stage, mb}];
+    return states[{stage, mb, device}];
+  }
+
+  FrameSplit split_of(const std::string& unit) const {
+    return self.graph_.units[self.graph_.index_of(unit)].split;
+  }
+
+  torch::Tensor deliver(const torch::Tensor& tensor, int from, int to) {
+    auto received = self.transport_->receive(tensor, from, to);
+    count(from, to, received);
+    return received;
   }
 
   void forward(int s, int mb, int device) {
+    if (!self.plan_.stages[s].frame_group.empty()) return forward_sharded(s, mb, device);
     const auto& stage = self.plan_.stages[s];
     const torch::Device where = self.device_of(device);
-    StageState& st = state(s, mb);
+    StageState& st = state(s, mb, device);
     TensorMap available, mb_batch;
     for (const auto& [name, tensor] : micro[mb]) mb_batch[name] = tensor.to(where);
     for (const auto& name : routes.model_inputs[s]) available[name] = mb_batch.at(name);
     for (const auto& [name, producer] : routes.incoming[s]) {
-      auto item = mailbox.take({false, name, s, mb}, waiting());
-      auto tensor = self.transport_->receive(item.tensor, item.from, device).detach();
+      auto item = mailbox.take({false, name, s, mb, -1, -1});
+      auto tensor = deliver(item.tensor, item.from, device).detach();
       if (training && tensor.is_floating_point()) tensor.requires_grad_(true);
-      count(item.from, device, tensor);
       available[name] = st.leaves[name] = tensor;
     }
     TensorMap predictions;
@@ -211,9 +174,95 @@ struct Executor::Impl {
     }
     for (const auto& [name, consumers] : routes.outgoing[s]) {
       st.outputs[name] = available.at(name);
-      for (int c : consumers) mailbox.put({false, name, c, mb}, {available.at(name), device});
+      for (int c : consumers) mailbox.put({false, name, c, mb, -1, -1}, {available.at(name), device});
     }
     if (!predictions.empty()) finish_predictions(s, mb, st, predictions, mb_batch);
+    if (!training) st = StageState{};
+  }
+
+  /// This device's place in frame-sharded stage s for micro-batch mb; null
+  /// when its shard of the micro-batch's frames is empty.
+  GroupMember* member(int s, int mb, int device) {
+    const std::vector<int> devices = stage_devices(self.plan_.stages[s]);
+    const auto counts = frame_shards(micro[mb].at("images").size(1), int(devices.size()));
+    GroupPlace place;
+    place.stage = s;
+    place.micro_batch = mb;
+    for (std::size_t k = 0; k < devices.size(); ++k) {
+      if (counts[k] == 0) continue;
+      if (devices[k] == device) place.rank = int(place.members.size());
+      place.members.push_back(devices[k]);
+      place.frames.push_back(counts[k]);
+    }
+    if (std::find(place.members.begin(), place.members.end(), device) == place.members.end()) return nullptr;
+    auto group = std::make_unique<GroupMember>(place, mailbox, [this](const torch::Tensor& t, int from, int to) {
+      return deliver(t, from, to);
+    });
+    std::lock_guard<std::mutex> lock(mutex);
+    return (members[{s, mb, device}] = std::move(group)).get();
+  }
+
+  /// A frame-sharded stage: frame-wise units on this device's frames, whole
+  /// units on the first device on inputs gathered there, the predictions
+  /// gathered there for the loss.
+  void forward_sharded(int s, int mb, int device) {
+    GroupMember* group = member(s, mb, device);
+    if (!group) return;
+    const GroupPlace& place = group->place();
+    const torch::Device where = self.device_of(device);
+    StageState& st = state(s, mb, device);
+    st.group = group;
+    const InputShape whole = shape_of(micro[mb]);
+    InputShape local = whole;
+    local.frames = place.frames[place.rank];
+    local.first_frame = place.first_frame();
+    TensorMap available, predictions;  // this device's frames; whole units' outputs
+    auto model_input = [&](const std::string& name, bool all_frames) {
+      const auto& tensor = micro[mb].at(name);
+      return (all_frames ? tensor : tensor.narrow(1, local.first_frame, local.frames)).to(where);
+    };
+    auto gathered = [&](const std::string& name) {  // a frame-wise tensor, whole on the first device
+      if (!st.sent.count(name)) {
+        st.sent[name] = available.at(name);
+        auto all = group->gather_to_first(name, available.at(name));
+        if (place.first()) st.gathered[name] = all.requires_grad_(training && all.is_floating_point());
+      }
+      return place.first() ? st.gathered.at(name) : torch::Tensor();
+    };
+    TensorMap outputs_of_whole;
+    for (const auto& unit : self.plan_.stages[s].units) {
+      const bool frame_wise = split_of(unit) != FrameSplit::whole;
+      TensorMap inputs;
+      for (const auto& name : routes.unit_inputs[unit]) {
+        if (micro[mb].count(name) && !available.count(name)) {
+          inputs[name] = model_input(name, !frame_wise);
+        } else if (frame_wise) {
+          inputs[name] = available.at(name);
+        } else if (outputs_of_whole.count(name)) {  // on the first device only
+          inputs[name] = outputs_of_whole.at(name);
+        } else if (available.count(name)) {
+          inputs[name] = gathered(name);
+        }
+      }
+      if (!frame_wise && !place.first()) continue;
+      ModelInstance& model = self.model_on(device);
+      for (auto& [name, tensor] : frame_wise ? model.run_unit(unit, inputs, local, group)
+                                             : model.run_unit(unit, inputs, whole)) {
+        if (routes.edge_tensors.count(name)) {
+          (frame_wise ? available : outputs_of_whole)[name] = tensor;
+        } else if (frame_wise) {
+          available["prediction:" + name] = tensor;
+          predictions[name] = gathered("prediction:" + name);
+        } else {
+          predictions[name] = tensor;
+        }
+      }
+    }
+    if (place.first()) {
+      TensorMap mb_batch;
+      for (const auto& [name, tensor] : micro[mb]) mb_batch[name] = tensor.to(where);
+      finish_predictions(s, mb, st, predictions, mb_batch);
+    }
     if (!training) st = StageState{};
   }
 
@@ -242,9 +291,10 @@ struct Executor::Impl {
     StageState st;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      st = std::move(states[{s, mb}]);
-      states.erase({s, mb});
+      st = std::move(states[{s, mb, device}]);
+      states.erase({s, mb, device});
     }
+    if (!self.plan_.stages[s].frame_group.empty()) return backward_sharded(st);
     std::vector<torch::Tensor> roots, grads;
     if (st.loss.defined() && st.loss.requires_grad()) {
       roots.push_back(st.loss);
@@ -253,10 +303,9 @@ struct Executor::Impl {
     for (const auto& [name, consumers] : routes.outgoing[s]) {
       torch::Tensor sum;
       for (int c : consumers) {
-        auto item = mailbox.take({true, name, c, mb}, waiting());
+        auto item = mailbox.take({true, name, c, mb, -1, -1});
         if (!item.tensor.defined()) continue;
-        auto g = self.transport_->receive(item.tensor, item.from, device);
-        count(item.from, device, g);
+        auto g = deliver(item.tensor, item.from, device);
         sum = sum.defined() ? sum + g : g;
       }
       const auto& out = st.outputs.at(name);
@@ -268,8 +317,29 @@ struct Executor::Impl {
     if (!roots.empty()) torch::autograd::backward(roots, grads);
     for (const auto& [name, producer] : routes.incoming[s]) {
       auto leaf = st.leaves.at(name);
-      mailbox.put({true, name, s, mb}, {leaf.grad(), device});
+      mailbox.put({true, name, s, mb, -1, -1}, {leaf.grad(), device});
     }
+  }
+
+  /// The first device backpropagates the loss to the gathered tensors and
+  /// sends each device its part of their gradients; then every device runs
+  /// backward from its parts, its global units exchanging gradients.
+  static void backward_sharded(StageState& st) {
+    if (!st.group) return;
+    GroupMember& group = *st.group;
+    if (group.place().first() && st.loss.defined() && st.loss.requires_grad()) {
+      torch::autograd::backward({st.loss}, {torch::ones_like(st.loss)});
+    }
+    std::vector<torch::Tensor> roots, grads;
+    for (const auto& [name, part] : st.sent) {
+      auto g = group.place().first() ? group.scatter_gradient(name, st.gathered.at(name).grad())
+                                     : group.gradient_from_first(name);
+      if (g.defined() && part.requires_grad()) {
+        roots.push_back(part);
+        grads.push_back(g);
+      }
+    }
+    if (!roots.empty()) torch::autograd::backward(roots, grads);
   }
 
   void count(int from, int to, const torch::Tensor& tensor) {
@@ -286,11 +356,11 @@ struct Executor::Impl {
     std::optional<compat::AutocastOn> autocast;
     if (self.options_.autocast) autocast.emplace(where.type(), *self.options_.autocast);
     double busy = 0;
-    waiting() = 0;
+    waited_seconds() = 0;
     try {
       for (const Action& a : order) {
         auto start = Clock::now();
-        const double waited_before = waiting();
+        const double waited_before = waited_seconds();
         if (a.pass == Pass::forward) {
           if (training) {
             forward(a.stage, a.micro_batch, device);
@@ -302,7 +372,7 @@ struct Executor::Impl {
           backward(a.stage, a.micro_batch, device);
         }
         if (where.is_cuda()) compat::cuda_synchronize(where.index());  // GPU kernels run asynchronously
-        const double took = seconds_since(start), waited = waiting() - waited_before;
+        const double took = seconds_since(start), waited = waited_seconds() - waited_before;
         busy += took;
         std::lock_guard<std::mutex> lock(mutex);
         // The span it computed: its inputs arrive before it starts computing.
@@ -311,23 +381,39 @@ struct Executor::Impl {
       }
     } catch (const Aborted&) {
     } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (error.empty()) error = "logical device " + std::to_string(device) + ": " + e.what();
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (error.empty()) error = "logical device " + std::to_string(device) + ": " + e.what();
+      }
       mailbox.abort();
     }
     std::lock_guard<std::mutex> lock(mutex);
-    stats[device].busy_seconds = busy - waiting();  // computing, not waiting for inputs
+    stats[device].busy_seconds = busy - waited_seconds();  // computing, not waiting for inputs
   }
 };
 
-void check_runnable(const Plan& plan) {
-  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
-    if (plan.stages[s].frame_group.empty()) continue;
-    std::vector<std::string> devices;
-    for (int d : stage_devices(plan.stages[s])) devices.push_back(std::to_string(d));
-    throw InputError("stage " + std::to_string(s) + " of the " + plan.strategy + " plan shards frames over devices " +
-                     join(devices, ", ") + ": `vggt-lab plan` predicts frame-sharded layouts, but the runtime "
-                     "does not train them yet; train with another [placement]");
+void check_runnable(const ModelGraph& graph, const Plan& plan) {
+  const std::map<std::string, int> stage_of = unit_stages(plan);
+  auto split = [&](const std::string& unit) { return graph.units[graph.index_of(unit)].split; };
+  for (const Edge& e : graph.edges) {
+    auto from = stage_of.find(e.from);
+    if (from == stage_of.end()) continue;  // a model input
+    const int to = stage_of.at(e.to);
+    const bool sharded = !plan.stages[from->second].frame_group.empty() || !plan.stages[to].frame_group.empty();
+    if (!sharded) continue;
+    if (from->second != to) {
+      throw InputError("'" + e.tensor + "' goes from stage " + std::to_string(from->second) + " to stage " +
+                       std::to_string(to) + " of the " + plan.strategy + " plan, and one of them shards frames: " +
+                       "the runtime trains a frame-sharded stage only when it holds every unit it exchanges "
+                       "tensors with (as frame-parallel does); `vggt-lab plan` predicts the others. Train with "
+                       "[placement] plugin = \"frame-parallel\" or an unsharded layout");
+    }
+    if (split(e.from) == FrameSplit::whole && split(e.to) != FrameSplit::whole) {
+      throw InputError("unit '" + e.to + "' works frame by frame on '" + e.tensor + "', which unit '" + e.from +
+                       "' computes from all frames, in frame-sharded stage " + std::to_string(to) +
+                       ": the runtime runs whole units on the group's first device only. Place '" + e.to +
+                       "' in a stage of its own");
+    }
   }
 }
 
@@ -337,7 +423,7 @@ Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan 
       topology_(std::move(topology)), transport_(std::move(transport)), options_(options) {
   auto problems = check_plan(graph_, topology_, plan_);
   if (!problems.empty()) throw Error("invalid plan: " + problems.front());
-  check_runnable(plan_);
+  check_runnable(graph_, plan_);
   for (int d = 0; d < int(topology_.devices.size()); ++d) install_memory_meter(device_of(d));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& [name, tensor] : state_dict(model_->module(), true)) tensors[name] = tensor;
@@ -350,6 +436,68 @@ Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan 
         t.set_data(t.to(device_of(stage.device), /*non_blocking=*/false, /*copy=*/true));
       }
     }
+  }
+  make_replicas(tensors);
+}
+
+void Executor::make_replicas(const std::map<std::string, torch::Tensor>& originals) {
+  torch::NoGradGuard no_grad;
+  for (const Stage& stage : plan_.stages) {
+    for (int device : stage.frame_group) {
+      auto& replica = replicas_[device];
+      if (!replica) {
+        if (!options_.replica) throw Error("a frame-sharded plan needs RuntimeOptions::replica to build model copies");
+        replica = options_.replica();
+      }
+      std::map<std::string, torch::Tensor> copies;
+      for (const auto& [name, tensor] : state_dict(replica->module(), true)) copies[name] = tensor;
+      ScopedDevice attribution(device);
+      for (const auto& unit : stage.units) {
+        if (graph_.units[graph_.index_of(unit)].split == FrameSplit::whole) continue;
+        for (const auto& name : model_->unit_tensors(unit)) {
+          auto copy = copies.at(name);
+          copy.set_data(originals.at(name).to(device_of(device), /*non_blocking=*/false, /*copy=*/true));
+          mirrors_.push_back({originals.at(name), copy, device, stage.device});
+        }
+      }
+    }
+  }
+  for (auto& [device, replica] : replicas_) {  // what a replica does not run, it need not hold
+    std::set<const void*> kept;
+    for (const Mirror& m : mirrors_) kept.insert(m.copy.unsafeGetTensorImpl());
+    for (const auto& [name, tensor] : state_dict(replica->module(), true)) {
+      if (!kept.count(tensor.unsafeGetTensorImpl())) torch::Tensor(tensor).set_data(torch::empty({0}, tensor.options()));
+    }
+  }
+}
+
+ModelInstance& Executor::model_on(int device) {
+  auto replica = replicas_.find(device);
+  return replica == replicas_.end() ? *model_ : *replica->second;
+}
+
+void Executor::sync_replicas() {
+  torch::NoGradGuard no_grad;
+  for (const Mirror& m : mirrors_) {
+    ScopedDevice attribution(m.device);
+    torch::Tensor(m.copy).copy_(m.original);
+  }
+  for (auto& [device, replica] : replicas_) replica->module().train(model_->module().is_training());
+}
+
+void Executor::sum_replica_gradients(Impl& impl) {
+  torch::NoGradGuard no_grad;
+  for (const Mirror& m : mirrors_) {
+    torch::Tensor copy = m.copy, original = m.original;
+    if (!copy.grad().defined()) continue;
+    ScopedDevice attribution(m.home);
+    auto g = impl.deliver(copy.grad(), m.device, m.home);
+    if (original.grad().defined()) {
+      original.mutable_grad().add_(g);
+    } else {
+      original.mutable_grad() = g;
+    }
+    copy.mutable_grad() = torch::Tensor();
   }
 }
 
@@ -381,6 +529,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
   int threads = options_.intra_op_threads > 0
                     ? options_.intra_op_threads
                     : worker_threads(process_cores(), workers);
+  sync_replicas();
   for (int d = 0; d < devices; ++d) reset_memory_peaks(device_of(d));
   auto start = Clock::now();
   impl.started = start;
@@ -406,6 +555,7 @@ StepResult Executor::run(const TensorMap& batch, const LossFn* loss, bool keep_p
     for (auto& t : pool) t.join();
   }
   if (!impl.error.empty()) throw Error("step failed on " + impl.error);
+  if (loss) sum_replica_gradients(impl);
   StepResult result;
   result.seconds = seconds_since(start);
   result.losses = impl.losses;

@@ -61,6 +61,10 @@ struct StepResult {
 struct RuntimeOptions {
   int intra_op_threads = 0;  // per worker; 0: process_cores() shared among the workers
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, fp32 weights
+  /// Builds another instance of the model, configured as the executor's
+  /// (frozen parameters, checkpointing): plans with frame-sharded stages
+  /// need one per further device of a frame group.
+  std::function<std::shared_ptr<ModelInstance>()> replica;
 };
 
 /// For a scope, the calling thread computes as each of `workers` workers
@@ -77,14 +81,23 @@ class VGGT_LAB_API WorkerShare {
   int previous_;
 };
 
-/// Throws InputError for a plan this runtime cannot run (frame-sharded
-/// stages), naming the stage.
-VGGT_LAB_API void check_runnable(const Plan& plan);
+/// Throws InputError for a plan this runtime cannot run: a frame-sharded
+/// stage that exchanges tensors with another stage, or whose whole unit
+/// feeds a frame-wise one; the message names the tensor and the stages.
+VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan);
 
+/// A frame-sharded stage runs on every device of its group: frame-wise
+/// units on each device's frames (on a copy of their parameters from
+/// options.replica beyond the first device), whole units on the first
+/// device on inputs gathered there, the losses there on gathered
+/// predictions. Each step copies the first device's parameters to the
+/// copies first and adds the copies' gradients to its gradients last, so
+/// optimizers and gradient policies see one model with the true gradients.
 class VGGT_LAB_API Executor {
  public:
   /// `graph` gives the units and edges (any input shape); the plan must pass
-  /// check_plan. Moves every unit's parameters and buffers to its device.
+  /// check_plan and check_runnable. Moves every unit's parameters and
+  /// buffers to its device.
   Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan plan, Topology topology,
            std::shared_ptr<Transport> transport, RuntimeOptions options = {});
   ~Executor();
@@ -103,13 +116,24 @@ class VGGT_LAB_API Executor {
 
  private:
   struct Impl;
+  /// A parameter or buffer of the model and its copy on a frame group's device.
+  struct Mirror {
+    torch::Tensor original, copy;
+    int device = 0, home = 0;  // the copy's device, the original's
+  };
   StepResult run(const TensorMap& batch, const LossFn* loss, bool keep_predictions);
+  void make_replicas(const std::map<std::string, torch::Tensor>& originals);
+  ModelInstance& model_on(int device);
+  void sync_replicas();
+  void sum_replica_gradients(Impl& impl);
   std::shared_ptr<ModelInstance> model_;
   ModelGraph graph_;
   Plan plan_;
   Topology topology_;
   std::shared_ptr<Transport> transport_;
   RuntimeOptions options_;
+  std::map<int, std::shared_ptr<ModelInstance>> replicas_;  // per further device of a frame group
+  std::vector<Mirror> mirrors_;
 };
 
 /// Splits a batch into at most `parts` micro-batches along dimension 0

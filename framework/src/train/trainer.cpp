@@ -145,6 +145,7 @@ class Run {
     }
     runtime::RuntimeOptions options;
     options.autocast = autocast_of(t_.get<std::string>("precision"));
+    options.replica = [this] { return build_model(s_.model, t_); };
     scaler_.on = t_.get<std::string>("precision") == "fp16";
     executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
                                                     std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);

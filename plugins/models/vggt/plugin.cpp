@@ -40,9 +40,10 @@ class VggtInstance : public vggt_lab::ModelInstance {
     return model_->forward(inputs.at("images"), query == inputs.end() ? torch::Tensor() : query->second);
   }
 
+  using vggt_lab::ModelInstance::run_unit;
   vggt_lab::TensorMap run_unit(const std::string& unit, const vggt_lab::TensorMap& inputs,
-                               const vggt_lab::InputShape& shape) override {
-    return vggt_plugin::run_unit(model_, unit, inputs, shape);
+                               const vggt_lab::InputShape& shape, vggt_lab::FrameGroup* frames) override {
+    return vggt_plugin::run_unit(model_, unit, inputs, shape, frames);
   }
 
   std::vector<std::string> unit_tensors(const std::string& unit) override {

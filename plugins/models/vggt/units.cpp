@@ -27,14 +27,14 @@ std::vector<torch::Tensor> layers_from(const vggt_lab::TensorMap& inputs, int64_
 }
 
 vggt_lab::TensorMap run_group(Vggt& model, int64_t j, const vggt_lab::TensorMap& inputs,
-                              const vggt_lab::InputShape& shape) {
+                              const vggt_lab::InputShape& shape, vggt_lab::FrameGroup* frames) {
   auto& agg = model->aggregator;
   const int64_t B = shape.batch, S = shape.frames, p = agg->options.patch_size;
   const auto& tokens = input(inputs, "tokens." + std::to_string(j), "block." + std::to_string(j));
   auto pos = agg->positions(B, S, shape.height / p, shape.width / p, tokens.device());
-  auto [next, layers] = agg->group(j, tokens, pos, B, S);
+  auto [next, layers] = agg->group(j, tokens.flatten(0, 1), pos, B, S, frames);
   vggt_lab::TensorMap out;
-  if (j + 1 < agg->groups()) out["tokens." + std::to_string(j + 1)] = next;
+  if (j + 1 < agg->groups()) out["tokens." + std::to_string(j + 1)] = next.unflatten(0, {B, S});
   for (std::size_t b = 0; b < layers.size(); ++b) {
     int64_t i = j * agg->options.aa_block_size + int64_t(b);
     if (agg->options.cached_layers.count(i) || i + 1 == agg->options.depth) {
@@ -88,9 +88,12 @@ void set_checkpointing(Vggt& model, const vggt_lab::Checkpointing& checkpointing
 }
 
 vggt_lab::TensorMap run_unit(Vggt& model, const std::string& unit, const vggt_lab::TensorMap& inputs,
-                             const vggt_lab::InputShape& shape) {
-  if (unit == "embed") return {{"tokens.0", model->aggregator->embed(input(inputs, "images", unit))}};
-  if (unit.rfind("block.", 0) == 0) return run_group(model, index_after(unit, "block."), inputs, shape);
+                             const vggt_lab::InputShape& shape, vggt_lab::FrameGroup* frames) {
+  if (unit == "embed") {
+    const auto& images = input(inputs, "images", unit);
+    return {{"tokens.0", model->aggregator->embed(images, shape.first_frame).unflatten(0, {images.size(0), images.size(1)})}};
+  }
+  if (unit.rfind("block.", 0) == 0) return run_group(model, index_after(unit, "block."), inputs, shape, frames);
   auto query = inputs.count("query") ? inputs.at("query") : torch::Tensor();
   auto layers = layers_from(inputs, model->config.depth);
   auto names = model->head_names();

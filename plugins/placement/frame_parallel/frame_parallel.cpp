@@ -1,8 +1,8 @@
 // `frame-parallel`: every unit on a group of logical devices that share each
 // scene's frames (context parallelism, specialised to VGGT's alternating
 // attention). Frame-wise units compute their own frames; global attention
-// gathers the group's keys and values; whole units (the camera head's trunk,
-// the tracker) run on every device of the group on gathered inputs.
+// gathers the group's keys and values; whole units (the camera head, the
+// tracker) run on the group's first device on inputs gathered there.
 #include <vggt_lab/placement.hpp>
 #include <vggt_lab/plugin.hpp>
 
@@ -37,9 +37,9 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.doc =
       "One stage on logical devices 0..devices-1 that split each scene's frames into\n"
       "contiguous shards (uneven when the frames do not divide; a device may get none).\n"
-      "Each device holds a full copy of the parameters, gradients and optimizer state and\n"
-      "its shard's activations; global attention gathers every frame's keys and values.\n"
-      "`vggt-lab plan` predicts it; training it is not implemented yet.";
+      "Each device holds a copy of the frame-wise units' parameters and gradients and its\n"
+      "shard's activations; global attention gathers every frame's keys and values; the\n"
+      "camera head, tracker, losses and optimizer run on device 0.";
   info.schema.integer("devices", 0, "Logical devices in the group (0: all of them)", 0.0);
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& options, const vggt_lab::PluginContext&) {

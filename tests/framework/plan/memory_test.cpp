@@ -79,32 +79,34 @@ TEST(PredictedMemory, PeakComesWhileOneUnitRunsBackward) {
 }
 
 // A stage sharding 5 frames over devices 0 and 1 (3 and 2 frames): each
-// holds the full state, its share of a frame-wise unit's activations, the
-// keys and values a global unit gathers from the other, all of a whole
-// unit's, and the frames of a whole unit's input it does not compute.
-TEST(PredictedMemory, AFrameGroupSplitsActivationsAndKeepsFullStateOnEachDevice) {
+// holds the parameters and gradients of the frame-wise units, its share of
+// their activations and the keys and values a global unit gathers from the
+// other; the first device also the optimizer state, the whole unit and the
+// frames of its input it did not compute, as the runtime does.
+TEST(PredictedMemory, AFrameGroupSplitsActivationsAndRunsWholeUnitsOnItsFirstDevice) {
   ModelGraph graph;
   UnitCost global = testing::unit_cost(0, 100);
   global.gathered_bytes = 60;
-  graph.units = {{"e", testing::unit_cost(100, 50), FrameSplit::local},
+  graph.units = {{"e", testing::unit_cost(10, 50), FrameSplit::local},
                  {"g", global, FrameSplit::global},
-                 {"h", testing::unit_cost(0, 40), FrameSplit::whole}};
+                 {"h", testing::unit_cost(10, 40), FrameSplit::whole}};
   graph.edges = {{"t", "e", "g", 50}, {"l", "g", "h", 20}};
   graph.frames = 5;
   Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
   Plan plan{"test", {{0, {"e", "g", "h"}, {1}}}, 1, "sequential"};
   auto memory = predicted_memory(graph, topology, plan, {});
-  for (const DeviceMemory& d : memory) {
-    EXPECT_EQ(d.parameters, 100);
-    EXPECT_EQ(d.optimizer, 200);
-  }
+  EXPECT_EQ(memory[0].parameters, 20);
+  EXPECT_EQ(memory[0].optimizer, 40);
+  EXPECT_EQ(memory[1].parameters, 10);
+  EXPECT_EQ(memory[1].optimizer, 0);
   EXPECT_EQ(memory[0].activations, 30 + (60 + 24) + 40);  // 3/5 of e and g, 2/5 of g's gathered keys, all of h
-  EXPECT_EQ(memory[1].activations, 20 + (40 + 36) + 40);
-  EXPECT_EQ(memory[0].buffers, 8);   // h reads the 2 frames of l device 1 computed
-  EXPECT_EQ(memory[1].buffers, 12);  // and device 1 the other 3
+  EXPECT_EQ(memory[1].activations, 20 + (40 + 36));
+  EXPECT_EQ(memory[0].buffers, 8);  // h reads the 2 frames of l device 1 computed
+  EXPECT_EQ(memory[1].buffers, 0);
   plan.stages[0].frame_group.clear();  // unsharded: everything on device 0, nothing gathered
   auto whole = predicted_memory(graph, topology, plan, {});
   EXPECT_EQ(whole[0].activations, 50 + 100 + 40);
+  EXPECT_EQ(whole[0].parameters, 20);
   EXPECT_EQ(whole[0].buffers, 0);
   EXPECT_EQ(whole[1].total(), 0);
 }

@@ -1,5 +1,6 @@
 // Every placement strategy, run by the runtime on logical CPU devices, gives
-// the loss and every parameter's gradient of the single-device run.
+// the loss and every parameter's gradient of the single-device run (the
+// tracker included: frame-parallel gathers its inputs onto device 0).
 // Metric: max |g - g_single| / max |g_single| per parameter; tolerance 1e-5
 // (fp32; micro-batching changes summation order only).
 #include <gmock/gmock.h>
@@ -65,7 +66,9 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
     std::vector<std::string> settings{"placement.plugin=" + placement};
     settings.insert(settings.end(), overrides.begin(), overrides.end());
     auto [topology, plan] = testing::place_on(graph, devices, settings);
-    Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology));
+    RuntimeOptions options;
+    options.replica = [&] { return model.object->build(); };
+    Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology), options);
     TensorMap in = batch();
     auto predictions = executor.predict(in).predictions;
     Run out;
@@ -102,12 +105,30 @@ INSTANTIATE_TEST_SUITE_P(
                                             "placement.camera_head=1", "placement.track_head=2"}, 3},
                       Strategy{"balanced-memory", {}, 4},
                       Strategy{"pipeline", {"placement.micro_batches=2", "placement.schedule=gpipe"}, 2},
-                      Strategy{"pipeline", {"placement.micro_batches=4", "placement.schedule=1f1b"}, 3}),
+                      Strategy{"pipeline", {"placement.micro_batches=4", "placement.schedule=1f1b"}, 3},
+                      Strategy{"frame-parallel", {}, 2}),
     [](const auto& info) {
       std::string name = info.param.name + "_" + std::to_string(info.param.devices);
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name + "_" + std::to_string(info.index);
     });
+
+// A loss that fails on a frame group's first device, while the others wait
+// for their gradients: the step reports the failure instead of hanging.
+TEST(FrameGroup, AFailingDeviceReleasesTheOthers) {
+  auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+  testing::seed(testing::Stream::weights);
+  auto instance = model.object->build();
+  ModelGraph graph = model.object->graph(InputShape{2, 4, 42, 56, 0});
+  auto [topology, plan] = testing::place_on(graph, 3, {"placement.plugin=frame-parallel"});
+  RuntimeOptions options;
+  options.replica = [&] { return model.object->build(); };
+  Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology), options);
+  const LossFn failing = [](const TensorMap&, const TensorMap&) -> TensorMap { throw Error("the loss failed"); };
+  EXPECT_THAT([&] { executor.step({{"images", torch::rand({2, 4, 3, 42, 56})}}, failing); },
+              ::testing::ThrowsMessage<Error>(::testing::AllOf(::testing::HasSubstr("logical device 0"),
+                                                                ::testing::HasSubstr("the loss failed"))));
+}
 
 TEST(SplitBatch, NeverMakesAnEmptyMicroBatch) {
   TensorMap batch{{"images", torch::zeros({3, 1, 3, 14, 14})}};

@@ -5,11 +5,12 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-/// (1, 2, X, C): index 0 for the first frame, index 1 for the others ->
-/// (B*S, X, C).
-torch::Tensor slice_expand_and_flatten(const torch::Tensor& token, int64_t B, int64_t S) {
-  auto first = token.slice(1, 0, 1).expand({B, 1, token.size(2), token.size(3)});
-  auto others = token.slice(1, 1, 2).expand({B, S - 1, token.size(2), token.size(3)});
+/// (1, 2, X, C): index 0 for the scene's first frame, index 1 for the
+/// others -> (B*S, X, C) for S frames from frame `first_frame` on.
+torch::Tensor slice_expand_and_flatten(const torch::Tensor& token, int64_t B, int64_t S, int64_t first_frame) {
+  const int64_t firsts = first_frame == 0 ? 1 : 0;
+  auto first = token.slice(1, 0, 1).expand({B, firsts, token.size(2), token.size(3)});
+  auto others = token.slice(1, 1, 2).expand({B, S - firsts, token.size(2), token.size(3)});
   return torch::cat({first, others}, 1).reshape({B * S, token.size(2), token.size(3)});
 }
 
@@ -97,12 +98,12 @@ AggregatorImpl::AggregatorImpl(AggregatorOptions o)
   resnet_std = register_buffer("_resnet_std", torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 1, 3, 1, 1}));
 }
 
-torch::Tensor AggregatorImpl::embed(const torch::Tensor& images) {
+torch::Tensor AggregatorImpl::embed(const torch::Tensor& images, int64_t first_frame) {
   const int64_t B = images.size(0), S = images.size(1);
   auto normalised = (images - resnet_mean) / resnet_std;
   auto patches = patch_embed.forward(normalised.reshape({B * S, 3, images.size(3), images.size(4)}));
-  return torch::cat({slice_expand_and_flatten(camera_token, B, S),
-                     slice_expand_and_flatten(register_token, B, S), patches},
+  return torch::cat({slice_expand_and_flatten(camera_token, B, S, first_frame),
+                     slice_expand_and_flatten(register_token, B, S, first_frame), patches},
                     1);
 }
 
@@ -113,7 +114,8 @@ torch::Tensor AggregatorImpl::positions(int64_t B, int64_t S, int64_t h, int64_t
 }
 
 std::pair<torch::Tensor, std::vector<torch::Tensor>> AggregatorImpl::group(
-    int64_t j, const torch::Tensor& tokens, const torch::Tensor& pos, int64_t B, int64_t S) {
+    int64_t j, const torch::Tensor& tokens, const torch::Tensor& pos, int64_t B, int64_t S,
+    vggt_lab::FrameGroup* frames) {
   const int64_t P = tokens.size(1), C = tokens.size(2), k = options.aa_block_size;
   auto global_pos = pos.defined() ? pos.reshape({B, S * P, 2}) : pos;
   std::vector<torch::Tensor> frame, global;
@@ -124,7 +126,7 @@ std::pair<torch::Tensor, std::vector<torch::Tensor>> AggregatorImpl::group(
     for (int64_t b = 0; b < k; ++b) {
       auto block = blocks[j * k + b]->as<Block>();
       x = is_frame ? block->forward(x.reshape({B * S, P, C}), pos)
-                   : block->forward(x.reshape({B, S * P, C}), global_pos);
+                   : block->forward(x.reshape({B, S * P, C}), global_pos, frames);
       (is_frame ? frame : global).push_back(x.view({B, S, P, C}));
     }
   }

@@ -65,15 +65,18 @@ struct AggregatorImpl : torch::nn::Module {
   std::vector<torch::Tensor> forward(const torch::Tensor& images);
 
   /// The pieces, so a placed model can run them as separate units.
-  torch::Tensor embed(const torch::Tensor& images);  // -> tokens [B*S, P, C]
+  /// images [B, S, 3, H, W], frame `first_frame` of the scene first (the
+  /// scene's frame 0 takes the first camera and register tokens) -> tokens [B*S, P, C].
+  torch::Tensor embed(const torch::Tensor& images, int64_t first_frame = 0);
   torch::Tensor positions(int64_t B, int64_t S, int64_t h, int64_t w,
                           const torch::Device& device) const;  // [B*S, P, 2] or undefined
   /// Group j: aa_block_size blocks of each attention type, in aa_order.
   /// tokens [B*S, P, C] -> the next tokens and the group's layer outputs
-  /// [B, S, P, 2C] (frame output first), one per block index.
+  /// [B, S, P, 2C] (frame output first), one per block index. With a frame
+  /// group, the S frames are this device's and global attention gathers.
   std::pair<torch::Tensor, std::vector<torch::Tensor>> group(int64_t j, const torch::Tensor& tokens,
                                                              const torch::Tensor& pos, int64_t B,
-                                                             int64_t S);
+                                                             int64_t S, vggt_lab::FrameGroup* frames = nullptr);
   int64_t groups() const { return options.depth / options.aa_block_size; }
 
   AggregatorOptions options;

@@ -1,6 +1,7 @@
 #include "modules/layers.hpp"
 
 #include <vggt_lab/compat.hpp>
+#include <vggt_lab/model.hpp>
 
 namespace vggt_plugin {
 
@@ -82,7 +83,7 @@ AttentionImpl::AttentionImpl(const BlockOptions& o)
   proj = register_module("proj", torch::nn::Linear(o.dim, o.dim));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& pos) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& pos, vggt_lab::FrameGroup* frames) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
   auto qkv_heads = qkv(x).reshape({B, N, 3, num_heads, head_dim}).permute({2, 0, 3, 1, 4});
   auto q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];
@@ -93,6 +94,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   if (rope) {
     q = rope->apply(q, pos);
     k = rope->apply(k, pos);
+  }
+  if (frames) {  // [2, B, heads, tokens, head_dim], tokens frame-major
+    auto kv = frames->all_gather(torch::stack({k, v}), 3);
+    k = kv[0];
+    v = kv[1];
   }
   auto out = at::scaled_dot_product_attention(q, k, v);
   return proj(out.transpose(1, 2).reshape({B, N, C}));
@@ -186,16 +192,16 @@ std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tens
   return CheckpointFunction::apply(c10::make_intrusive<Recompute>(std::move(with_undefined)), at::TensorList(given));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& pos) {
-  if (!checkpointing || !is_training() || !torch::GradMode::is_enabled()) return compute(x, pos);
-  return checkpoint([this](const std::vector<torch::Tensor>& in) {
-                      return std::vector<torch::Tensor>{compute(in[0], in[1])};
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& pos, vggt_lab::FrameGroup* frames) {
+  if (!checkpointing || !is_training() || !torch::GradMode::is_enabled()) return compute(x, pos, frames);
+  return checkpoint([this, frames](const std::vector<torch::Tensor>& in) {
+                      return std::vector<torch::Tensor>{compute(in[0], in[1], frames)};
                     },
                     {x, pos})[0];
 }
 
-torch::Tensor BlockImpl::compute(const torch::Tensor& x, const torch::Tensor& pos) {
-  auto a = attn(norm1(x), pos);
+torch::Tensor BlockImpl::compute(const torch::Tensor& x, const torch::Tensor& pos, vggt_lab::FrameGroup* frames) {
+  auto a = attn(norm1(x), pos, frames);
   auto y = x + (ls1 ? ls1(a) : a);
   auto m = mlp(norm2(y));
   return y + (ls2 ? ls2(m) : m);

@@ -3,6 +3,10 @@
 // heads, named so that state-dict keys equal the official ones.
 #include <torch/torch.h>
 
+namespace vggt_lab {
+class FrameGroup;
+}
+
 namespace vggt_plugin {
 
 /// 2D rotary embedding: the first half of each head rotates with the y
@@ -48,10 +52,12 @@ struct BlockOptions {
   const Rope2D* rope = nullptr;  // not owned; nullptr: no rotary embedding
 };
 
-/// Multi-head self-attention with optional q/k LayerNorm and RoPE.
+/// Multi-head self-attention with optional q/k LayerNorm and RoPE. With a
+/// frame group, x holds this device's frames and the keys and values of all
+/// the group's frames are gathered after RoPE.
 struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const BlockOptions& options);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos, vggt_lab::FrameGroup* frames = nullptr);
   int64_t num_heads, head_dim;
   const Rope2D* rope;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
@@ -69,9 +75,10 @@ std::vector<torch::Tensor> checkpoint(TensorFn fn, const std::vector<torch::Tens
 /// Pre-LN transformer block: x + ls1(attn(norm1 x)), then x + ls2(mlp(norm2 x)).
 struct BlockImpl : torch::nn::Module {
   explicit BlockImpl(const BlockOptions& options);
-  /// Checkpointed while training when `checkpointing` is on.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos = {});
-  torch::Tensor compute(const torch::Tensor& x, const torch::Tensor& pos);
+  /// Checkpointed while training when `checkpointing` is on; `frames` as
+  /// for Attention.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos = {}, vggt_lab::FrameGroup* frames = nullptr);
+  torch::Tensor compute(const torch::Tensor& x, const torch::Tensor& pos, vggt_lab::FrameGroup* frames);
   bool checkpointing = false;
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
