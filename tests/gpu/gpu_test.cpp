@@ -106,7 +106,7 @@ GpuRun run_on_gpu(const std::string& placement, int devices) {
   ModelGraph graph = model.object->graph(shape);
   auto [topology, plan] = testing::place_on(graph, devices, {"placement.plugin=" + placement}, "cuda:0");
   runtime::Executor executor(instance, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
-  auto loss = [](const TensorMap& predictions, const TensorMap&) {
+  auto loss = [](const TensorMap& predictions, const TensorMap&, FrameGroup*) {
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(kGpu));
     for (const auto& [name, tensor] : predictions) total = total + tensor.to(torch::kFloat).square().mean();
     return TensorMap{{"loss", total}};

@@ -97,7 +97,9 @@ std::vector<std::int64_t> training_peaks(const ResolvedConfig& c, const PlanRepo
   auto source = plugins.registry().create<DataSource>(*c.plugin("data"), c.plugin_options("data"), plugins.context());
   const TensorMap batch = train::make_batch(*source.object, train::planned_loader_options(c.core("train")), 0);
   const train::LossOptions weights = train::loss_options(c.core("train"));
-  auto loss = [&](const TensorMap& predictions, const TensorMap& b) { return train::vggt_losses(predictions, b, weights); };
+  auto loss = [&](const TensorMap& predictions, const TensorMap& b, FrameGroup* frames) {
+    return train::vggt_losses(predictions, b, weights, train::Across(frames));
+  };
   std::vector<std::int64_t> peaks(p.topology.devices.size(), 0);
   for (int step = 0; step < 2; ++step) {
     runtime::clear_gradients(instance->module().parameters());

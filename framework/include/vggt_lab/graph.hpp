@@ -40,12 +40,6 @@ struct UnitCost {
   // backward; and the most gathered at once when the unit is checkpointed.
   std::int64_t gathered_bytes = 0;
   std::int64_t checkpoint_gathered_bytes = 0;
-  // Of activation_bytes and checkpoint_bytes: what the loss on the unit's
-  // predictions keeps for backward; and the transient peak of the loss's
-  // backward to the predictions. A frame group computes the loss on its
-  // first device, over all frames.
-  std::int64_t loss_bytes = 0;
-  std::int64_t loss_workspace_bytes = 0;
 };
 
 /// How a unit's work divides when its stage shards each scene's frames over

@@ -58,7 +58,9 @@ Prepared prepare(const Experiment& e, int batches, runtime::RuntimeOptions optio
 }
 
 runtime::LossFn losses() {
-  return [](const TensorMap& pred, const TensorMap& b) { return train::vggt_losses(pred, b, {}); };
+  return [](const TensorMap& pred, const TensorMap& b, FrameGroup* frames) {
+    return train::vggt_losses(pred, b, {}, train::Across(frames));
+  };
 }
 
 /// Peak per device over `steps` steps (after one warm-up), and the mean step time.
@@ -303,9 +305,10 @@ Experiment on_gpu(const GlobalOptions& global, const Workload& args, std::vector
   return open(global, args, extra);
 }
 
-/// sum of squares of every prediction: the step's time and memory without data loading.
+/// sum of squares of every prediction: the step's time and memory without
+/// data loading (single-device plans: the means are not split over frames).
 runtime::LossFn square_loss() {
-  return [](const TensorMap& predictions, const TensorMap&) {
+  return [](const TensorMap& predictions, const TensorMap&, FrameGroup*) {
     torch::Tensor total;
     for (const auto& [name, tensor] : predictions) {
       auto term = tensor.to(torch::kFloat).square().mean();

@@ -115,20 +115,16 @@ std::int64_t missing_frames(const Shard& needed, const std::vector<Shard>& held)
 }
 
 /// What one unit holds on one device of its stage, `share` its part of the
-/// frames, `gathered` the part of the keys and values it gathers from the
-/// others, `loss` whether the device computes the loss (on all frames, its
-/// backward's transient too).
-Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, bool loss,
-                    double m, double in_flight) {
+/// frames (and of its loss) and `gathered` the part of the keys and values
+/// it gathers from the others.
+Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, double m,
+                    double in_flight) {
   const bool frozen = model.frozen_units.count(unit.name) > 0;
   const bool checkpointed = model.checkpointing.on(unit.name) && !frozen;
   const double kept_gathered = frozen || checkpointed ? 0.0 : gathered * double(unit.cost.gathered_bytes);
-  const double of_loss = frozen ? 0.0 : double(unit.cost.loss_bytes);
-  const double kept = (double(unit_activations(unit, model)) - of_loss) * share + (loss ? of_loss : 0.0);
-  const double one = (kept + kept_gathered) / m;  // one micro-batch's
-  double transient = double(unit_transient(unit, model)) * share +
-                     (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
-  if (loss && share < 1.0 && !frozen) transient = std::max(transient, double(unit.cost.loss_workspace_bytes));
+  const double one = (double(unit_activations(unit, model)) * share + kept_gathered) / m;  // one micro-batch's
+  const double transient = double(unit_transient(unit, model)) * share +
+                           (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
   return {unit.name, std::llround(one * in_flight), std::llround(one), std::llround(transient / m),
           frozen ? 0 : unit.cost.param_bytes};
 }
@@ -158,8 +154,7 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
         }
         const double share = double(shard.count) / frames;
         const double gathered = unit.split == FrameSplit::global ? 1.0 - share : 0.0;
-        const bool loss = shard.device == plan.stages[s].device;
-        order[shard.device].push_back(held_on_device(unit, model, share, gathered, loss, m, most.at(s)));
+        order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s)));
       }
     }
   }

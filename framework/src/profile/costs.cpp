@@ -66,7 +66,7 @@ Profile measure_experiment(const ProfileRequest& r) {
   torch::manual_seed(0);
   auto instance = train::build_model(model, train);
   const train::LossOptions weights = train::loss_options(train);
-  runtime::LossFn loss = [&](const TensorMap& p, const TensorMap& b) { return train::vggt_losses(p, b, weights); };
+  runtime::LossFn loss = [&](const TensorMap& p, const TensorMap& b, FrameGroup*) { return train::vggt_losses(p, b, weights); };
   ProfileOptions options;
   options.device = torch::Device(r.topology.devices.at(0).physical);
   options.repeat = int(r.config->core("costs").get<std::int64_t>("repeat"));

@@ -85,28 +85,6 @@ std::vector<torch::Tensor> unit_parameters(ModelInstance& model, const std::stri
   return out;
 }
 
-/// A head's loss backward to its predictions alone, as a frame group's first
-/// device runs it on all frames before the head's backward: its peak above
-/// what the head and the loss keep.
-std::int64_t measure_loss_workspace(const Context& c, const Unit& unit) {
-  TensorMap predictions;
-  for (auto& [name, tensor] : c.model.run_unit(unit.name, unit_inputs(c, unit.name), c.shape)) {
-    if (!c.edge_tensors.count(name) && tensor.requires_grad()) predictions[name] = tensor;
-  }
-  if (predictions.empty()) return 0;
-  auto terms = c.loss(predictions, c.batch);
-  auto total = terms.find("loss");
-  if (total == terms.end() || !total->second.defined() || !total->second.requires_grad()) return 0;
-  std::vector<torch::Tensor> inputs;
-  for (const auto& [name, tensor] : predictions) inputs.push_back(tensor);
-  c.probe.sync();
-  const std::int64_t before = c.probe.current();
-  c.probe.reset_peak();
-  torch::autograd::grad({total->second}, inputs, {}, false, false, /*allow_unused=*/true);
-  c.probe.sync();
-  return std::max<std::int64_t>(0, c.probe.peak() - before);
-}
-
 UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
   UnitProfile p;
   p.unit = unit.name;
@@ -123,8 +101,6 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
     c.probe.reset_peak();
     auto start = Clock::now();
     TensorMap outputs = c.model.run_unit(unit.name, inputs, c.shape), predictions;
-    c.probe.sync();
-    const std::int64_t before_loss = c.probe.current();
     std::vector<torch::Tensor> roots, grads;
     for (const auto& [name, tensor] : outputs) {
       if (!c.edge_tensors.count(name)) {
@@ -135,7 +111,7 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
       }
     }
     if (!predictions.empty()) {
-      auto terms = c.loss(predictions, c.batch);
+      auto terms = c.loss(predictions, c.batch, nullptr);
       auto total = terms.find("loss");
       if (total != terms.end() && total->second.defined() && total->second.requires_grad()) {
         roots.push_back(total->second);
@@ -148,7 +124,6 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
     std::int64_t grad_bytes = 0;
     for (const auto& g : grads) grad_bytes += g.nbytes();
     const std::int64_t kept = c.probe.current() - before - grad_bytes;
-    const std::int64_t loss_kept = predictions.empty() ? 0 : c.probe.current() - before_loss - grad_bytes;
     start = Clock::now();
     if (!roots.empty()) torch::autograd::backward(roots, grads);
     c.probe.sync();
@@ -160,12 +135,10 @@ UnitProfile measure_unit(const Context& c, const Unit& unit, int repeat) {
     forward.push_back(forward_seconds);
     backward.push_back(backward_seconds);
     p.kept_bytes = kept;
-    p.loss_bytes = std::max<std::int64_t>(0, loss_kept);
     p.workspace_bytes = std::max<std::int64_t>(0, peak - kept);
   }
   p.forward_seconds = fastest(forward);
   p.backward_seconds = fastest(backward);
-  if (p.loss_bytes > 0) p.loss_workspace_bytes = measure_loss_workspace(c, unit);
   return p;
 }
 
@@ -243,12 +216,11 @@ json to_json(const Profile& profile) {
   json units = json::array();
   for (const UnitProfile& u : profile.units) {
     units.push_back({{"unit", u.unit}, {"forward_seconds", u.forward_seconds},
-                     {"backward_seconds", u.backward_seconds}, {"kept_bytes", u.kept_bytes}, {"loss_bytes", u.loss_bytes},
-                     {"loss_workspace_bytes", u.loss_workspace_bytes},
+                     {"backward_seconds", u.backward_seconds}, {"kept_bytes", u.kept_bytes},
                      {"workspace_bytes", u.workspace_bytes}, {"analytic", cost_json(u.analytic)}});
   }
   const InputShape& s = profile.shape;
-  return {{"format", "vggt-lab profile 3"},
+  return {{"format", "vggt-lab profile 2"},
           {"key", profile.key},
           {"device", profile.device},
           {"shape", {{"batch", s.batch}, {"frames", s.frames}, {"height", s.height}, {"width", s.width},
@@ -259,8 +231,8 @@ json to_json(const Profile& profile) {
 }
 
 Profile profile_from_json(const json& j, const std::string& where) {
-  if (!j.is_object() || j.value("format", "") != "vggt-lab profile 3") {
-    throw InputError(where + ": not a vggt-lab profile of this version (expected \"format\": \"vggt-lab profile 3\"); "
+  if (!j.is_object() || j.value("format", "") != "vggt-lab profile 2") {
+    throw InputError(where + ": not a vggt-lab profile (expected \"format\": \"vggt-lab profile 2\"); "
                      "write one with `vggt-lab profile EXPERIMENT.toml --out FILE.json`");
   }
   try {
@@ -276,9 +248,7 @@ Profile profile_from_json(const json& j, const std::string& where) {
     for (const json& u : j.at("units")) {
       p.units.push_back({u.at("unit").get<std::string>(), u.at("forward_seconds").get<double>(),
                          u.at("backward_seconds").get<double>(), u.at("kept_bytes").get<std::int64_t>(),
-                         u.at("loss_bytes").get<std::int64_t>(), u.at("loss_workspace_bytes").get<std::int64_t>(),
-                         u.at("workspace_bytes").get<std::int64_t>(),
-                         cost_from_json(u.at("analytic"))});
+                         u.at("workspace_bytes").get<std::int64_t>(), cost_from_json(u.at("analytic"))});
     }
     return p;
   } catch (const json::exception& e) {
@@ -312,8 +282,6 @@ ModelGraph with_measured_costs(ModelGraph graph, const Profile& profile) {
     const UnitProfile& m = *it->second;
     UnitCost& c = unit.cost;
     c.activation_bytes = c.checkpoint_bytes = m.kept_bytes;
-    c.loss_bytes = m.loss_bytes;
-    c.loss_workspace_bytes = m.loss_workspace_bytes;
     c.attention_bytes = c.recompute_bytes = c.recompute_attention_bytes = 0;  // measured with the run's settings
     c.workspace_bytes = m.workspace_bytes;
     c.forward_seconds = m.forward_seconds;
@@ -370,8 +338,6 @@ ModelGraph calibrated(ModelGraph graph, const Calibration& calibration, const st
     scale(c.activation_bytes);
     scale(c.attention_bytes);
     scale(c.checkpoint_bytes);
-    scale(c.loss_bytes);
-    scale(c.loss_workspace_bytes);
     // A checkpointed profile measured the recomputation in its workspace.
     if (calibration.checkpointing.on(unit.name)) {
       c.recompute_bytes = c.recompute_attention_bytes = 0;

@@ -23,8 +23,6 @@ struct UnitProfile {
   std::string unit;
   double forward_seconds = 0, backward_seconds = 0;  // the fastest of the repeats
   std::int64_t kept_bytes = 0;       // held from the end of forward until backward (outputs included)
-  std::int64_t loss_bytes = 0;       // of kept_bytes: what a head's loss keeps
-  std::int64_t loss_workspace_bytes = 0;  // peak of the loss's backward to the predictions alone
   std::int64_t workspace_bytes = 0;  // peak above `kept_bytes` during its forward or backward
   UnitCost analytic;                 // the model's estimate at the same shape, for calibration
 };

@@ -120,9 +120,10 @@ struct Executor::Impl {
     torch::Tensor loss;
     // A frame-sharded stage: this device's place (null: no frames here), its
     // parts of the tensors gathered onto the first device, and there those
-    // tensors whole (leaves of the loss and whole units).
+    // tensors whole (the whole units' inputs) and the whole units' loss.
     GroupMember* group = nullptr;
     TensorMap sent, gathered;
+    torch::Tensor whole_loss;
   };
   std::map<std::tuple<int, int, int>, StageState> states;  // (stage, mb, device); each touched by its device's worker
 
@@ -176,7 +177,10 @@ struct Executor::Impl {
       st.outputs[name] = available.at(name);
       for (int c : consumers) mailbox.put({false, name, c, mb, -1, -1}, {available.at(name), device});
     }
-    if (!predictions.empty()) finish_predictions(s, mb, st, predictions, mb_batch);
+    if (!predictions.empty()) {
+      keep_predictions(s, mb, predictions);
+      st.loss = loss_of(mb, predictions, mb_batch, nullptr);
+    }
     if (!training) st = StageState{};
   }
 
@@ -203,8 +207,8 @@ struct Executor::Impl {
   }
 
   /// A frame-sharded stage: frame-wise units on this device's frames, whole
-  /// units on the first device on inputs gathered there, the predictions
-  /// gathered there for the loss.
+  /// units on the first device on inputs gathered there; each device's part
+  /// of the loss on its frames, the whole units' loss on the first device.
   void forward_sharded(int s, int mb, int device) {
     GroupMember* group = member(s, mb, device);
     if (!group) return;
@@ -216,7 +220,7 @@ struct Executor::Impl {
     InputShape local = whole;
     local.frames = place.frames[place.rank];
     local.first_frame = place.first_frame();
-    TensorMap available, predictions;  // this device's frames; whole units' outputs
+    TensorMap available, predictions, whole_predictions;  // this device's frames; the first's whole units'
     auto model_input = [&](const std::string& name, bool all_frames) {
       const auto& tensor = micro[mb].at(name);
       return (all_frames ? tensor : tensor.narrow(1, local.first_frame, local.frames)).to(where);
@@ -250,39 +254,53 @@ struct Executor::Impl {
                                              : model.run_unit(unit, inputs, whole)) {
         if (routes.edge_tensors.count(name)) {
           (frame_wise ? available : outputs_of_whole)[name] = tensor;
-        } else if (frame_wise) {
-          available["prediction:" + name] = tensor;
-          predictions[name] = gathered("prediction:" + name);
         } else {
-          predictions[name] = tensor;
+          (frame_wise ? predictions : whole_predictions)[name] = tensor;
         }
       }
     }
-    if (place.first()) {
-      TensorMap mb_batch;
-      for (const auto& [name, tensor] : micro[mb]) mb_batch[name] = tensor.to(where);
-      finish_predictions(s, mb, st, predictions, mb_batch);
+    const std::int64_t S = whole.frames;
+    TensorMap mine;  // the micro-batch's tensors with frames in dimension 1, this device's frames
+    for (const auto& [name, tensor] : micro[mb]) {
+      const bool frames = tensor.dim() > 1 && tensor.size(1) == S;
+      mine[name] = (frames ? tensor.narrow(1, local.first_frame, local.frames) : tensor).to(where);
+    }
+    if (!predictions.empty()) st.loss = loss_of(mb, predictions, mine, group);
+    if (place.first() && !whole_predictions.empty()) {
+      TensorMap all;
+      for (const auto& [name, tensor] : micro[mb]) all[name] = tensor.to(where);
+      st.whole_loss = loss_of(mb, whole_predictions, all, nullptr);
+    }
+    if (keep) {  // the first device keeps all frames' predictions
+      for (const auto& [name, tensor] : predictions) {
+        auto all = group->gather_to_first("prediction:" + name, tensor);
+        if (place.first()) whole_predictions[name] = all;
+      }
+      if (place.first()) keep_predictions(s, mb, whole_predictions);
     }
     if (!training) st = StageState{};
   }
 
-  void finish_predictions(int s, int mb, StageState& st, const TensorMap& predictions,
-                          const TensorMap& mb_batch) {
-    if (keep) {
-      TensorMap cpu;
-      for (const auto& [name, tensor] : predictions) cpu[name] = tensor.detach().to(torch::kCPU);
-      std::lock_guard<std::mutex> lock(mutex);
-      predictions_of(mb, s) = std::move(cpu);
-    }
-    if (!loss) return;
-    TensorMap terms = (*loss)(predictions, mb_batch);
+  void keep_predictions(int s, int mb, const TensorMap& predictions) {
+    if (!keep) return;
+    TensorMap cpu;
+    for (const auto& [name, tensor] : predictions) cpu[name] = tensor.detach().to(torch::kCPU);
+    std::lock_guard<std::mutex> lock(mutex);
+    predictions_of(mb, s) = std::move(cpu);
+  }
+
+  /// The loss on these predictions, weighted by the micro-batch's share of
+  /// the batch; its terms add to the step's.
+  torch::Tensor loss_of(int mb, const TensorMap& predictions, const TensorMap& mb_batch, FrameGroup* frames) {
+    if (!loss) return {};
+    TensorMap terms = (*loss)(predictions, mb_batch, frames);
     const double weight = double(micro[mb].at("images").size(0)) / double(batch_size);
-    auto total = terms.find("loss");
-    if (total != terms.end() && total->second.defined()) st.loss = total->second * weight;
     std::lock_guard<std::mutex> lock(mutex);
     for (const auto& [name, value] : terms) {
       if (value.defined()) losses[name] += value.detach().item<double>() * weight;
     }
+    auto total = terms.find("loss");
+    return total != terms.end() && total->second.defined() ? total->second * weight : torch::Tensor();
   }
 
   TensorMap& predictions_of(int mb, int s) { return predictions[{mb, s}]; }
@@ -321,16 +339,21 @@ struct Executor::Impl {
     }
   }
 
-  /// The first device backpropagates the loss to the gathered tensors and
-  /// sends each device its part of their gradients; then every device runs
-  /// backward from its parts, its global units exchanging gradients.
+  /// The first device backpropagates the whole units' loss to their gathered
+  /// inputs and sends each device its part of their gradients; then every
+  /// device runs backward from its part of the loss and of those inputs, its
+  /// global units exchanging gradients.
   static void backward_sharded(StageState& st) {
     if (!st.group) return;
     GroupMember& group = *st.group;
-    if (group.place().first() && st.loss.defined() && st.loss.requires_grad()) {
-      torch::autograd::backward({st.loss}, {torch::ones_like(st.loss)});
+    if (st.whole_loss.defined() && st.whole_loss.requires_grad()) {
+      torch::autograd::backward({st.whole_loss}, {torch::ones_like(st.whole_loss)});
     }
     std::vector<torch::Tensor> roots, grads;
+    if (st.loss.defined() && st.loss.requires_grad()) {
+      roots.push_back(st.loss);
+      grads.push_back(torch::ones_like(st.loss));
+    }
     for (const auto& [name, part] : st.sent) {
       auto g = group.place().first() ? group.scatter_gradient(name, st.gathered.at(name).grad())
                                      : group.gradient_from_first(name);

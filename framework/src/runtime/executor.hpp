@@ -38,8 +38,13 @@ class VGGT_LAB_API InProcessTransport : public Transport {
 };
 
 /// Named scalar losses for one micro-batch's predictions of one stage;
-/// "loss" is the one backpropagated (a mean over the micro-batch).
-using LossFn = std::function<TensorMap(const TensorMap& predictions, const TensorMap& batch)>;
+/// "loss" is the one backpropagated (a mean over the micro-batch). With a
+/// frame group, the predictions and the batch's tensors with frames in
+/// dimension 1 hold this device's frames, and the terms are its parts: summed
+/// over the group they make the terms of all frames (reduce through the
+/// group). A frame-sharded stage's whole units' predictions come alone,
+/// with the whole batch and no group.
+using LossFn = std::function<TensorMap(const TensorMap& predictions, const TensorMap& batch, FrameGroup* frames)>;
 
 struct DeviceStats {
   // During the step. CPU: the counting allocator's account of this logical
@@ -88,9 +93,9 @@ VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan);
 
 /// A frame-sharded stage runs on every device of its group: frame-wise
 /// units on each device's frames (on a copy of their parameters from
-/// options.replica beyond the first device), whole units on the first
-/// device on inputs gathered there, the losses there on gathered
-/// predictions. Each step copies the first device's parameters to the
+/// options.replica beyond the first device) with each device's part of
+/// their loss, whole units and their loss on the first device on inputs
+/// gathered there. Each step copies the first device's parameters to the
 /// copies first and adds the copies' gradients to its gradients last, so
 /// optimizers and gradient policies see one model with the true gradients.
 class VGGT_LAB_API Executor {

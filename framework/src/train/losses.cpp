@@ -49,13 +49,18 @@ void camera(const TensorMap& pred, const TensorMap& batch, const LossOptions& o,
   out["loss"] = out["loss"] + o.camera_weight * loss;
 }
 
+/// The mean over `across`: this part's sum over the count of all parts.
+torch::Tensor mean(const torch::Tensor& t, const Across& across) {
+  return t.sum() / across.sum(double(t.numel()));
+}
+
 /// Confidence-weighted regression (upstream regression_loss) for depth or points.
 void regression(const std::string& name, const torch::Tensor& pred, const torch::Tensor& conf,
                 torch::Tensor gt, const torch::Tensor& mask, bool normals, double weight,
-                const LossOptions& o, TensorMap& out) {
+                const LossOptions& o, const Across& across, TensorMap& out) {
   gt = check_and_fix_inf_nan(gt);
   torch::Tensor lc, lr, lg;
-  if (mask.sum().item<int64_t>() < 100) {
+  if (across.sum(mask.sum().item<double>()) < 100) {
     lc = lr = lg = zero_like(pred);
   } else {
     auto reg = check_and_fix_inf_nan((gt.index({mask}) - pred.index({mask})).norm(2, -1));
@@ -69,13 +74,13 @@ void regression(const std::string& name, const torch::Tensor& pred, const torch:
     for (int s = 0; s < scales; ++s) {
       int64_t step = int64_t(1) << s;
       auto sub = [&](const torch::Tensor& t) { return t.slice(1, 0, c10::nullopt, step).slice(2, 0, c10::nullopt, step); };
-      lg = lg + (normals ? normal_loss(sub(p), sub(g), sub(m)) : gradient_loss(sub(p), sub(g), sub(m)));
+      lg = lg + (normals ? normal_loss(sub(p), sub(g), sub(m), across) : gradient_loss(sub(p), sub(g), sub(m), across));
     }
     lg = lg / scales;
     auto finish = [&](torch::Tensor t) {
-      if (t.numel() == 0) return zero_like(pred);
-      if (o.valid_range > 0) t = filter_by_quantile(t, o.valid_range);
-      return check_and_fix_inf_nan(t).mean();
+      if (across.sum(double(t.numel())) == 0) return zero_like(pred);
+      if (o.valid_range > 0) t = filter_by_quantile(t, o.valid_range, across);
+      return mean(check_and_fix_inf_nan(t), across);
     };
     lc = finish(conf_loss);
     lr = finish(reg);
@@ -121,31 +126,40 @@ torch::Tensor check_and_fix_inf_nan(const torch::Tensor& x, double hard_max) {
   return hard_max > 0 ? fixed.clamp(-hard_max, hard_max) : fixed;
 }
 
-torch::Tensor filter_by_quantile(const torch::Tensor& loss, double q) {
-  constexpr int64_t kMinElements = 1000;
+double Across::sum(double local) const {
+  if (!group_) return local;
+  return group_->all_gather(torch::tensor({local}, torch::kDouble), 0).sum().item<double>();
+}
+
+torch::Tensor Across::all(const torch::Tensor& local) const { return group_ ? group_->all_gather(local, 0) : local; }
+
+torch::Tensor filter_by_quantile(const torch::Tensor& loss, double q, const Across& across) {
+  constexpr double kMinElements = 1000;
   constexpr double kHardMax = 100;
-  if (loss.numel() <= kMinElements) return loss;
+  if (across.sum(double(loss.numel())) <= kMinElements) return loss;
   auto clamped = loss.clamp_max(kHardMax);
-  auto flat = clamped.detach().reshape(-1);
+  auto flat = across.all(clamped.detach().reshape(-1));
   std::fesetround(FE_TONEAREST);  // Python's round(): ties to even
   int64_t k = int64_t(std::nearbyint(q * double(flat.size(0) - 1))) + 1;
   double threshold = std::min(std::get<0>(flat.kthvalue(k)).item<double>(), kHardMax);
   auto keep = clamped < threshold;
-  if (keep.sum().item<int64_t>() > kMinElements) return clamped.index({keep});
+  if (across.sum(keep.sum().item<double>()) > kMinElements) return clamped.index({keep});
   return clamped;
 }
 
-torch::Tensor gradient_loss(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& mask_in) {
+torch::Tensor gradient_loss(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& mask_in,
+                            const Across& across) {
   auto mask = mask_in.unsqueeze(-1).expand_as(prediction).to(prediction.scalar_type());
   auto diff = mask * (prediction - target);
   auto gx = ((diff.slice(2, 1) - diff.slice(2, 0, -1)).abs() * mask.slice(2, 1) * mask.slice(2, 0, -1)).clamp_max(100);
   auto gy = ((diff.slice(1, 1) - diff.slice(1, 0, -1)).abs() * mask.slice(1, 1) * mask.slice(1, 0, -1)).clamp_max(100);
-  auto divisor = mask.sum();
-  if (divisor.item<double>() == 0) return torch::zeros({}, prediction.options());
+  const double divisor = across.sum(mask.sum().item<double>());
+  if (divisor == 0) return torch::zeros({}, prediction.options());
   return (gx.sum() + gy.sum()) / divisor;
 }
 
-torch::Tensor normal_loss(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& mask) {
+torch::Tensor normal_loss(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& mask,
+                          const Across& across) {
   auto normals = [&](const torch::Tensor& points) {
     auto pts = F::pad(points.permute({0, 3, 1, 2}), F::PadFuncOptions({1, 1, 1, 1})).permute({0, 2, 3, 1});
     auto center = pts.slice(1, 1, -1).slice(2, 1, -1);
@@ -161,22 +175,22 @@ torch::Tensor normal_loss(const torch::Tensor& prediction, const torch::Tensor& 
                              m.slice(1, 1, -1).slice(2, 0, -2) & c & m.slice(1, 2).slice(2, 1, -1),
                              m.slice(1, 2).slice(2, 1, -1) & c & m.slice(1, 1, -1).slice(2, 2),
                              m.slice(1, 1, -1).slice(2, 2) & c & m.slice(1, 0, -2).slice(2, 1, -1)});
-  if (valid.sum().item<int64_t>() < 10) return torch::zeros({}, prediction.options());
+  if (across.sum(valid.sum().item<double>()) < 10) return torch::zeros({}, prediction.options());
   auto dot = (normals(prediction).index({valid}) * normals(target).index({valid})).sum(-1).clamp(-1 + 1e-8, 1 - 1e-8);
-  return check_and_fix_inf_nan(1 - dot).mean();
+  return mean(check_and_fix_inf_nan(1 - dot), across);
 }
 
-TensorMap vggt_losses(const TensorMap& pred, const TensorMap& batch, const LossOptions& o) {
+TensorMap vggt_losses(const TensorMap& pred, const TensorMap& batch, const LossOptions& o, const Across& across) {
   TensorMap out{{"loss", torch::zeros({}, batch.at("images").options())}};
   if (has(pred, "pose_enc_list.0") && o.camera_weight > 0) camera(pred, batch, o, out);
   const auto& masks = batch.at("point_masks");
   if (has(pred, "depth") && o.depth_weight > 0) {
     regression("depth", pred.at("depth"), pred.at("depth_conf"), batch.at("depths").unsqueeze(-1), masks,
-               false, o.depth_weight, o, out);
+               false, o.depth_weight, o, across, out);
   }
   if (has(pred, "world_points") && o.point_weight > 0) {
     regression("point", pred.at("world_points"), pred.at("world_points_conf"), batch.at("world_points"),
-               masks, true, o.point_weight, o, out);
+               masks, true, o.point_weight, o, across, out);
   }
   if (has(pred, "track_list.0") && has(batch, "tracks") && o.track_weight > 0) track(pred, batch, o, out);
   return out;

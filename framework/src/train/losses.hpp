@@ -18,23 +18,42 @@ struct LossOptions {
 /// Weights and settings from [train].
 VGGT_LAB_API LossOptions loss_options(const Options& train);
 
+/// Over which frames the per-pixel losses take their counts, quantiles and
+/// means: the given ones, or with a frame group those of all its devices,
+/// each device's loss then being its part of the group's (the parts sum to
+/// the loss of all frames). Every device must make the same calls.
+class VGGT_LAB_API Across {
+ public:
+  Across() = default;
+  explicit Across(FrameGroup* group) : group_(group) {}
+  /// `local` summed over the group (in the same order on every device).
+  double sum(double local) const;
+  /// The group's `local` values, concatenated along dimension 0.
+  torch::Tensor all(const torch::Tensor& local) const;
+
+ private:
+  FrameGroup* group_ = nullptr;
+};
+
 /// Terms for the heads whose predictions are given (a stage may hold some
 /// heads only): "loss" (weighted total), "loss_camera", "loss_T", "loss_R",
 /// "loss_FL", "loss_{conf,reg,grad}_{depth,point}", "loss_track",
 /// "loss_vis", "loss_track_conf". batch: images, extrinsics, intrinsics,
-/// depths, world_points, point_masks, tracks, track_masks.
+/// depths, world_points, point_masks, tracks, track_masks. Across a frame
+/// group, the depth and point terms are this device's parts; the camera and
+/// track losses need all frames (call them without a group).
 VGGT_LAB_API TensorMap vggt_losses(const TensorMap& predictions, const TensorMap& batch,
-                                   const LossOptions& options);
+                                   const LossOptions& options, const Across& across = {});
 
 /// Zeroes NaN and inf, clamps to +-hard_max (hard_max <= 0: no clamp).
 VGGT_LAB_API torch::Tensor check_and_fix_inf_nan(const torch::Tensor& x, double hard_max = 100);
 /// Keeps values below the q-quantile (nearest rank) when more than 1000 remain.
-VGGT_LAB_API torch::Tensor filter_by_quantile(const torch::Tensor& loss, double q);
+VGGT_LAB_API torch::Tensor filter_by_quantile(const torch::Tensor& loss, double q, const Across& across = {});
 /// Mean |Δ| of adjacent pixels of the masked difference, over `scales` subsamplings.
 VGGT_LAB_API torch::Tensor gradient_loss(const torch::Tensor& prediction, const torch::Tensor& target,
-                                         const torch::Tensor& mask);
+                                         const torch::Tensor& mask, const Across& across = {});
 /// 1 - cos between normals from 4 neighbour cross products.
 VGGT_LAB_API torch::Tensor normal_loss(const torch::Tensor& prediction, const torch::Tensor& target,
-                                       const torch::Tensor& mask);
+                                       const torch::Tensor& mask, const Across& across = {});
 
 }  // namespace vggt_lab::train

@@ -236,8 +236,8 @@ class Run {
     for (const TensorMap& chunk : runtime::split_batch(batch, int(t_.get<std::int64_t>("accum_steps")))) {
       const double share = double(chunk.at("images").size(0)) / double(B);
       const double scale = scaler_.on ? scaler_.scale : 1.0;
-      auto result = executor_->step(chunk, [&](const TensorMap& p, const TensorMap& b) {
-        TensorMap terms = vggt_losses(p, b, losses);
+      auto result = executor_->step(chunk, [&](const TensorMap& p, const TensorMap& b, FrameGroup* frames) {
+        TensorMap terms = vggt_losses(p, b, losses, Across(frames));
         terms["loss"] = terms["loss"] * (share * scale);
         return terms;
       });

@@ -23,7 +23,6 @@ struct Cost {
   double recompute = 0, recompute_attention = 0;     // the largest piece recomputed at once
   double recompute_flops = 0;
   double gathered = 0, checkpoint_gathered = 0;     // keys and values of all frames, under frame parallelism
-  double loss = 0, loss_workspace = 0;              // of kept: what the loss on the predictions keeps; its backward's peak
 
   /// A transformer block: `sequences` attention sequences of `n` tokens. A
   /// checkpointed block keeps only its input.
@@ -53,13 +52,6 @@ struct Cost {
   void map(double frames, double channels, double h, double w) {
     activations += frames * channels * h * w;
     kept += frames * channels * h * w;
-  }
-  /// The loss on the predictions keeping `floats` per pixel for backward,
-  /// its backward to the predictions peaking `transient` more.
-  void loss_kept(double frames, double floats, double transient, double h, double w) {
-    map(frames, floats, h, w);
-    loss += frames * floats * h * w;
-    loss_workspace += frames * transient * h * w;
   }
   /// `piece` (checkpointing nothing itself) recomputed in backward a
   /// `fraction` of it at a time: it keeps only `inputs` elements.
@@ -201,16 +193,14 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
   }
   // Each head's loss runs on its device and keeps tensors per pixel for
   // backward too: the depth loss's 4-scale gradient term and regression
-  // (~14 floats), the point loss's 3-scale normals and regression (~53);
-  // their backward to the predictions peaks ~2 and ~25 floats above that
-  // (measured on the tiny preset at 112 px).
+  // (~14 floats), the point loss's 3-scale normals and regression (~53).
   if (c.enable_depth) {
     costs["depth_head"] = dpt_head(dpt_options(c, 2), B, S, h, w, H, W, on("depth_head"), frames);
-    costs["depth_head"].loss_kept(B * S, 14, 2, H, W);
+    costs["depth_head"].map(B * S, 14, H, W);
   }
   if (c.enable_point) {
     costs["point_head"] = dpt_head(dpt_options(c, 4), B, S, h, w, H, W, on("point_head"), frames);
-    costs["point_head"].loss_kept(B * S, 53, 25, H, W);
+    costs["point_head"].map(B * S, 53, H, W);
   }
   if (c.enable_track && Q > 0) {
     auto features = track_feature_options(c);
@@ -235,8 +225,6 @@ vggt_lab::ModelGraph vggt_graph(const VggtConfig& c, const vggt_lab::InputShape&
     unit.recompute_flops = cost.recompute_flops;
     unit.gathered_bytes = int64_t(cost.gathered * kBytes);
     unit.checkpoint_gathered_bytes = int64_t(cost.checkpoint_gathered * kBytes);
-    unit.loss_bytes = int64_t(cost.loss * kBytes);
-    unit.loss_workspace_bytes = int64_t(cost.loss_workspace * kBytes);
     graph.units.push_back({name, unit, frame_split(name)});
   }
   graph.frames = shape.frames;

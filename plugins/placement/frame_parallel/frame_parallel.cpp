@@ -37,9 +37,9 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.doc =
       "One stage on logical devices 0..devices-1 that split each scene's frames into\n"
       "contiguous shards (uneven when the frames do not divide; a device may get none).\n"
-      "Each device holds a copy of the frame-wise units' parameters and gradients and its\n"
-      "shard's activations; global attention gathers every frame's keys and values; the\n"
-      "camera head, tracker, losses and optimizer run on device 0.";
+      "Each device holds a copy of the frame-wise units' parameters and gradients, its\n"
+      "shard's activations and its part of the losses; global attention gathers every\n"
+      "frame's keys and values; the camera head, tracker and optimizer run on device 0.";
   info.schema.integer("devices", 0, "Logical devices in the group (0: all of them)", 0.0);
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& options, const vggt_lab::PluginContext&) {

@@ -38,7 +38,7 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
 
   /// Mean over scenes of sum(depth * weight): a batch mean, as the VGGT losses.
   /// Called on each head's device with that device's predictions.
-  static TensorMap loss(const TensorMap& predictions, const TensorMap& batch) {
+  static TensorMap loss(const TensorMap& predictions, const TensorMap& batch, FrameGroup*) {
     auto depth = predictions.find("depth");
     if (depth == predictions.end()) return {{"loss", torch::zeros({})}};
     torch::Tensor weight = batch.at("weight").to(depth->second.device()).permute({0, 1, 3, 4, 2});

@@ -33,9 +33,10 @@ class ExecutorTest : public ::testing::TestWithParam<Strategy> {
     return b;
   }
 
-  /// sum(prediction * projection) / scenes, so micro-batches weight as scenes.
+  /// sum(prediction * projection) / scenes, so micro-batches weight as
+  /// scenes: a sum, so a frame group's parts add up to it as they are.
   static LossFn projection_loss() {
-    return [](const TensorMap& predictions, const TensorMap& batch) {
+    return [](const TensorMap& predictions, const TensorMap& batch, FrameGroup*) {
       torch::Tensor total = torch::zeros({}, batch.at("images").options());
       for (const auto& [name, tensor] : predictions) {
         auto projection = batch.find("proj." + name);
@@ -113,8 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
       return name + "_" + std::to_string(info.index);
     });
 
-// A loss that fails on a frame group's first device, while the others wait
-// for their gradients: the step reports the failure instead of hanging.
+// The whole units' loss fails on a frame group's first device while the
+// others wait for their gradients: the step reports it instead of hanging.
 TEST(FrameGroup, AFailingDeviceReleasesTheOthers) {
   auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
   testing::seed(testing::Stream::weights);
@@ -124,7 +125,10 @@ TEST(FrameGroup, AFailingDeviceReleasesTheOthers) {
   RuntimeOptions options;
   options.replica = [&] { return model.object->build(); };
   Executor executor(instance, graph, plan, topology, std::make_shared<InProcessTransport>(topology), options);
-  const LossFn failing = [](const TensorMap&, const TensorMap&) -> TensorMap { throw Error("the loss failed"); };
+  const LossFn failing = [](const TensorMap& predictions, const TensorMap&, FrameGroup* frames) {
+    if (!frames) throw Error("the loss failed");
+    return TensorMap{{"loss", predictions.at("depth").sum()}};
+  };
   EXPECT_THAT([&] { executor.step({{"images", torch::rand({2, 4, 3, 42, 56})}}, failing); },
               ::testing::ThrowsMessage<Error>(::testing::AllOf(::testing::HasSubstr("logical device 0"),
                                                                 ::testing::HasSubstr("the loss failed"))));

@@ -43,6 +43,7 @@ struct Layout {
   int frames = 3;       // per scene
   int devices = 0;      // logical devices (0: the placement's usual spread)
   bool float64 = false;  // the runtime step in double precision
+  double valid_range = 0;  // the losses' quantile filter (0: every pixel counts)
 };
 
 /// Options that spread each known strategy over its devices; a new plugin
@@ -62,15 +63,16 @@ bool has_option(const std::string& placement, const std::string& key) {
 }
 
 /// The experiment's settings: a small step of fixed shape. Every pixel's
-/// loss counts (valid_range = 0): the 98 % quantile of the default selects
-/// pixels by value, and chunked heads (other convolution batch sizes) move
-/// values by rounding, so a pixel near the cut would swing gradients by 1e-3.
+/// loss counts unless the layout says (valid_range = 0): the 98 % quantile of
+/// the default selects pixels by value, and chunked heads (other convolution
+/// batch sizes) move values by rounding, so a pixel near the cut would swing
+/// gradients by 1e-3 in fp32.
 std::vector<std::string> settings(const Layout& l) {
   std::vector<std::string> s = spread(l.placement, l.devices);
   const std::string frames = std::to_string(l.frames);
   s.insert(s.end(), {"placement.plugin=" + l.placement, "train.batch_size=2", "train.frames=" + frames,
                      "train.min_frames=" + frames,
-                     "train.image_height=42", "train.image_width=56", "train.valid_range=0",
+                     "train.image_height=42", "train.image_width=56", "train.valid_range=" + std::to_string(l.valid_range),
                      "train.precision=" + l.precision,
                      "train.checkpointing=" + std::string(l.checkpointing ? "all" : "none"),
                      "train.head_checkpoint_frames=" + std::to_string(l.checkpointing ? l.head_frames : 0),
@@ -122,7 +124,9 @@ Step runtime_step(const Layout& l) {
     if (tensor.is_floating_point()) tensor = tensor.to(dtype);
   }
   const train::LossOptions weights = train::loss_options(train);
-  auto result = executor.step(batch, [&](const TensorMap& p, const TensorMap& b) { return train::vggt_losses(p, b, weights); });
+  auto result = executor.step(batch, [&](const TensorMap& p, const TensorMap& b, FrameGroup* frames) {
+    return train::vggt_losses(p, b, weights, train::Across(frames));
+  });
   Step out{result.losses.at("loss"), {}};
   for (const auto& item : instance->module().named_parameters()) {
     if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().to(torch::kCPU);
@@ -161,7 +165,7 @@ class Layouts : public ::testing::TestWithParam<Layout> {
  protected:
   Layout reference() const {
     const Layout& l = GetParam();
-    return {"single", false, l.micro_batches, l.precision, l.head_frames, l.frames, 1, l.float64};
+    return {"single", false, l.micro_batches, l.precision, l.head_frames, l.frames, 1, l.float64, l.valid_range};
   }
 };
 
@@ -333,19 +337,16 @@ Peaks per_head_peaks(const testing::TempDir& dir, const std::string& name, const
 }
 
 // Through `vggt-lab run experiments/frames.toml` (frame-parallel over 4
-// devices, 8 frames), plain and checkpointed: the plan predicts the first
-// device's peak (its shard, the losses over all frames and their backward,
-// the optimizer) within 5 %, and the others' within 10 %: where the heads
-// run, they measure 4-8 % above the plan, about 2 MiB per frame of theirs at
-// 112 px that the profile of the unsharded heads does not show (issue #18).
+// devices, 8 frames): the plan predicts every device's peak within 5 %.
+// Checkpointed (everything recomputed), within 10 %: the plan puts the
+// frame-wise devices 8 % above what they measure (issue #18).
 TEST(FrameParallelMemory, PeaksAsPlanned) {
   testing::TempDir dir;
-  for (const std::string settings : {"", "--set train.checkpointing=all"}) {
+  for (const auto& [settings, tolerance] : {std::pair<std::string, double>{"", 0.05}, {"--set train.checkpointing=all", 0.10}}) {
     const Peaks p = run_peaks(dir, "frames.toml", "run" + std::to_string(settings.size()), settings);
     ASSERT_EQ(p.measured.size(), 4u);
-    EXPECT_NEAR(p.predicted[0] / p.measured[0], 1.0, 0.05) << settings;
-    for (int device = 1; device < 4; ++device) {
-      EXPECT_NEAR(p.predicted[device] / p.measured[device], 1.0, 0.10) << "device " << device << " " << settings;
+    for (int device = 0; device < 4; ++device) {
+      EXPECT_NEAR(p.predicted[device] / p.measured[device], 1.0, tolerance) << "device " << device << " " << settings;
     }
   }
 }
@@ -406,7 +407,10 @@ std::vector<Layout> frame_shards() {
       }
     }
   }
-  for (bool checkpointing : {false, true}) out.push_back({"frame-parallel", checkpointing, 2, "fp32", 0, 5, 3, true});
+  for (bool checkpointing : {false, true}) {
+    out.push_back({"frame-parallel", checkpointing, 2, "fp32", 0, 5, 3, true});
+    out.push_back({"frame-parallel", checkpointing, 1, "fp32", 0, 5, 3, true, 0.98});  // the quantile across devices
+  }
   return out;
 }
 
@@ -414,7 +418,8 @@ std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
   const Layout& l = info.param;
   std::string name = l.placement + (l.checkpointing ? "_checkpointed" : "_plain") + "_mb" +
                      std::to_string(l.micro_batches) + "_" + l.precision +
-                     (l.devices > 0 ? "_" + std::to_string(l.frames) + "frames_on" + std::to_string(l.devices) : "");
+                     (l.devices > 0 ? "_" + std::to_string(l.frames) + "frames_on" + std::to_string(l.devices) : "") +
+                     (l.valid_range > 0 ? "_quantile" : "");
   for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return name;
 }
