@@ -164,7 +164,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   check_devices_exist(experiment, plan.topology);
-  runtime::check_runnable(plan.graph, plan.plan);
+  runtime::check_runnable(plan.graph, plan.plan, plan.topology);
   auto dp = join_world(experiment, plan.topology);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());

@@ -53,7 +53,7 @@ class Strategy : public vggt_lab::Placement {
     vggt_lab::Plan plan;
     plan.strategy = "@NAME@";
     for (int s = 0; s < stages; ++s) {
-      vggt_lab::Stage stage{s, {}, {}};  // third: devices that would share its frames (planned only)
+      vggt_lab::Stage stage{s, {}, {}};  // third: devices that share its frames (docs/writing-a-placement-plugin.md)
       for (std::size_t u = units.size() * s / stages; u < units.size() * (s + 1) / stages; ++u) {
         stage.units.push_back(units[u].name);
       }

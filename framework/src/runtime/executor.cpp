@@ -415,7 +415,28 @@ struct Executor::Impl {
   }
 };
 
-void check_runnable(const ModelGraph& graph, const Plan& plan) {
+namespace {
+
+void check_one_gpu_each(const Plan& plan, const Topology& topology) {
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    std::map<std::string, int> holder;  // a GPU -> the group's first device on it
+    for (int d : stage_devices(plan.stages[s])) {
+      const std::string& physical = topology.devices.at(d).physical;
+      if (physical.rfind("cuda", 0) != 0) continue;
+      auto [it, fresh] = holder.emplace(physical, d);
+      if (fresh) continue;
+      throw InputError("stage " + std::to_string(s) + " of the " + plan.strategy + " plan shards frames over logical devices " +
+                       std::to_string(it->second) + " and " + std::to_string(d) + ", both on " + physical +
+                       ": a GPU runs backward on one thread, where the group's exchanges would wait on each other. "
+                       "Give each device of a frame group a GPU of its own ([devices] count no more than the GPUs)");
+    }
+  }
+}
+
+}  // namespace
+
+void check_runnable(const ModelGraph& graph, const Plan& plan, const Topology& topology) {
+  check_one_gpu_each(plan, topology);
   const std::map<std::string, int> stage_of = unit_stages(plan);
   auto split = [&](const std::string& unit) { return graph.units[graph.index_of(unit)].split; };
   for (const Edge& e : graph.edges) {
@@ -446,7 +467,7 @@ Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan 
       topology_(std::move(topology)), transport_(std::move(transport)), options_(options) {
   auto problems = check_plan(graph_, topology_, plan_);
   if (!problems.empty()) throw Error("invalid plan: " + problems.front());
-  check_runnable(graph_, plan_);
+  check_runnable(graph_, plan_, topology_);
   for (int d = 0; d < int(topology_.devices.size()); ++d) install_memory_meter(device_of(d));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& [name, tensor] : state_dict(model_->module(), true)) tensors[name] = tensor;

@@ -87,9 +87,10 @@ class VGGT_LAB_API WorkerShare {
 };
 
 /// Throws InputError for a plan this runtime cannot run: a frame-sharded
-/// stage that exchanges tensors with another stage, or whose whole unit
-/// feeds a frame-wise one; the message names the tensor and the stages.
-VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan);
+/// stage that exchanges tensors with another stage, whose whole unit feeds a
+/// frame-wise one, or with two devices on one GPU (whose one backward thread
+/// the group's exchanges would block); the message names what and where.
+VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan, const Topology& topology);
 
 /// A frame-sharded stage runs on every device of its group: frame-wise
 /// units on each device's frames (on a copy of their parameters from

@@ -1,7 +1,8 @@
 // Data parallelism through c10d (Gloo): ranks with batch b each give the
 // gradients of one process with batch ranks*b, also when each rank's replica is
-// placed over two logical devices. Metric: max |g - g_single| / max |g_single|
-// per parameter; tolerance 1e-5 (fp32; only the summation order differs).
+// placed over two logical devices (frame-parallel: its frames sharded over
+// them). Metric: max |g - g_single| / max |g_single| per parameter;
+// tolerance 1e-5 (fp32; only the summation order differs).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
@@ -61,7 +62,10 @@ class DataParallelTest : public ::testing::TestWithParam<std::pair<std::string, 
     InputShape shape{count, 2, 42, 56, 3};
     ModelGraph graph = model.object->graph(shape);
     auto [topology, plan] = testing::place_on(graph, devices, {"placement.plugin=" + placement});
-    runtime::Executor executor(keep, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology));
+    runtime::RuntimeOptions options;
+    options.replica = [&] { return model.object->build(); };
+    runtime::Executor executor(keep, graph, plan, topology, std::make_shared<runtime::InProcessTransport>(topology),
+                               options);
     TensorMap mine;
     for (const auto& [name, tensor] : all) mine[name] = tensor.narrow(0, first, count);
     executor.step(mine, loss);
@@ -124,7 +128,8 @@ TEST_P(DataParallelTest, RanksWithBatchBEqualOneProcessWithBatchRanksTimesB) {
 
 INSTANTIATE_TEST_SUITE_P(Placements, DataParallelTest,
                          ::testing::Values(std::make_pair(std::string("single"), 1),
-                                           std::make_pair(std::string("balanced-memory"), 2)),
+                                           std::make_pair(std::string("balanced-memory"), 2),
+                                           std::make_pair(std::string("frame-parallel"), 2)),
                          [](const auto& info) {
                            std::string name = info.param.first + "_" + std::to_string(info.param.second);
                            for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

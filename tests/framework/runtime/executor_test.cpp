@@ -134,6 +134,20 @@ TEST(FrameGroup, AFailingDeviceReleasesTheOthers) {
                                                                 ::testing::HasSubstr("the loss failed"))));
 }
 
+// Two devices of a frame group on one GPU would block each other in its one
+// backward thread: refused, naming both and the GPU (no GPU needed to check).
+TEST(FrameGroup, TwoDevicesOnOneGpuAreRefused) {
+  auto model = testing::create_plugin<Model>("model", {"model.plugin=vggt", "model.preset=tiny"});
+  const ModelGraph graph = model.object->graph(InputShape{1, 4, 42, 56, 0});
+  Topology topology{{{0, "cuda:0", 0}, {1, "cuda:1", 0}, {2, "cuda:0", 0}}};
+  Plan plan{"frame-parallel", {whole_model(graph, 0)}, 1, "sequential"};
+  plan.stages[0].frame_group = {1, 2};
+  EXPECT_THAT([&] { check_runnable(graph, plan, topology); },
+              ::testing::ThrowsMessage<InputError>(::testing::HasSubstr("logical devices 0 and 2, both on cuda:0")));
+  topology.devices[2].physical = "cuda:2";
+  EXPECT_NO_THROW(check_runnable(graph, plan, topology));
+}
+
 TEST(SplitBatch, NeverMakesAnEmptyMicroBatch) {
   TensorMap batch{{"images", torch::zeros({3, 1, 3, 14, 14})}};
   EXPECT_EQ(split_batch(batch, 8).size(), 3u);  // upstream crashed here (vggt#340)
