@@ -2,8 +2,9 @@
 // What the logical devices of a step exchange: the mailbox that carries
 // tensors between stages, and frame parallelism's exchanges among the
 // devices of a frame-sharded stage: the all-gather the model's global units
-// call (keys and values), and gathers onto the group's first device (inputs
-// of whole units, predictions for the losses) with their gradients back.
+// (keys and values) and the losses (counts, quantiles) call, and gathers
+// onto the group's first device (inputs of whole units with their gradients
+// back, predictions kept for inference).
 #include <atomic>
 #include <condition_variable>
 #include <exception>
