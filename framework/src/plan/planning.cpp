@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "host/suggest.hpp"
+#include "plan/actions_json.hpp"
 #include "vggt_lab/compat.hpp"
 
 namespace vggt_lab {
@@ -370,13 +371,7 @@ std::string plan_json(const PlanReport& report) {
                        {"predicted_bubble", report.timeline.bubble(int(d))}});
   }
   out["devices"] = devices;
-  nlohmann::ordered_json actions = nlohmann::ordered_json::array();
-  for (const TimedAction& a : report.timeline.actions) {
-    actions.push_back({{"device", a.device}, {"stage", a.action.stage}, {"micro_batch", a.action.micro_batch},
-                       {"pass", a.action.pass == Pass::forward ? "forward" : "backward"},
-                       {"start", a.start}, {"end", a.end}});
-  }
-  out["predicted_timeline"] = actions;
+  out["predicted_timeline"] = actions_json(report.timeline.actions);
   return out.dump(2);
 }
 

@@ -10,6 +10,7 @@
 
 #include "host/files.hpp"
 #include "io/event_file.hpp"
+#include "plan/actions_json.hpp"
 #include "runtime/memory_meter.hpp"
 #include "train/evaluation.hpp"
 #include "train/loader.hpp"
@@ -435,13 +436,7 @@ class Run {
 
   void write_timeline(const runtime::StepResult& r) const {
     if (!writer()) return;
-    nlohmann::json actions = nlohmann::json::array();
-    for (const auto& a : r.actions) {
-      actions.push_back({{"device", a.device}, {"stage", a.action.stage}, {"micro_batch", a.action.micro_batch},
-                         {"pass", a.action.pass == Pass::forward ? "forward" : "backward"},
-                         {"start", a.start}, {"end", a.end}});
-    }
-    nlohmann::json out = {{"step_seconds", r.seconds}, {"actions", actions}};
+    nlohmann::ordered_json out = {{"step_seconds", r.seconds}, {"actions", actions_json(r.actions)}};
     write_file_atomic(s_.run_dir / "timeline.json", out.dump(1) + "\n");
   }
 };
