@@ -57,6 +57,12 @@ Routes route(const ModelGraph& graph, const Plan& plan) {
   return r;
 }
 
+TensorMap on_device(const TensorMap& batch, const torch::Device& where) {
+  TensorMap out;
+  for (const auto& [name, tensor] : batch) out[name] = tensor.to(where);
+  return out;
+}
+
 InputShape shape_of(const TensorMap& batch) {
   const auto& images = batch.at("images");
   auto query = batch.find("query");
@@ -154,8 +160,8 @@ struct Executor::Impl {
     const auto& stage = self.plan_.stages[s];
     const torch::Device where = self.device_of(device);
     StageState& st = state(s, mb, device);
-    TensorMap available, mb_batch;
-    for (const auto& [name, tensor] : micro[mb]) mb_batch[name] = tensor.to(where);
+    const TensorMap mb_batch = on_device(micro[mb], where);
+    TensorMap available;
     for (const auto& name : routes.model_inputs[s]) available[name] = mb_batch.at(name);
     for (const auto& [name, producer] : routes.incoming[s]) {
       auto item = mailbox.take({false, name, s, mb, -1, -1});
@@ -220,11 +226,12 @@ struct Executor::Impl {
     InputShape local = whole;
     local.frames = place.frames[place.rank];
     local.first_frame = place.first_frame();
+    TensorMap mine;  // the micro-batch's tensors with frames in dimension 1, this device's frames
+    for (const auto& [name, tensor] : micro[mb]) {
+      const bool frames = tensor.dim() > 1 && tensor.size(1) == whole.frames;
+      mine[name] = (frames ? tensor.narrow(1, local.first_frame, local.frames) : tensor).to(where);
+    }
     TensorMap available, predictions, whole_predictions;  // this device's frames; the first's whole units'
-    auto model_input = [&](const std::string& name, bool all_frames) {
-      const auto& tensor = micro[mb].at(name);
-      return (all_frames ? tensor : tensor.narrow(1, local.first_frame, local.frames)).to(where);
-    };
     auto gathered = [&](const std::string& name) {  // a frame-wise tensor, whole on the first device
       if (!st.sent.count(name)) {
         st.sent[name] = available.at(name);
@@ -239,7 +246,7 @@ struct Executor::Impl {
       TensorMap inputs;
       for (const auto& name : routes.unit_inputs[unit]) {
         if (micro[mb].count(name) && !available.count(name)) {
-          inputs[name] = model_input(name, !frame_wise);
+          inputs[name] = frame_wise ? mine.at(name) : micro[mb].at(name).to(where);
         } else if (frame_wise) {
           inputs[name] = available.at(name);
         } else if (outputs_of_whole.count(name)) {  // on the first device only
@@ -259,17 +266,9 @@ struct Executor::Impl {
         }
       }
     }
-    const std::int64_t S = whole.frames;
-    TensorMap mine;  // the micro-batch's tensors with frames in dimension 1, this device's frames
-    for (const auto& [name, tensor] : micro[mb]) {
-      const bool frames = tensor.dim() > 1 && tensor.size(1) == S;
-      mine[name] = (frames ? tensor.narrow(1, local.first_frame, local.frames) : tensor).to(where);
-    }
     if (!predictions.empty()) st.loss = loss_of(mb, predictions, mine, group);
     if (place.first() && !whole_predictions.empty()) {
-      TensorMap all;
-      for (const auto& [name, tensor] : micro[mb]) all[name] = tensor.to(where);
-      st.whole_loss = loss_of(mb, whole_predictions, all, nullptr);
+      st.whole_loss = loss_of(mb, whole_predictions, on_device(micro[mb], where), nullptr);
     }
     if (keep) {  // the first device keeps all frames' predictions
       for (const auto& [name, tensor] : predictions) {
@@ -506,9 +505,9 @@ void Executor::make_replicas(const std::map<std::string, torch::Tensor>& origina
       }
     }
   }
-  for (auto& [device, replica] : replicas_) {  // what a replica does not run, it need not hold
-    std::set<const void*> kept;
-    for (const Mirror& m : mirrors_) kept.insert(m.copy.unsafeGetTensorImpl());
+  std::set<const void*> kept;  // what a replica does not run, it need not hold
+  for (const Mirror& m : mirrors_) kept.insert(m.copy.unsafeGetTensorImpl());
+  for (auto& [device, replica] : replicas_) {
     for (const auto& [name, tensor] : state_dict(replica->module(), true)) {
       if (!kept.count(tensor.unsafeGetTensorImpl())) torch::Tensor(tensor).set_data(torch::empty({0}, tensor.options()));
     }

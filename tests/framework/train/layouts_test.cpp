@@ -197,7 +197,7 @@ TEST_P(Layouts, ThreeOptimizerStepsGiveTheSingleDeviceParameters) {
 /// The built-in placements that move tensors only, so a step repeats the
 /// single-device run's arithmetic: all but frame-parallel, whose sharded
 /// shapes round differently (FrameShards and FrameParallelTraining).
-std::vector<std::string> builtin_placements() {
+std::vector<std::string> move_only_placements() {
   auto names = testing::builtin_plugins().registry().names(Kind::placement);
   names.erase(std::remove(names.begin(), names.end(), "frame-parallel"), names.end());
   return names;
@@ -205,7 +205,7 @@ std::vector<std::string> builtin_placements() {
 
 std::vector<Layout> every_layout() {
   std::vector<Layout> out;
-  for (const auto& placement : builtin_placements()) {
+  for (const auto& placement : move_only_placements()) {
     for (bool checkpointing : {false, true}) {
       for (int micro_batches : {1, 2}) {
         for (const std::string precision : {"fp32", "bf16"}) out.push_back({placement, checkpointing, micro_batches, precision});
@@ -383,7 +383,7 @@ TEST(FusedAttention, WhatAttentionKeepsIsMeasuredAsPlanned) {
 
 std::vector<Layout> chunked_heads() {
   std::vector<Layout> out;
-  for (const auto& placement : builtin_placements()) {
+  for (const auto& placement : move_only_placements()) {
     for (int micro_batches : {1, 2}) out.push_back({placement, true, micro_batches, "fp32", 1});
   }
   return out;
