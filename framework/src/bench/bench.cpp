@@ -43,7 +43,7 @@ struct Prepared {
 /// The plan, model and a few fixed batches of an experiment.
 Prepared prepare(const Experiment& e, int batches, runtime::RuntimeOptions options = {}) {
   Prepared p;
-  p.plan = plan_experiment(e);
+  p.plan = plan_experiment(e, {}, {true});
   const Options& train = e.config.core("train");
   torch::manual_seed(0);
   auto model = create_model(e);

@@ -158,14 +158,15 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   const bool in_place = continues_in_place(args);
   spdlog::logger& log = *experiment.session.logger;
   create_plugins(experiment);
-  PlanReport plan = plan_experiment(experiment);
+  const Topology topology = make_topology(experiment.config.core("devices"));
+  check_devices_exist(experiment, topology);
+  auto dp = join_world(experiment, topology);
+  PlanReport plan = plan_experiment(experiment, {}, {true, dp.get()});
   if (!plan.fits()) {
     throw InputError("the plan does not fit its devices:\n" + plan_text(plan) +
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
-  check_devices_exist(experiment, plan.topology);
   runtime::check_runnable(plan.graph, plan.plan, plan.topology);
-  auto dp = join_world(experiment, plan.topology);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());

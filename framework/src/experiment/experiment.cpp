@@ -46,18 +46,23 @@ PlanInputs plan_inputs(const Experiment& experiment, const TopologyOverrides& ov
 }
 
 PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry, const PluginContext& context,
-                            const TopologyOverrides& overrides) {
+                            const TopologyOverrides& overrides, const PlanUse& use) {
   auto placement = create_plugin<Placement>(config, "placement", registry, context);
   PlanInputs in = plan_inputs(config, registry, context, overrides);
   profile::ProfileRequest request{&config, &registry, context, in.topology, in.memory};
-  PlanReport report = make_plan(profile::costed_graph(request, in.model, in.shape), placement, in.topology, in.shape,
-                                in.memory);
-  auto timed = profile::timed_for_micro_batches(request, report.graph, report.plan.micro_batches);
-  return timed ? make_plan(std::move(*timed), placement, in.topology, in.shape, in.memory) : report;
+  request.trains = use.trains;
+  request.data_parallel = use.data_parallel;
+  profile::CostedGraph costed = profile::costed_graph(request, in.model, in.shape);
+  PlanReport report = make_plan(costed.graph, placement, in.topology, in.shape, in.memory);
+  if (auto timed = profile::timed_for_micro_batches(request, costed, report.plan.micro_batches)) {
+    report = make_plan(std::move(*timed), placement, in.topology, in.shape, in.memory);
+  }
+  report.costs = costed.text;
+  return report;
 }
 
-PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides) {
-  return plan_from_config(experiment.config, experiment.registry(), experiment.context(), overrides);
+PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides, const PlanUse& use) {
+  return plan_from_config(experiment.config, experiment.registry(), experiment.context(), overrides, use);
 }
 
 }  // namespace vggt_lab

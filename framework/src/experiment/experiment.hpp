@@ -13,6 +13,9 @@
 #include "plan/planning.hpp"
 
 namespace vggt_lab {
+namespace distributed {
+class DataParallel;
+}
 
 /// Options every subcommand takes.
 struct GlobalOptions {
@@ -61,10 +64,20 @@ VGGT_LAB_API PlanInputs plan_inputs(const ResolvedConfig& config, const Registry
                                     const PluginContext& context, const TopologyOverrides& overrides = {});
 VGGT_LAB_API PlanInputs plan_inputs(const Experiment& experiment, const TopologyOverrides& overrides = {});
 
+/// What a command does with its plan. One that trains on this machine's
+/// devices measures unit costs under [costs] source = "auto"; under data
+/// parallelism every rank plans with rank 0's measurements.
+struct PlanUse {
+  bool trains = false;
+  distributed::DataParallel* data_parallel = nullptr;
+};
+
 /// Topology, step shape and memory model from the configuration, unit costs
 /// as [costs] says, placed by its [placement] plugin and predicted.
 VGGT_LAB_API PlanReport plan_from_config(const ResolvedConfig& config, const Registry& registry,
-                                         const PluginContext& context, const TopologyOverrides& overrides = {});
-VGGT_LAB_API PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {});
+                                         const PluginContext& context, const TopologyOverrides& overrides = {},
+                                         const PlanUse& use = {});
+VGGT_LAB_API PlanReport plan_experiment(const Experiment& experiment, const TopologyOverrides& overrides = {},
+                                        const PlanUse& use = {});
 
 }  // namespace vggt_lab

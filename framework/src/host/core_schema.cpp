@@ -57,11 +57,13 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "25GB between GPUs)")
       .with_check(check_memory);
   schemas["costs"]
-      .string("source", "analytic",
+      .string("source", "auto",
               "Unit costs plans use: analytic (the model's estimates, nothing allocated), measured (every unit "
               "profiled on the first logical device at the step shape, cached), calibrated (estimates scaled per "
-              "kind of unit by the profile named in calibration)",
-              {"analytic", "measured", "calibrated"})
+              "kind of unit by the profile named in calibration), auto (measured when `run` or `bench` trains on "
+              "this machine's devices and the largest unit can be profiled on the first, else analytic; `plan` and "
+              "a sweep's predictions use analytic)",
+              {"auto", "analytic", "measured", "calibrated"})
       .string("calibration", "", "Profile JSON (from `vggt-lab profile --out`) that calibrates the estimates")
       .integer("repeat", 5, "Timed runs per unit when profiling, after one warm-up; the fastest counts", 1.0)
       .string("cache", "", "Folder of cached profiles (empty: $XDG_CACHE_HOME or ~/.cache, /vggt-lab/profiles)");

@@ -17,10 +17,6 @@ namespace {
 constexpr double kCpuFlops = 2e10, kGpuFlops = 2e14;
 constexpr double kCpuBandwidth = 1e10, kGpuBandwidth = 2.5e10;
 
-std::int64_t system_memory() {
-  return std::int64_t(sysconf(_SC_PHYS_PAGES)) * std::int64_t(sysconf(_SC_PAGE_SIZE));
-}
-
 std::string physical_of(const std::string& mode, int index, int count) {
   const int gpus = compat::cuda_device_count();
   if (mode == "cpu") return "cpu";
@@ -31,9 +27,7 @@ std::string physical_of(const std::string& mode, int index, int count) {
 
 std::int64_t capacity_of(const std::string& text, const std::string& physical, int sharing) {
   if (text != "auto") return *parse_bytes(text);
-  if (physical == "cpu") return system_memory() / std::max(1, sharing);
-  std::int64_t total = compat::cuda_total_memory(std::stoi(physical.substr(5)));
-  return total > 0 ? total / std::max(1, sharing) : 0;
+  return physical_memory(physical) / std::max(1, sharing);
 }
 
 std::string seconds(double s) {
@@ -59,6 +53,11 @@ std::string unit_list(const std::vector<std::string>& units) {
 }
 
 }  // namespace
+
+std::int64_t physical_memory(const std::string& physical) {
+  if (physical == "cpu") return std::int64_t(sysconf(_SC_PHYS_PAGES)) * std::int64_t(sysconf(_SC_PAGE_SIZE));
+  return std::max<std::int64_t>(0, compat::cuda_total_memory(std::stoi(physical.substr(5))));
+}
 
 bool glob_match(const std::string& pattern, const std::string& name) {
   std::size_t p = 0, n = 0, star = std::string::npos, mark = 0;
@@ -345,6 +344,7 @@ std::string plan_json(const PlanReport& report) {
   out["fits"] = report.fits();
   out["problems"] = report.problems;
   out["predicted_step_seconds"] = report.timeline.makespan;
+  out["costs"] = report.costs;
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();
   for (const Stage& s : report.plan.stages) {
     stages.push_back({{"device", s.device}, {"units", s.units}, {"frame_group", s.frame_group}});
@@ -412,6 +412,7 @@ std::string plan_text(const PlanReport& report) {
       << report.shape.height << "x" << report.shape.width
       << (report.shape.queries ? ", " + std::to_string(report.shape.queries) + " track queries" : "") << "\n"
       << "checkpointing: " << checkpointing_text(report.memory.checkpointing) << "\n"
+      << "unit costs: " << report.costs << "\n"
       << sharing_text(report);
   for (std::size_t d = 0; d < report.topology.devices.size(); ++d) {
     const auto& device = report.topology.devices[d];

@@ -21,6 +21,8 @@ struct TopologyOverrides {
 
 /// Logical devices from [devices]: physical mapping, capacities, speeds.
 VGGT_LAB_API Topology make_topology(const Options& devices, const TopologyOverrides& overrides = {});
+/// Memory of a physical device ("cpu": the machine's; "cuda:i": the GPU's; 0 when unknown).
+VGGT_LAB_API std::int64_t physical_memory(const std::string& physical);
 /// The step shape from [train].
 VGGT_LAB_API InputShape step_shape(const Options& train);
 /// The units [train] checkpointing names ("none", "trunk", "global", "all" or
@@ -36,6 +38,9 @@ VGGT_LAB_API std::string checkpointing_text(const Checkpointing& checkpointing);
 /// frozen, the units whose every parameter is frozen.
 VGGT_LAB_API MemoryModel memory_model(const Options& train, const Model& model);
 
+/// What a plan's costs are when nothing was measured or calibrated.
+inline constexpr const char* kAnalyticCosts = "analytic (the model's estimates)";
+
 struct PlanReport {
   Plan plan;
   ModelGraph graph;
@@ -46,6 +51,7 @@ struct PlanReport {
   Processors processors;              // who shares a processor in the step simulation
   Timeline timeline;                  // predicted step
   std::vector<std::string> problems;  // structural and capacity violations
+  std::string costs = kAnalyticCosts;  // where the unit costs came from
   bool fits() const { return problems.empty(); }
 };
 

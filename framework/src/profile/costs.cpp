@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include "distributed/data_parallel.hpp"
+#include "plan/planning.hpp"
 #include "train/loader.hpp"
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
@@ -89,9 +91,14 @@ std::string profile_key(const ProfileRequest& r) {
          std::to_string(profile_threads(r)) + " torch=" + TORCH_VERSION + " vggt-lab=" + VGGT_LAB_VERSION_STRING;
 }
 
-Profile profile_experiment(const ProfileRequest& r) {
+std::filesystem::path profile_file(const ProfileRequest& r) { return cache_file(cache_dir(r), profile_key(r)); }
+
+namespace {
+
+/// The cached profile, else measured and cached.
+Profile cached_or_measured(const ProfileRequest& r) {
   const std::string key = profile_key(r);
-  const std::filesystem::path file = cache_file(cache_dir(r), key);
+  const std::filesystem::path file = profile_file(r);
   auto& log = r.context.logger ? *r.context.logger : *spdlog::default_logger();
   if (r.use_cache && std::filesystem::exists(file)) {
     try {
@@ -118,13 +125,27 @@ Profile profile_experiment(const ProfileRequest& r) {
   return profile;
 }
 
-ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& model, const InputShape& shape) {
-  ModelGraph graph = model.call([&](Model& m) { return m.graph(shape, r.memory.checkpointing); });
-  const Options& costs = r.config->core("costs");
-  const std::string source = costs.get<std::string>("source");
-  if (source == "measured") return with_measured_costs(std::move(graph), profile_experiment(r));
-  if (source != "calibrated") return graph;
-  const std::string file = costs.get<std::string>("calibration");
+/// Why "auto" cannot measure: the profiler holds every parameter and unit
+/// output, and one unit's activations at the full step, on one device.
+std::optional<std::string> unprofilable(const ProfileRequest& r, const ModelGraph& graph) {
+  const std::string& physical = r.topology.devices.at(0).physical;
+  const std::int64_t available = physical_memory(physical);
+  std::int64_t held = 0;
+  for (const Unit& u : graph.units) held += u.cost.param_bytes;
+  for (const Edge& e : graph.edges) held += e.bytes;
+  const Unit* largest = nullptr;
+  for (const Unit& u : graph.units) {
+    if (!largest || unit_memory(u, r.memory) > unit_memory(*largest, r.memory)) largest = &u;
+  }
+  if (!largest || available <= 0 || held + unit_memory(*largest, r.memory) <= available) return std::nullopt;
+  return "profiling " + largest->name + " at the full step needs about " +
+         format_bytes(held + unit_memory(*largest, r.memory)) + " on " + physical + ", which has " +
+         format_bytes(available);
+}
+
+/// The estimates calibrated by the profile [costs] calibration names.
+ModelGraph calibrated_graph(const ProfileRequest& r, ModelGraph graph) {
+  const std::string file = r.config->core("costs").get<std::string>("calibration");
   if (file.empty()) {
     throw InputError(r.config->file.string() +
                      ": [costs] source = \"calibrated\" needs calibration = \"FILE.json\", a profile written by "
@@ -142,16 +163,48 @@ ModelGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& mode
   return calibrated(std::move(graph), calibrate(profile), r.topology.devices.at(0).physical, r.memory);
 }
 
-std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& r, const ModelGraph& graph,
+}  // namespace
+
+Profile profile_experiment(const ProfileRequest& r) {
+  if (!r.data_parallel) return cached_or_measured(r);
+  // Named by the call, not the key: ranks on unlike hosts may key differently.
+  const std::string name = "profile at batch " + std::to_string(profiled_shape(r).batch);
+  if (r.data_parallel->world().rank != 0) {
+    return profile_from_json(nlohmann::json::parse(r.data_parallel->share(name, "")), "rank 0's profile");
+  }
+  Profile profile = cached_or_measured(r);
+  r.data_parallel->share(name, to_json(profile).dump());
+  return profile;
+}
+
+CostedGraph costed_graph(const ProfileRequest& r, const PluginObject<Model>& model, const InputShape& shape) {
+  CostedGraph out{model.call([&](Model& m) { return m.graph(shape, r.memory.checkpointing); }),
+                  r.config->core("costs").get<std::string>("source"), kAnalyticCosts};
+  if (out.source == "auto") {
+    auto why_not = r.trains ? unprofilable(r, out.graph) : std::nullopt;
+    out.source = r.trains && !why_not ? "measured" : "analytic";
+    if (why_not) out.text += "; not measured: " + *why_not;
+  }
+  if (out.source == "measured") {
+    out.graph = with_measured_costs(std::move(out.graph), profile_experiment(r));
+    out.text = "measured (profile " + profile_file(r).string() + ")";
+  } else if (out.source == "calibrated") {
+    out.graph = calibrated_graph(r, std::move(out.graph));
+    out.text = "calibrated (by " + r.config->core("costs").get<std::string>("calibration") + ")";
+  }
+  return out;
+}
+
+std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& r, const CostedGraph& costed,
                                                   int micro_batches) {
   const std::int64_t batch = step_shape(r.config->core("train")).batch;
   const std::int64_t micro = (batch + micro_batches - 1) / std::max(1, micro_batches);
-  if (micro >= batch || r.config->core("costs").get<std::string>("source") != "measured") return std::nullopt;
+  if (micro >= batch || costed.source != "measured") return std::nullopt;
   ProfileRequest at_micro = r;
   at_micro.batch = micro;
   std::map<std::string, UnitProfile> measured;
   for (UnitProfile& u : profile_experiment(at_micro).units) measured[u.unit] = std::move(u);
-  ModelGraph timed = graph;
+  ModelGraph timed = costed.graph;
   for (Unit& unit : timed.units) {
     auto it = measured.find(unit.name);
     if (it == measured.end()) throw Error("the micro-batch profile has no unit '" + unit.name + "'");

@@ -1,11 +1,16 @@
 #pragma once
 // Where a plan's unit costs come from, as [costs] says: the model's analytic
 // estimates, a profile measured on this machine (cached per configuration),
-// or the estimates calibrated by a profile file.
+// or the estimates calibrated by a profile file; "auto" measures when the
+// command trains on the devices it plans for.
 #include <optional>
 
 #include "host/config.hpp"
 #include "profile/profiler.hpp"
+
+namespace vggt_lab::distributed {
+class DataParallel;
+}
 
 namespace vggt_lab::profile {
 
@@ -17,6 +22,10 @@ struct ProfileRequest {
   MemoryModel memory;
   bool use_cache = true;
   std::int64_t batch = 0;  // profile at this batch size (0: the step's)
+  bool trains = false;     // the command trains on the planned devices: source "auto" measures
+  /// Under data parallelism every rank plans with rank 0's profile, so all
+  /// ranks run one plan; null in one process.
+  distributed::DataParallel* data_parallel = nullptr;
 };
 
 /// The text a cached profile is keyed by: model plugin and options, step
@@ -27,9 +36,20 @@ VGGT_LAB_API std::string profile_key(const ProfileRequest& request);
 /// from the cache when present and its key matches, written there otherwise.
 VGGT_LAB_API Profile profile_experiment(const ProfileRequest& request);
 
-/// The graph plan_from_config places, with costs from [costs] source.
-VGGT_LAB_API ModelGraph costed_graph(const ProfileRequest& request, const PluginObject<Model>& model,
-                                     const InputShape& shape);
+/// The cache file of the request's profile.
+VGGT_LAB_API std::filesystem::path profile_file(const ProfileRequest& request);
+
+struct CostedGraph {
+  ModelGraph graph;
+  std::string source;  // analytic, measured or calibrated ("auto" resolved)
+  std::string text;    // what the plan and the report say the costs came from
+};
+
+/// The graph plan_from_config places, with costs from [costs] source. "auto"
+/// is measured when the request trains and the largest unit can be profiled
+/// on the first logical device's physical device, else analytic.
+VGGT_LAB_API CostedGraph costed_graph(const ProfileRequest& request, const PluginObject<Model>& model,
+                                      const InputShape& shape);
 
 /// With measured costs, `graph` with its unit times as a plan that splits the
 /// step into `micro_batches` runs them: measured at the micro-batch's size,
@@ -37,7 +57,7 @@ VGGT_LAB_API ModelGraph costed_graph(const ProfileRequest& request, const Plugin
 /// where memory traffic grows faster than the work. Nothing when the times
 /// stay as they are (other cost sources, or no smaller micro-batch), so
 /// callers re-plan only when they changed.
-VGGT_LAB_API std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& request, const ModelGraph& graph,
-                                                               int micro_batches);
+VGGT_LAB_API std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& request,
+                                                               const CostedGraph& costed, int micro_batches);
 
 }  // namespace vggt_lab::profile

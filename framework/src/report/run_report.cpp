@@ -140,7 +140,9 @@ std::string markdown(const std::string& experiment, const std::string& descripti
   out << "# " << experiment << "\n\n" << (description.empty() ? "" : description + "\n\n");
   out << "Plan: **" << plan.value("strategy", "?") << "**, " << plan.value("schedule", "?") << " schedule, "
       << plan.value("micro_batches", 1) << " micro-batch(es); predicted step "
-      << plan.value("predicted_step_seconds", 0.0) << " s.\n\n";
+      << plan.value("predicted_step_seconds", 0.0) << " s.";
+  if (plan.contains("costs")) out << " Unit costs: " << plan["costs"].get<std::string>() << ".";
+  out << "\n\n";
   if (!s.stopped.empty()) out << "**Stopped early.** " << s.stopped << "\n\n";
   out << "| | value |\n|---|---|\n";
   out << "| steps | " << s.steps << " (" << s.skipped << " skipped) |\n";

@@ -87,13 +87,13 @@ std::optional<SplitResult> search_splits(const ResolvedConfig& config, const Plu
   const PluginContext context = host.context(config.file.parent_path());
   PlanInputs in = plan_inputs(config, host.registry(), context);
   profile::ProfileRequest request{&config, &host.registry(), context, in.topology, in.memory};
-  Problem p{config, host, *name, context, in.topology, in.memory, in.shape,
-            profile::costed_graph(request, in.model, in.shape), options.objective};
+  profile::CostedGraph costed = profile::costed_graph(request, in.model, in.shape);
+  Problem p{config, host, *name, context, in.topology, in.memory, in.shape, costed.graph, options.objective};
 
   const auto given = config.plugin_options("placement").get<std::vector<std::int64_t>>("splits");
   auto own = plan_with(p, given);
   if (own) {
-    if (auto timed = profile::timed_for_micro_batches(request, p.graph, own->plan.micro_batches)) {
+    if (auto timed = profile::timed_for_micro_batches(request, costed, own->plan.micro_batches)) {
       p.graph = std::move(*timed);
       own = plan_with(p, given);
     }

@@ -65,6 +65,34 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
 }
 
+// `run` predicts from unit costs measured on this machine unless told
+// otherwise, and says so; the main job's every device then peaks within 5 %
+// of its prediction. `plan`, which imagines its devices, keeps the estimates.
+TEST(Cli, RunPredictsFromMeasuredCostsByDefaultAndPlanFromEstimates) {
+  TempDir dir;
+  auto out = dir.path() / "run";
+  auto result = run_command(quick_run("balanced.toml", out, 4));
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto plan = nlohmann::json::parse(testing::read_text(out / "plan.json"));
+  const std::string costs = plan["costs"];
+  ASSERT_THAT(costs, ::testing::StartsWith("measured (profile "));
+  EXPECT_TRUE(std::filesystem::exists(costs.substr(18, costs.size() - 19))) << costs;
+  EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("Unit costs: " + costs + "."));
+  std::vector<double> peak(plan["devices"].size(), 0.0);
+  std::istringstream metrics(testing::read_text(out / "metrics.jsonl"));
+  for (std::string text; std::getline(metrics, text);) {
+    auto line = nlohmann::json::parse(text);
+    if (!line.contains("devices")) continue;
+    for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], line["devices"][d]["peak_bytes"].get<double>());
+  }
+  for (std::size_t d = 0; d < peak.size(); ++d) {
+    EXPECT_NEAR(plan["devices"][d]["predicted_peak_bytes"].get<double>() / peak[d], 1.0, 0.05) << "device " << d;
+  }
+  auto planned = run_command(exe() + " plan " + std::string(SOURCE_ROOT) + "/experiments/balanced.toml");
+  ASSERT_EQ(planned.status, 0) << planned.output;
+  EXPECT_THAT(planned.output, HasSubstr("unit costs: analytic (the model's estimates)\n"));
+}
+
 // The event file TensorBoard reads holds the numbers of metrics.jsonl: every
 // record's checksums hold, and each step's scalars equal its line's values.
 TEST(Cli, RunWritesTensorBoardScalarsEqualToTheMetrics) {

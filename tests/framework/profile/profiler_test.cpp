@@ -5,6 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+
+#include <thread>
+
+#include "distributed/data_parallel.hpp"
+#include "experiment/experiment.hpp"
 #include "profile/costs.hpp"
 #include "runtime/memory_meter.hpp"
 #include "support/support.hpp"
@@ -31,9 +37,9 @@ class ProfilerTest : public ::testing::Test {
     return resolve_config(raw, vggt_lab::testing::builtin_plugins().registry());
   }
 
-  PlanReport plan(const ResolvedConfig& c) const {
+  PlanReport plan(const ResolvedConfig& c, const PlanUse& use = {}) const {
     return plan_from_config(c, vggt_lab::testing::builtin_plugins().registry(),
-                            vggt_lab::testing::builtin_plugins().context(dir.path()));
+                            vggt_lab::testing::builtin_plugins().context(dir.path()), {}, use);
   }
 
   ProfileRequest request(const ResolvedConfig& c) const {
@@ -42,9 +48,10 @@ class ProfilerTest : public ::testing::Test {
             p.topology, p.memory};
   }
 
-  std::size_t cached_files() const {
+  std::size_t cached_files(const std::string& cache = "cache") const {
     std::size_t n = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "cache")) n += entry.is_regular_file();
+    if (!std::filesystem::exists(dir.path() / cache)) return n;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / cache)) n += entry.is_regular_file();
     return n;
   }
 };
@@ -107,6 +114,75 @@ TEST_F(ProfilerTest, MicroBatchedPlansAreTimedAtTheMicroBatchSize) {
     EXPECT_DOUBLE_EQ(p.graph.units[i].cost.backward_seconds, 2 * micro.units[i].backward_seconds);
   }
   EXPECT_EQ(cached_files(), 2u);
+}
+
+// [costs] source = "auto" (the default): a command that trains measures, and
+// says so with the profile's file; one that only plans takes the estimates.
+TEST_F(ProfilerTest, AutoMeasuresWhenTheCommandTrains) {
+  ResolvedConfig c = config({"placement.plugin=balanced-memory", "devices.count=2"});
+  PlanReport planned = plan(c);
+  EXPECT_EQ(planned.costs, kAnalyticCosts);
+  EXPECT_EQ(cached_files(), 0u);
+  PlanReport trained = plan(c, {true});
+  EXPECT_EQ(trained.costs, "measured (profile " + profile_file(request(c)).string() + ")");
+  EXPECT_TRUE(std::filesystem::exists(profile_file(request(c))));
+  PlanReport measured = plan(config({"placement.plugin=balanced-memory", "devices.count=2", "costs.source=measured"}));
+  for (std::size_t d = 0; d < measured.predicted.size(); ++d) {
+    EXPECT_EQ(trained.predicted[d].total(), measured.predicted[d].total()) << "device " << d;
+    EXPECT_NE(trained.predicted[d].total(), planned.predicted[d].total()) << "device " << d;
+  }
+}
+
+// Where the profiler could not hold the largest unit at the full step on the
+// first device, "auto" plans with the estimates and says why, allocating nothing.
+TEST_F(ProfilerTest, AutoKeepsTheEstimatesWhenTheProfileCannotFit) {
+  ResolvedConfig c = config({"model.preset=1b", "train.frames=2000", "train.batch_size=1", "train.image_height=518",
+                             "train.image_width=518"});
+  PlanReport p = plan(c, {true});
+  EXPECT_THAT(p.costs, HasSubstr(std::string(kAnalyticCosts) + "; not measured: profiling "));
+  EXPECT_THAT(p.costs, HasSubstr(" at the full step needs about "));
+  EXPECT_EQ(cached_files(), 0u);
+}
+
+// Under data parallelism rank 0 measures and every rank plans with its
+// profile: rank 1, with a cache of its own, measures nothing and gets the
+// same plan to the byte and the second.
+TEST_F(ProfilerTest, EveryRankPlansWithRankZerosProfile) {
+  constexpr int kRanks = 2;
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  std::vector<PlanReport> plans(kRanks);
+  std::vector<std::string> errors(kRanks);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < kRanks; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        distributed::World world;
+        world.rank = rank;
+        world.size = world.local_size = kRanks;
+        distributed::Settings settings;
+        settings.timeout_s = 60;
+        distributed::DataParallel dp(world, settings, store);
+        ResolvedConfig c = config({"placement.plugin=pipeline", "devices.count=2", "placement.balance=time",
+                                   "placement.micro_batches=2", "costs.cache=" + (dir.path() / ("cache" + std::to_string(rank))).string()});
+        plans[rank] = plan(c, {true, &dp});
+      } catch (const std::exception& e) {
+        errors[rank] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) ASSERT_EQ(e, "");
+  EXPECT_EQ(cached_files("cache0"), 2u);  // the step's profile and the micro-batch's
+  EXPECT_EQ(cached_files("cache1"), 0u);
+  auto without_costs = [](const PlanReport& p) {
+    auto j = nlohmann::json::parse(plan_json(p));
+    j.erase("costs");  // names each rank's own cache
+    return j;
+  };
+  EXPECT_EQ(without_costs(plans[1]), without_costs(plans[0]));
+  for (std::size_t i = 0; i < plans[0].graph.units.size(); ++i) {
+    EXPECT_EQ(plans[1].graph.units[i].cost.forward_seconds, plans[0].graph.units[i].cost.forward_seconds);
+  }
 }
 
 TEST_F(ProfilerTest, CalibrationCarriesTheMeasurementToOtherShapes) {
