@@ -8,6 +8,7 @@
 // the units before it still hold activations and those after it hold
 // gradients instead.
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,6 +45,14 @@ VGGT_LAB_API std::int64_t unit_memory(const Unit& unit, const MemoryModel& model
 /// counted on the actions the plan runs (action_queues): m for gpipe,
 /// min(p - depth, m) for 1f1b, 1 for sequential.
 VGGT_LAB_API std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int>& depths);
+
+/// The logical device whose optimizer steps each trainable unit: its stage's
+/// device; in a frame group, the whole units stay on the stage's device and
+/// the frame-wise ones, largest first, go to the group's device with the
+/// fewest parameter bytes to step so far (the optimizer state sharded over
+/// the group, as ZeRO stage 1). Frozen units are left out.
+VGGT_LAB_API std::map<std::string, int> optimizer_devices(const ModelGraph& graph, const Plan& plan,
+                                                          const std::set<std::string>& frozen_units);
 
 /// Per logical device (indexed like topology.devices).
 VGGT_LAB_API std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph,

@@ -91,7 +91,7 @@ PluginObject<Optimizer> default_adamw(const Experiment& e) {
 std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e, Prepared& p, int steps) {
   auto optimizer = default_adamw(e);
   std::vector<std::pair<int, std::unique_ptr<OptimizerState>>> states;
-  for (auto& [device, params] : train::parameters_by_device(*p.instance, p.plan.plan)) {
+  for (auto& [device, params] : p.executor->optimizer_shards(train::parameters_by_device(*p.instance, p.plan.plan))) {
     runtime::ScopedDevice attribution(device);
     states.emplace_back(device, optimizer.object->create(params));
   }
@@ -100,10 +100,12 @@ std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e,
   for (int s = 0; s <= steps; ++s) {
     runtime::clear_gradients(p.instance->module().parameters());
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
+    p.executor->lend_gradients();
     for (auto& [device, state] : states) {
       runtime::ScopedDevice attribution(device);
       state->step(1e-5);
     }
+    p.executor->take_stepped_parameters();
     if (s == 0) continue;
     seconds += r.seconds;
     for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], r.devices[d].peak_bytes);

@@ -131,6 +131,36 @@ Held held_on_device(const Unit& unit, const MemoryModel& model, double share, do
 
 }  // namespace
 
+std::map<std::string, int> optimizer_devices(const ModelGraph& graph, const Plan& plan,
+                                             const std::set<std::string>& frozen_units) {
+  std::map<std::string, int> out;
+  for (const Stage& stage : plan.stages) {
+    std::map<int, std::int64_t> load{{stage.device, 0}};  // parameter bytes each device steps
+    for (int device : stage.frame_group) load[device] = 0;
+    std::vector<const Unit*> spread;
+    for (const std::string& name : stage.units) {
+      const int index = graph.index_of(name);
+      if (index < 0 || frozen_units.count(name)) continue;
+      const Unit& unit = graph.units[index];
+      if (stage.frame_group.empty() || unit.split == FrameSplit::whole) {
+        out[name] = stage.device;
+        load[stage.device] += unit.cost.param_bytes;
+      } else {
+        spread.push_back(&unit);
+      }
+    }
+    std::stable_sort(spread.begin(), spread.end(),
+                     [](const Unit* a, const Unit* b) { return a->cost.param_bytes > b->cost.param_bytes; });
+    for (const Unit* unit : spread) {
+      auto least = std::min_element(load.begin(), load.end(),
+                                    [](const auto& a, const auto& b) { return a.second < b.second; });
+      out[unit->name] = least->first;
+      least->second += unit->cost.param_bytes;
+    }
+  }
+  return out;
+}
+
 std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topology& topology,
                                            const Plan& plan, const MemoryModel& model) {
   std::vector<DeviceMemory> memory(topology.devices.size());
@@ -148,14 +178,16 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
         if (!on_topology(shard.device)) continue;
         DeviceMemory& d = memory[shard.device];
         d.parameters += unit.cost.param_bytes;
-        // The optimizer steps the stage's first device; its group's copies only compute.
-        if (!model.frozen_units.count(name) && shard.device == plan.stages[s].device) {
-          d.optimizer += std::llround(double(unit.cost.param_bytes) * model.optimizer_state_factor);
-        }
         const double share = double(shard.count) / frames;
         const double gathered = unit.split == FrameSplit::global ? 1.0 - share : 0.0;
         order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s)));
       }
+    }
+  }
+  for (const auto& [name, device] : optimizer_devices(graph, plan, model.frozen_units)) {
+    if (on_topology(device)) {
+      memory[device].optimizer +=
+          std::llround(double(graph.units[graph.index_of(name)].cost.param_bytes) * model.optimizer_state_factor);
     }
   }
   for (std::size_t d = 0; d < memory.size(); ++d) at_peak(order[d], memory[d]);

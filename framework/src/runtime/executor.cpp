@@ -10,6 +10,7 @@
 #include "runtime/memory_meter.hpp"
 #include "vggt_lab/compat.hpp"
 #include "vggt_lab/error.hpp"
+#include "vggt_lab/memory.hpp"
 #include "vggt_lab/state_dict.hpp"
 
 namespace vggt_lab::runtime {
@@ -155,6 +156,128 @@ struct Executor::Impl {
     return received;
   }
 
+  // Between stages a tensor travels in pieces of frames (dimension 1): each
+  // device of the producing stage holds some frames of it, each device of the
+  // consuming stage needs some, and every overlap is one message. A stage
+  // that does not shard holds and needs all frames, sent whole.
+
+  /// Frames [first, first + count) of a tensor on a device.
+  struct Span {
+    int device = 0;
+    std::int64_t first = 0, count = 0;
+    bool operator==(const Span& o) const { return first == o.first && count == o.count; }
+  };
+
+  /// The frames each device of stage s works on in micro-batch mb, in frame order.
+  std::vector<Span> shards(int s, int mb) const {
+    const Stage& stage = self.plan_.stages[s];
+    const std::int64_t frames = micro[mb].at("images").size(1);
+    if (stage.frame_group.empty()) return {{stage.device, 0, frames}};
+    const std::vector<int> devices = stage_devices(stage);
+    const auto counts = frame_shards(frames, int(devices.size()));
+    std::vector<Span> out;
+    std::int64_t first = 0;
+    for (std::size_t k = 0; k < devices.size(); ++k) {
+      if (counts[k] > 0) out.push_back({devices[k], first, counts[k]});
+      first += counts[k];
+    }
+    return out;
+  }
+
+  /// The frames of `name` each device of stage s needs: its own for frame-wise
+  /// units, all on the first device for whole units.
+  std::vector<Span> takers(int s, int mb, const std::string& name) const {
+    bool whole = false, frame_wise = false;
+    for (const auto& unit : self.plan_.stages[s].units) {
+      auto in = routes.unit_inputs.find(unit);
+      if (in == routes.unit_inputs.end() || std::count(in->second.begin(), in->second.end(), name) == 0) continue;
+      (split_of(unit) == FrameSplit::whole ? whole : frame_wise) = true;
+    }
+    std::vector<Span> out = shards(s, mb);
+    if (out.size() == 1) return out;
+    const std::int64_t frames = micro[mb].at("images").size(1);
+    if (!frame_wise) out.resize(1);
+    if (whole) out[0] = {out[0].device, 0, frames};
+    return out;
+  }
+
+  static std::optional<Span> overlap(const Span& a, const Span& b) {
+    const std::int64_t first = std::max(a.first, b.first), end = std::min(a.first + a.count, b.first + b.count);
+    if (end <= first) return std::nullopt;
+    return Span{a.device, first, end - first};
+  }
+
+  /// The part `frames` of `tensor`, which holds `held`.
+  static torch::Tensor piece(const torch::Tensor& tensor, const Span& held, const Span& frames) {
+    return held == frames || !tensor.defined() ? tensor : tensor.narrow(1, frames.first - held.first, frames.count);
+  }
+
+  static std::optional<Span> span_of(const std::vector<Span>& spans, int device) {
+    for (const Span& span : spans) {
+      if (span.device == device) return span;
+    }
+    return std::nullopt;
+  }
+
+  static Mailbox::Key edge_key(bool gradient, const std::string& name, int consumer, int mb, int from, int to) {
+    return {gradient, "edge." + name, consumer, mb, from, to};
+  }
+
+  /// Stage s's output `name` (this device's `held` frames) to every device of its consumers that needs some.
+  void send_output(int s, int mb, int device, const std::string& name, const std::vector<int>& consumers,
+                   const torch::Tensor& tensor, const Span& held) {
+    for (int c : consumers) {
+      for (const Span& need : takers(c, mb, name)) {
+        if (auto frames = overlap(held, need)) {
+          mailbox.put(edge_key(false, name, c, mb, device, need.device), {piece(tensor, held, *frames), device});
+        }
+      }
+    }
+  }
+
+  /// The frames `need` of `name` from the devices of stage `producer` that hold them.
+  torch::Tensor receive_input(int s, int mb, int device, const std::string& name, int producer, const Span& need) {
+    std::vector<torch::Tensor> pieces;
+    for (const Span& held : shards(producer, mb)) {
+      if (!overlap(held, need)) continue;
+      auto item = mailbox.take(edge_key(false, name, s, mb, held.device, device));
+      pieces.push_back(deliver(item.tensor, item.from, device));
+    }
+    return pieces.size() == 1 ? pieces[0] : torch::cat(pieces, 1);
+  }
+
+  /// The gradient of an input (`need` frames) back to the devices that sent its pieces.
+  void send_gradient(int s, int mb, int device, const std::string& name, int producer, const torch::Tensor& grad,
+                     const Span& need) {
+    for (const Span& held : shards(producer, mb)) {
+      if (auto frames = overlap(need, held)) {
+        mailbox.put(edge_key(true, name, s, mb, held.device, device), {piece(grad, need, *frames), device});
+      }
+    }
+  }
+
+  /// The gradient of this device's `held` frames of output `name`, summed over its consumers.
+  torch::Tensor receive_gradient(int mb, int device, const std::string& name, const std::vector<int>& consumers,
+                                 const torch::Tensor& output, const Span& held) {
+    torch::Tensor sum;
+    for (int c : consumers) {
+      for (const Span& need : takers(c, mb, name)) {
+        auto frames = overlap(held, need);
+        if (!frames) continue;
+        auto item = mailbox.take(edge_key(true, name, c, mb, device, need.device));
+        if (!item.tensor.defined()) continue;
+        auto g = deliver(item.tensor, item.from, device);
+        if (*frames == held) {
+          sum = sum.defined() ? sum + g : g;
+        } else {
+          if (!sum.defined()) sum = torch::zeros_like(output);
+          sum.narrow(1, frames->first - held.first, frames->count).add_(g);
+        }
+      }
+    }
+    return sum;
+  }
+
   void forward(int s, int mb, int device) {
     if (!self.plan_.stages[s].frame_group.empty()) return forward_sharded(s, mb, device);
     const auto& stage = self.plan_.stages[s];
@@ -163,9 +286,9 @@ struct Executor::Impl {
     const TensorMap mb_batch = on_device(micro[mb], where);
     TensorMap available;
     for (const auto& name : routes.model_inputs[s]) available[name] = mb_batch.at(name);
+    const Span all = shards(s, mb).front();
     for (const auto& [name, producer] : routes.incoming[s]) {
-      auto item = mailbox.take({false, name, s, mb, -1, -1});
-      auto tensor = deliver(item.tensor, item.from, device).detach();
+      auto tensor = receive_input(s, mb, device, name, producer, all).detach();
       if (training && tensor.is_floating_point()) tensor.requires_grad_(true);
       available[name] = st.leaves[name] = tensor;
     }
@@ -181,7 +304,7 @@ struct Executor::Impl {
     }
     for (const auto& [name, consumers] : routes.outgoing[s]) {
       st.outputs[name] = available.at(name);
-      for (int c : consumers) mailbox.put({false, name, c, mb, -1, -1}, {available.at(name), device});
+      send_output(s, mb, device, name, consumers, available.at(name), all);
     }
     if (!predictions.empty()) {
       keep_predictions(s, mb, predictions);
@@ -232,6 +355,17 @@ struct Executor::Impl {
       mine[name] = (frames ? tensor.narrow(1, local.first_frame, local.frames) : tensor).to(where);
     }
     TensorMap available, predictions, whole_predictions;  // this device's frames; the first's whole units'
+    TensorMap whole_inputs;  // inputs from other stages with all frames, on the first device
+    const Span held{device, local.first_frame, local.frames};
+    for (const auto& [name, producer] : routes.incoming[s]) {
+      auto need = span_of(takers(s, mb, name), device);
+      if (!need) continue;
+      auto leaf = receive_input(s, mb, device, name, producer, *need).detach();
+      if (training && leaf.is_floating_point()) leaf.requires_grad_(true);
+      st.leaves[name] = leaf;
+      if (need->count == whole.frames) whole_inputs[name] = leaf;
+      available[name] = piece(leaf, *need, held);
+    }
     auto gathered = [&](const std::string& name) {  // a frame-wise tensor, whole on the first device
       if (!st.sent.count(name)) {
         st.sent[name] = available.at(name);
@@ -249,7 +383,9 @@ struct Executor::Impl {
           inputs[name] = frame_wise ? mine.at(name) : micro[mb].at(name).to(where);
         } else if (frame_wise) {
           inputs[name] = available.at(name);
-        } else if (outputs_of_whole.count(name)) {  // on the first device only
+        } else if (whole_inputs.count(name)) {  // on the first device only
+          inputs[name] = whole_inputs.at(name);
+        } else if (outputs_of_whole.count(name)) {
           inputs[name] = outputs_of_whole.at(name);
         } else if (available.count(name)) {
           inputs[name] = gathered(name);
@@ -265,6 +401,10 @@ struct Executor::Impl {
           (frame_wise ? predictions : whole_predictions)[name] = tensor;
         }
       }
+    }
+    for (const auto& [name, consumers] : routes.outgoing[s]) {
+      st.outputs[name] = available.at(name);
+      send_output(s, mb, device, name, consumers, available.at(name), held);
     }
     if (!predictions.empty()) st.loss = loss_of(mb, predictions, mine, group);
     if (place.first() && !whole_predictions.empty()) {
@@ -311,30 +451,35 @@ struct Executor::Impl {
       st = std::move(states[{s, mb, device}]);
       states.erase({s, mb, device});
     }
-    if (!self.plan_.stages[s].frame_group.empty()) return backward_sharded(st);
+    if (!self.plan_.stages[s].frame_group.empty()) return backward_sharded(s, mb, device, st);
     std::vector<torch::Tensor> roots, grads;
     if (st.loss.defined() && st.loss.requires_grad()) {
       roots.push_back(st.loss);
       grads.push_back(torch::ones_like(st.loss));
     }
+    const Span all = shards(s, mb).front();
+    add_output_gradients(s, mb, device, st, all, roots, grads);
+    if (!roots.empty()) torch::autograd::backward(roots, grads);
+    send_input_gradients(s, mb, device, st);
+  }
+
+  /// Roots for backward: each output that has a gradient from its consumers.
+  void add_output_gradients(int s, int mb, int device, const StageState& st, const Span& held,
+                            std::vector<torch::Tensor>& roots, std::vector<torch::Tensor>& grads) {
     for (const auto& [name, consumers] : routes.outgoing[s]) {
-      torch::Tensor sum;
-      for (int c : consumers) {
-        auto item = mailbox.take({true, name, c, mb, -1, -1});
-        if (!item.tensor.defined()) continue;
-        auto g = deliver(item.tensor, item.from, device);
-        sum = sum.defined() ? sum + g : g;
-      }
       const auto& out = st.outputs.at(name);
+      auto sum = receive_gradient(mb, device, name, consumers, out, held);
       if (sum.defined() && out.requires_grad()) {
         roots.push_back(out);
         grads.push_back(sum);
       }
     }
-    if (!roots.empty()) torch::autograd::backward(roots, grads);
+  }
+
+  void send_input_gradients(int s, int mb, int device, const StageState& st) {
     for (const auto& [name, producer] : routes.incoming[s]) {
-      auto leaf = st.leaves.at(name);
-      mailbox.put({true, name, s, mb, -1, -1}, {leaf.grad(), device});
+      auto need = span_of(takers(s, mb, name), device);
+      if (need) send_gradient(s, mb, device, name, producer, st.leaves.at(name).grad(), *need);
     }
   }
 
@@ -342,7 +487,7 @@ struct Executor::Impl {
   /// inputs and sends each device its part of their gradients; then every
   /// device runs backward from its part of the loss and of those inputs, its
   /// global units exchanging gradients.
-  static void backward_sharded(StageState& st) {
+  void backward_sharded(int s, int mb, int device, StageState& st) {
     if (!st.group) return;
     GroupMember& group = *st.group;
     if (st.whole_loss.defined() && st.whole_loss.requires_grad()) {
@@ -361,7 +506,9 @@ struct Executor::Impl {
         grads.push_back(g);
       }
     }
+    add_output_gradients(s, mb, device, st, *span_of(shards(s, mb), device), roots, grads);
     if (!roots.empty()) torch::autograd::backward(roots, grads);
+    send_input_gradients(s, mb, device, st);
   }
 
   void count(int from, int to, const torch::Tensor& tensor) {
@@ -442,16 +589,14 @@ void check_runnable(const ModelGraph& graph, const Plan& plan, const Topology& t
     auto from = stage_of.find(e.from);
     if (from == stage_of.end()) continue;  // a model input
     const int to = stage_of.at(e.to);
-    const bool sharded = !plan.stages[from->second].frame_group.empty() || !plan.stages[to].frame_group.empty();
-    if (!sharded) continue;
+    if (plan.stages[from->second].frame_group.empty() || split(e.from) != FrameSplit::whole) continue;
     if (from->second != to) {
-      throw InputError("'" + e.tensor + "' goes from stage " + std::to_string(from->second) + " to stage " +
-                       std::to_string(to) + " of the " + plan.strategy + " plan, and one of them shards frames: " +
-                       "the runtime trains a frame-sharded stage only when it holds every unit it exchanges "
-                       "tensors with (as frame-parallel does); `vggt-lab plan` predicts the others. Train with "
-                       "[placement] plugin = \"frame-parallel\" or an unsharded layout");
+      throw InputError("unit '" + e.from + "' computes '" + e.tensor + "' from all frames in frame-sharded stage " +
+                       std::to_string(from->second) + " of the " + plan.strategy + " plan, and stage " +
+                       std::to_string(to) + " reads it: the runtime sends a sharded stage's tensors by frames. "
+                       "Place '" + e.from + "' in a stage that does not shard frames");
     }
-    if (split(e.from) == FrameSplit::whole && split(e.to) != FrameSplit::whole) {
+    if (split(e.to) != FrameSplit::whole) {
       throw InputError("unit '" + e.to + "' works frame by frame on '" + e.tensor + "', which unit '" + e.from +
                        "' computes from all frames, in frame-sharded stage " + std::to_string(to) +
                        ": the runtime runs whole units on the group's first device only. Place '" + e.to +
@@ -485,6 +630,7 @@ Executor::Executor(std::shared_ptr<ModelInstance> model, ModelGraph graph, Plan 
 
 void Executor::make_replicas(const std::map<std::string, torch::Tensor>& originals) {
   torch::NoGradGuard no_grad;
+  const std::map<std::string, int> owners = optimizer_devices(graph_, plan_, frozen_units());
   for (const Stage& stage : plan_.stages) {
     for (int device : stage.frame_group) {
       auto& replica = replicas_[device];
@@ -497,10 +643,13 @@ void Executor::make_replicas(const std::map<std::string, torch::Tensor>& origina
       ScopedDevice attribution(device);
       for (const auto& unit : stage.units) {
         if (graph_.units[graph_.index_of(unit)].split == FrameSplit::whole) continue;
+        auto owner = owners.find(unit);
         for (const auto& name : model_->unit_tensors(unit)) {
+          const torch::Tensor& original = originals.at(name);
           auto copy = copies.at(name);
-          copy.set_data(originals.at(name).to(device_of(device), /*non_blocking=*/false, /*copy=*/true));
-          mirrors_.push_back({originals.at(name), copy, device, stage.device});
+          copy.set_data(original.to(device_of(device), /*non_blocking=*/false, /*copy=*/true));
+          const bool steps = owner != owners.end() && owner->second == device && original.requires_grad();
+          mirrors_.push_back({original, copy, device, stage.device, steps});
         }
       }
     }
@@ -511,6 +660,61 @@ void Executor::make_replicas(const std::map<std::string, torch::Tensor>& origina
     for (const auto& [name, tensor] : state_dict(replica->module(), true)) {
       if (!kept.count(tensor.unsafeGetTensorImpl())) torch::Tensor(tensor).set_data(torch::empty({0}, tensor.options()));
     }
+  }
+}
+
+/// Units none of whose parameters train, as the plan's memory model has them.
+std::set<std::string> Executor::frozen_units() const {
+  auto params = model_->module().named_parameters();
+  std::set<std::string> out;
+  for (const Unit& unit : graph_.units) {
+    const auto names = model_->unit_tensors(unit.name);
+    if (std::none_of(names.begin(), names.end(), [&](const std::string& name) {
+          auto* p = params.find(name);
+          return p && p->requires_grad();
+        })) {
+      out.insert(unit.name);
+    }
+  }
+  return out;
+}
+
+std::map<int, std::vector<NamedParameter>> Executor::optimizer_shards(
+    const std::map<int, std::vector<NamedParameter>>& by_stage_device) const {
+  std::map<const void*, const Mirror*> stepped;
+  for (const Mirror& m : mirrors_) {
+    if (m.steps) stepped[m.original.unsafeGetTensorImpl()] = &m;
+  }
+  std::map<int, std::vector<NamedParameter>> out;
+  for (const auto& [device, params] : by_stage_device) {
+    for (const NamedParameter& p : params) {
+      auto m = stepped.find(p.tensor.unsafeGetTensorImpl());
+      if (m == stepped.end()) {
+        out[device].push_back(p);
+      } else {
+        out[m->second->device].push_back({p.name, m->second->copy});
+      }
+    }
+  }
+  return out;
+}
+
+void Executor::lend_gradients() {
+  torch::NoGradGuard no_grad;
+  for (const Mirror& m : mirrors_) {
+    if (!m.steps || !m.original.grad().defined()) continue;
+    ScopedDevice attribution(m.device);
+    torch::Tensor(m.copy).mutable_grad() = transport_->receive(m.original.grad(), m.home, m.device);
+  }
+}
+
+void Executor::take_stepped_parameters() {
+  torch::NoGradGuard no_grad;
+  for (const Mirror& m : mirrors_) {
+    if (!m.steps) continue;
+    ScopedDevice attribution(m.home);
+    torch::Tensor(m.original).copy_(transport_->receive(m.copy, m.device, m.home));
+    torch::Tensor(m.copy).mutable_grad() = torch::Tensor();
   }
 }
 

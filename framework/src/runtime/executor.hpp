@@ -9,10 +9,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "vggt_lab/model.hpp"
+#include "vggt_lab/optim.hpp"
 #include "vggt_lab/plan.hpp"
 #include "vggt_lab/schedule.hpp"
 
@@ -87,9 +89,9 @@ class VGGT_LAB_API WorkerShare {
 };
 
 /// Throws InputError for a plan this runtime cannot run: a frame-sharded
-/// stage that exchanges tensors with another stage, whose whole unit feeds a
-/// frame-wise one, or with two devices on one GPU (whose one backward thread
-/// the group's exchanges would block); the message names what and where.
+/// stage whose whole unit feeds a frame-wise one or another stage, or with
+/// two devices on one GPU (whose one backward thread the group's exchanges
+/// would block); the message names what and where.
 VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan, const Topology& topology);
 
 /// A frame-sharded stage runs on every device of its group: frame-wise
@@ -98,7 +100,10 @@ VGGT_LAB_API void check_runnable(const ModelGraph& graph, const Plan& plan, cons
 /// their loss, whole units and their loss on the first device on inputs
 /// gathered there. Each step copies the first device's parameters to the
 /// copies first and adds the copies' gradients to its gradients last, so
-/// optimizers and gradient policies see one model with the true gradients.
+/// gradient policies see one model with the true gradients; each device's
+/// optimizer then steps its share (optimizer_shards). Between stages a
+/// tensor travels in pieces of frames (dimension 1), from the devices that
+/// hold them to those that need them.
 class VGGT_LAB_API Executor {
  public:
   /// `graph` gives the units and edges (any input shape); the plan must pass
@@ -115,6 +120,16 @@ class VGGT_LAB_API Executor {
   /// Forward only, predictions gathered on the CPU.
   StepResult predict(const TensorMap& batch);
 
+  /// The parameters each device's optimizer steps, from the trainable ones
+  /// by stage device: in a frame group, those of the units optimizer_devices
+  /// gives another device of the group become that device's copies.
+  std::map<int, std::vector<NamedParameter>> optimizer_shards(
+      const std::map<int, std::vector<NamedParameter>>& by_stage_device) const;
+  /// Around the optimizers' step: the copies they step get their originals'
+  /// gradients before it, and the originals the copies' values after it.
+  void lend_gradients();
+  void take_stepped_parameters();
+
   const Plan& plan() const { return plan_; }
   const Topology& topology() const { return topology_; }
   ModelInstance& model() { return *model_; }
@@ -126,9 +141,11 @@ class VGGT_LAB_API Executor {
   struct Mirror {
     torch::Tensor original, copy;
     int device = 0, home = 0;  // the copy's device, the original's
+    bool steps = false;        // the copy's device's optimizer steps this parameter
   };
   StepResult run(const TensorMap& batch, const LossFn* loss, bool keep_predictions);
   void make_replicas(const std::map<std::string, torch::Tensor>& originals);
+  std::set<std::string> frozen_units() const;
   ModelInstance& model_on(int device);
   void sync_replicas();
   void sum_replica_gradients(Impl& impl);

@@ -221,9 +221,10 @@ class Run {
 
   void make_optimizers(const std::optional<Checkpoint>& resumed) {
     optimizer_ = create<Optimizer>(s_, "optim");
-    for (auto& [device, params] : parameters_by_device(*instance_, s_.plan.plan)) {
+    const auto by_device = parameters_by_device(*instance_, s_.plan.plan);
+    for (const auto& [device, params] : by_device) trainable_.insert(trainable_.end(), params.begin(), params.end());
+    for (auto& [device, params] : executor_->optimizer_shards(by_device)) {
       runtime::ScopedDevice attribution(device);
-      trainable_.insert(trainable_.end(), params.begin(), params.end());
       states_[device] = optimizer_.call([&](Optimizer& o) { return o.create(params); });
       if (resumed) states_[device]->load_state(resumed->optimizer);
     }
@@ -328,10 +329,12 @@ class Run {
         ++skipped_;
         log_.warn("step {} skipped: {}", step + 1, decision.reason);
       } else if (summary.stopped.empty()) {
+        executor_->lend_gradients();
         for (auto& [device, state] : states_) {
           runtime::ScopedDevice attribution(device);
           state->step(lr);
         }
+        executor_->take_stepped_parameters();
       }
       const int64_t B = batch.at("images").size(0) * ranks;
       samples += double(B);

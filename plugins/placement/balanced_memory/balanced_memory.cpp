@@ -10,7 +10,9 @@
 // the devices instead of filling the first ones; local moves (a unit across a
 // boundary or onto a free device, a head elsewhere) then lower the peaks while
 // they can. With `splits` the trunk is cut where given instead. Memory is the
-// core's prediction, so transfer buffers for the skip tensors count.
+// core's prediction, so transfer buffers for the skip tensors count. With
+// frame_shards = g the search places onto groups of g devices, each stage
+// sharding its frames over its group, judged by the group's fullest device.
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -23,6 +25,41 @@ namespace {
 using vggt_lab::Plan;
 using vggt_lab::PlacementProblem;
 
+/// The problem as the search sees it: groups of `shards` logical devices,
+/// group k on devices k*shards.., its stages sharding their frames over it.
+struct Grouped {
+  const PlacementProblem& real;
+  int shards = 1;
+
+  int groups() const { return int(real.topology.devices.size()) / shards; }
+
+  /// The plan on logical devices: group k's stages on device k*shards with the rest of the group.
+  Plan expand(Plan plan) const {
+    for (auto& stage : plan.stages) {
+      stage.device *= shards;
+      for (int k = 1; k < shards; ++k) stage.frame_group.push_back(stage.device + k);
+    }
+    return plan;
+  }
+
+  /// Each group's largest predicted total.
+  std::vector<std::int64_t> memory(const Plan& plan) const {
+    auto totals = predicted_totals(real.graph, real.topology, expand(plan), real.memory);
+    std::vector<std::int64_t> out(groups(), 0);
+    for (int d = 0; d < groups() * shards; ++d) out[d / shards] = std::max(out[d / shards], totals[d]);
+    return out;
+  }
+
+  /// `bound`, or the smallest capacity in the group when lower.
+  std::int64_t limit(int group, std::int64_t bound) const {
+    for (int k = 0; k < shards; ++k) {
+      const std::int64_t capacity = real.topology.devices[group * shards + k].capacity_bytes;
+      if (capacity > 0) bound = std::min(bound, capacity);
+    }
+    return bound;
+  }
+};
+
 class BalancedMemory : public vggt_lab::Placement {
   struct Split {
     std::vector<std::string> trunk;  // in graph order
@@ -30,10 +67,18 @@ class BalancedMemory : public vggt_lab::Placement {
   };
 
  public:
-  explicit BalancedMemory(std::vector<std::int64_t> splits) : splits_(std::move(splits)) {}
+  BalancedMemory(std::vector<std::int64_t> splits, int frame_shards)
+      : splits_(std::move(splits)), frame_shards_(frame_shards) {}
 
-  Plan place(const PlacementProblem& problem) const override {
-    if (problem.topology.devices.empty()) throw vggt_lab::InputError("the topology has no devices");
+  Plan place(const PlacementProblem& real) const override {
+    if (real.topology.devices.empty()) throw vggt_lab::InputError("the topology has no devices");
+    if (int(real.topology.devices.size()) < frame_shards_) {
+      throw vggt_lab::InputError("[placement] frame_shards = " + std::to_string(frame_shards_) + " needs at least " +
+                                 std::to_string(frame_shards_) + " devices, but there are " +
+                                 std::to_string(real.topology.devices.size()) +
+                                 "; raise [devices] count or lower frame_shards");
+    }
+    const Grouped problem{real, frame_shards_};
     Split parts = split(problem);
     Plan plan = splits_.empty() ? balanced(problem, parts) : given(problem, parts);
     const std::size_t trunk_stages = plan.stages.size() - parts.heads.size();
@@ -41,13 +86,14 @@ class BalancedMemory : public vggt_lab::Placement {
       auto first = std::find(parts.trunk.begin(), parts.trunk.end(), plan.stages[s].units.front());
       plan.splits.push_back(first - parts.trunk.begin());
     }
-    return plan;
+    return problem.expand(std::move(plan));
   }
 
  private:
   std::vector<std::int64_t> splits_;  // given trunk cut points (empty: search)
+  int frame_shards_;                  // devices each stage shards its frames over
 
-  static Plan balanced(const PlacementProblem& problem, const Split& parts) {
+  static Plan balanced(const Grouped& problem, const Split& parts) {
     const std::int64_t total = total_memory(problem);
     std::optional<Plan> best = attempt(problem, parts, total, total);
     if (!best) throw vggt_lab::InputError(why_nothing_fits(problem));
@@ -60,14 +106,14 @@ class BalancedMemory : public vggt_lab::Placement {
 
   /// The trunk cut where `splits_` says, segments on devices 0, 1, ...; heads
   /// where they raise the peak least.
-  Plan given(const PlacementProblem& problem, const Split& parts) const {
+  Plan given(const Grouped& problem, const Split& parts) const {
     const std::int64_t trunk = std::int64_t(parts.trunk.size());
     const std::size_t segments = splits_.size() + 1;
-    const bool fits = segments <= problem.topology.devices.size() &&  // the schema holds them increasing
+    const bool fits = segments <= problem.groups() &&  // the schema holds them increasing
                       std::all_of(splits_.begin(), splits_.end(), [&](std::int64_t g) { return g >= 1 && g < trunk; });
     if (!fits) {
       throw vggt_lab::InputError(
-          "[placement] splits: at most " + std::to_string(problem.topology.devices.size() - 1) +
+          "[placement] splits: at most " + std::to_string(problem.groups() - 1) +
           " positions between 1 and " + std::to_string(trunk - 1) +
           " in the trunk (embed = 0, block.0 = 1, ...), where the segments on devices 1, 2, ... begin");
     }
@@ -89,8 +135,8 @@ class BalancedMemory : public vggt_lab::Placement {
  private:
 
   /// Trunk units feed another unit; heads feed none.
-  static Split split(const PlacementProblem& problem) {
-    const auto& graph = problem.graph;
+  static Split split(const Grouped& problem) {
+    const auto& graph = problem.real.graph;
     std::set<std::string> producers;
     for (const auto& edge : graph.edges) producers.insert(edge.from);
     Split parts;
@@ -98,7 +144,7 @@ class BalancedMemory : public vggt_lab::Placement {
       (producers.count(unit.name) ? parts.trunk : parts.heads).push_back(unit.name);
     }
     auto size = [&](const std::string& name) {
-      return unit_memory(graph.units[graph.index_of(name)], problem.memory);
+      return unit_memory(graph.units[graph.index_of(name)], problem.real.memory);
     };
     std::stable_sort(parts.heads.begin(), parts.heads.end(),
                      [&](const auto& a, const auto& b) { return size(a) > size(b); });
@@ -107,26 +153,19 @@ class BalancedMemory : public vggt_lab::Placement {
 
   /// An upper bound on any device's predicted memory: everything on one
   /// device, plus every tensor as a receive buffer.
-  static std::int64_t total_memory(const PlacementProblem& problem) {
-    Plan all{"", {vggt_lab::whole_model(problem.graph, 0)}, 1, "sequential"};
-    std::int64_t total = predicted_totals(problem.graph, problem.topology, all, problem.memory)[0];
-    for (const auto& edge : problem.graph.edges) total += edge.bytes;
+  static std::int64_t total_memory(const Grouped& problem) {
+    Plan all{"", {vggt_lab::whole_model(problem.real.graph, 0)}, 1, "sequential"};
+    std::int64_t total = predicted_totals(problem.real.graph, problem.real.topology, all, problem.real.memory)[0];
+    for (const auto& edge : problem.real.graph.edges) total += edge.bytes;
     return total;
   }
 
-  static std::int64_t limit(const vggt_lab::Topology& topology, int device, std::int64_t bound) {
-    std::int64_t capacity = topology.devices[device].capacity_bytes;
-    return capacity > 0 ? std::min(capacity, bound) : bound;
-  }
+  static std::vector<std::int64_t> memory(const Grouped& problem, const Plan& plan) { return problem.memory(plan); }
 
-  static std::vector<std::int64_t> memory(const PlacementProblem& problem, const Plan& plan) {
-    return predicted_totals(problem.graph, problem.topology, plan, problem.memory);
-  }
-
-  static bool fits(const PlacementProblem& problem, const Plan& plan, std::int64_t bound) {
+  static bool fits(const Grouped& problem, const Plan& plan, std::int64_t bound) {
     auto totals = memory(problem, plan);
     for (std::size_t d = 0; d < totals.size(); ++d) {
-      if (totals[d] > limit(problem.topology, static_cast<int>(d), bound)) return false;
+      if (totals[d] > problem.limit(static_cast<int>(d), bound)) return false;
     }
     return true;
   }
@@ -149,7 +188,7 @@ class BalancedMemory : public vggt_lab::Placement {
   }
 
   /// Trunk cut under `trunk_bound`, every device under `bound`.
-  static std::optional<Plan> attempt(const PlacementProblem& problem, const Split& parts,
+  static std::optional<Plan> attempt(const Grouped& problem, const Split& parts,
                                      std::int64_t bound, std::int64_t trunk_bound) {
     Plan plan;
     plan.strategy = "balanced-memory";
@@ -161,9 +200,9 @@ class BalancedMemory : public vggt_lab::Placement {
   }
 
   /// Fills devices in order, moving on when the next trunk unit would not fit.
-  static bool cut_trunk(const PlacementProblem& problem, const std::vector<std::string>& trunk,
+  static bool cut_trunk(const Grouped& problem, const std::vector<std::string>& trunk,
                         std::int64_t bound, Plan& plan) {
-    const int devices = static_cast<int>(problem.topology.devices.size());
+    const int devices = static_cast<int>(problem.groups());
     int device = 0;
     plan.stages.push_back({device, {}});
     for (const std::string& unit : trunk) {
@@ -180,11 +219,11 @@ class BalancedMemory : public vggt_lab::Placement {
   }
 
   /// Puts a head, as its own stage, on the device where the peak stays lowest.
-  static bool place_head(const PlacementProblem& problem, std::int64_t bound,
+  static bool place_head(const Grouped& problem, std::int64_t bound,
                          const std::string& head, Plan& plan) {
     std::optional<int> best;
     std::int64_t best_peak = 0;
-    for (int d = 0; d < static_cast<int>(problem.topology.devices.size()); ++d) {
+    for (int d = 0; d < static_cast<int>(problem.groups()); ++d) {
       plan.stages.push_back({d, {head}});
       auto totals = memory(problem, plan);
       std::int64_t peak = *std::max_element(totals.begin(), totals.end());
@@ -200,7 +239,7 @@ class BalancedMemory : public vggt_lab::Placement {
 
   /// Per-device totals, largest first: plans compare by their largest peak,
   /// then the next, and so on.
-  static std::vector<std::int64_t> ranked(const PlacementProblem& problem, const Plan& plan) {
+  static std::vector<std::int64_t> ranked(const Grouped& problem, const Plan& plan) {
     auto totals = memory(problem, plan);
     std::sort(totals.rbegin(), totals.rend());
     return totals;
@@ -209,7 +248,7 @@ class BalancedMemory : public vggt_lab::Placement {
   /// Plans one move away: a trunk unit across a boundary between adjacent
   /// trunk stages, an end unit of a segment to a device without trunk units,
   /// or a head to another device.
-  static std::vector<Plan> neighbours(const PlacementProblem& problem, const Plan& plan, std::size_t trunk_stages) {
+  static std::vector<Plan> neighbours(const Grouped& problem, const Plan& plan, std::size_t trunk_stages) {
     std::vector<Plan> out;
     for (std::size_t s = 0; s + 1 < trunk_stages; ++s) {
       const auto& left = plan.stages[s].units;
@@ -228,14 +267,14 @@ class BalancedMemory : public vggt_lab::Placement {
       }
     }
     std::set<int> free;  // devices without trunk units
-    for (int d = 0; d < static_cast<int>(problem.topology.devices.size()); ++d) free.insert(d);
+    for (int d = 0; d < static_cast<int>(problem.groups()); ++d) free.insert(d);
     for (std::size_t s = 0; s < trunk_stages; ++s) free.erase(plan.stages[s].device);
     for (std::size_t s = 0; s < trunk_stages; ++s) {
       if (plan.stages[s].units.size() < 2) continue;
       // An end unit to a new segment on a free device between its neighbours
       // (segments keep increasing device numbers).
       const int low = s > 0 ? plan.stages[s - 1].device : -1, own = plan.stages[s].device;
-      const int high = s + 1 < trunk_stages ? plan.stages[s + 1].device : int(problem.topology.devices.size());
+      const int high = s + 1 < trunk_stages ? plan.stages[s + 1].device : int(problem.groups());
       for (int d : free) {
         if (d > own && d < high) {
           Plan after = plan;
@@ -252,7 +291,7 @@ class BalancedMemory : public vggt_lab::Placement {
       }
     }
     for (std::size_t s = trunk_stages; s < plan.stages.size(); ++s) {
-      for (int d = 0; d < static_cast<int>(problem.topology.devices.size()); ++d) {
+      for (int d = 0; d < static_cast<int>(problem.groups()); ++d) {
         if (d == plan.stages[s].device) continue;
         Plan next = plan;
         next.stages[s].device = d;
@@ -264,7 +303,7 @@ class BalancedMemory : public vggt_lab::Placement {
 
   /// Local search after the bound searches: takes the best single move while
   /// it lowers the ranked peaks and every device stays within capacity.
-  static Plan improve(const PlacementProblem& problem, const Split& parts, Plan plan) {
+  static Plan improve(const Grouped& problem, const Split& parts, Plan plan) {
     // attempt() puts the trunk's stages first, then one stage per head.
     auto trunk_stages = [&] { return plan.stages.size() - parts.heads.size(); };
     std::vector<std::int64_t> score = ranked(problem, plan);
@@ -282,23 +321,27 @@ class BalancedMemory : public vggt_lab::Placement {
     return plan;
   }
 
-  static std::string why_nothing_fits(const PlacementProblem& problem) {
+  static std::string why_nothing_fits(const Grouped& problem) {
     std::int64_t capacity = 0;
-    for (const auto& device : problem.topology.devices) capacity += device.capacity_bytes;
+    for (const auto& device : problem.real.topology.devices) capacity += device.capacity_bytes;
     const vggt_lab::Unit* largest = nullptr;
-    for (const auto& unit : problem.graph.units) {
-      if (!largest || unit_memory(unit, problem.memory) > unit_memory(*largest, problem.memory)) {
+    for (const auto& unit : problem.real.graph.units) {
+      if (!largest || unit_memory(unit, problem.real.memory) > unit_memory(*largest, problem.real.memory)) {
         largest = &unit;
       }
     }
     std::string text = "balanced-memory: no placement fits on " +
-                       std::to_string(problem.topology.devices.size()) + " device(s) with " +
+                       std::to_string(problem.real.topology.devices.size()) + " device(s)" +
+                       (problem.shards > 1 ? " (" + std::to_string(problem.groups()) + " group(s) of " +
+                                                 std::to_string(problem.shards) + " sharing each stage's frames)"
+                                           : std::string()) +
+                       " with " +
                        vggt_lab::format_bytes(capacity) + " in all; the model needs about " +
                        vggt_lab::format_bytes(total_memory(problem)) +
                        " (parameters, gradients, optimizer state, activations and transfer buffers)";
     if (largest) {
       text += "; the largest unit, '" + largest->name + "', alone needs " +
-              vggt_lab::format_bytes(unit_memory(*largest, problem.memory));
+              vggt_lab::format_bytes(unit_memory(*largest, problem.real.memory));
     }
     return text + ". Add devices, raise [devices] memory, turn on activation checkpointing, or "
                   "shrink the batch or frames.";
@@ -308,7 +351,7 @@ class BalancedMemory : public vggt_lab::Placement {
 void register_plugins(vggt_lab::Registrar& registrar) {
   vggt_lab::PluginInfo info;
   info.name = "balanced-memory";
-  info.version = "1.2";
+  info.version = "1.3";
   info.summary = "Minimise the largest predicted per-device memory; trunk contiguous, heads whole";
   info.doc =
       "Splits the trunk (patch embedder and aggregator blocks) into contiguous, ordered\n"
@@ -316,18 +359,23 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "per-device memory (parameters, gradients, optimizer state, saved activations,\n"
       "workspace and receive buffers) is as small as it can be under each device's capacity:\n"
       "a binary search over the peak bound, then local moves. `splits` fixes the trunk's cuts.\n"
+      "With frame_shards = g it places onto groups of g devices (group k: devices kg..kg+g-1),\n"
+      "each stage sharding each scene's frames over its group.\n"
       "When nothing fits it says how much is needed and which unit is largest.";
   info.schema.integer_list("splits", {},
                            "Trunk positions (embed = 0, block.0 = 1, ...) where the segments on devices 1, 2, ... "
                            "begin, instead of searching; a sweep's split-point search writes these",
                            1.0)
-      .with_check(vggt_lab::strictly_increasing());
+      .with_check(vggt_lab::strictly_increasing())
+      .integer("frame_shards", 1, "Devices each stage shards each scene's frames over (the search places onto groups of "
+               "this many devices)", 1.0);
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext&) {
-        return std::make_unique<BalancedMemory>(o.get<std::vector<std::int64_t>>("splits"));
+        return std::make_unique<BalancedMemory>(o.get<std::vector<std::int64_t>>("splits"),
+                                                int(o.get<std::int64_t>("frame_shards")));
       });
 }
 
 }  // namespace
 
-VGGT_LAB_PLUGIN("placement", "balanced-memory", "1.2", register_plugins)
+VGGT_LAB_PLUGIN("placement", "balanced-memory", "1.3", register_plugins)

@@ -39,7 +39,8 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "contiguous shards (uneven when the frames do not divide; a device may get none).\n"
       "Each device holds a copy of the frame-wise units' parameters and gradients, its\n"
       "shard's activations and its part of the losses; global attention gathers every\n"
-      "frame's keys and values; the camera head, tracker and optimizer run on device 0.";
+      "frame's keys and values; the camera head and tracker run on device 0. The optimizer\n"
+      "state is spread over the devices: each steps the frame-wise units it is given.";
   info.schema.integer("devices", 0, "Logical devices in the group (0: all of them)", 0.0);
   registrar.add<vggt_lab::Placement>(
       std::move(info), [](const vggt_lab::Options& options, const vggt_lab::PluginContext&) {

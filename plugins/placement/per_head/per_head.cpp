@@ -69,8 +69,7 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "and each head on its own device (-1: with the aggregator). Heads on different devices\n"
       "run concurrently once the aggregator's layers reach them; the DPT heads' four skip\n"
       "tensors cross devices and are charged as receive buffers. With head_group_size = g, a\n"
-      "head on device d shards each scene's frames over devices d..d+g-1 (planned, not yet\n"
-      "trained).";
+      "head on device d shards each scene's frames over devices d..d+g-1.";
   info.schema.integer("aggregator", 0, "Logical device of the patch embedder and aggregator", 0.0);
   for (const char* head : kHeads) {
     info.schema.integer(head, -1, std::string("Logical device of the ") + head + " (-1: the aggregator's)",

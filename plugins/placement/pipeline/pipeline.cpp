@@ -126,7 +126,7 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "the heads cross stages and are charged as receive buffers. `splits` fixes the cuts.\n"
       "With frame_shards = g, stage s runs on devices sg..sg+g-1, which share its frames.";
   info.schema.integer("stages", 0, "Pipeline stages (0: one per frame_shards logical devices)", 0.0)
-      .integer("frame_shards", 1, "Devices each stage shards each scene's frames over (planned, not yet trained)", 1.0)
+      .integer("frame_shards", 1, "Devices each stage shards each scene's frames over", 1.0)
       .integer("micro_batches", 4, "Micro-batches per step (a smaller batch uses fewer)", 1.0)
       .string("schedule", "1f1b", "gpipe or 1f1b", {"gpipe", "1f1b"})
       .string("balance", "time", "Balance stages by time (unit times, else FLOPs) or by memory", {"time", "memory"})

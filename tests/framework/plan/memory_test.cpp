@@ -81,8 +81,9 @@ TEST(PredictedMemory, PeakComesWhileOneUnitRunsBackward) {
 // A stage sharding 5 frames over devices 0 and 1 (3 and 2 frames): each
 // holds the parameters and gradients of the frame-wise units, its share of
 // their activations and the keys and values a global unit gathers from the
-// other; the first device also the optimizer state, the whole unit and the
-// frames of its input it did not compute, as the runtime does.
+// other, and the optimizer state of the units it steps; the first device
+// also the whole unit and the frames of its input it did not compute, as the
+// runtime does.
 TEST(PredictedMemory, AFrameGroupSplitsActivationsAndRunsWholeUnitsOnItsFirstDevice) {
   ModelGraph graph;
   UnitCost global = testing::unit_cost(0, 100);
@@ -96,9 +97,9 @@ TEST(PredictedMemory, AFrameGroupSplitsActivationsAndRunsWholeUnitsOnItsFirstDev
   Plan plan{"test", {{0, {"e", "g", "h"}, {1}}}, 1, "sequential"};
   auto memory = predicted_memory(graph, topology, plan, {});
   EXPECT_EQ(memory[0].parameters, 20);
-  EXPECT_EQ(memory[0].optimizer, 40);
+  EXPECT_EQ(memory[0].optimizer, 20);  // h's
   EXPECT_EQ(memory[1].parameters, 10);
-  EXPECT_EQ(memory[1].optimizer, 0);
+  EXPECT_EQ(memory[1].optimizer, 20);  // e's
   EXPECT_EQ(memory[0].activations, 30 + (60 + 24) + 40);  // 3/5 of e and g, 2/5 of g's gathered keys, all of h
   EXPECT_EQ(memory[1].activations, 20 + (40 + 36));
   EXPECT_EQ(memory[0].buffers, 8);  // h reads the 2 frames of l device 1 computed
@@ -109,6 +110,20 @@ TEST(PredictedMemory, AFrameGroupSplitsActivationsAndRunsWholeUnitsOnItsFirstDev
   EXPECT_EQ(whole[0].parameters, 20);
   EXPECT_EQ(whole[0].buffers, 0);
   EXPECT_EQ(whole[1].total(), 0);
+}
+
+// The optimizer state of a frame group spreads over its devices: whole units
+// stay with the stage's device, frame-wise ones go, largest first, to the
+// device stepping the fewest bytes; a stage without a group keeps its own;
+// frozen units step nowhere.
+TEST(OptimizerDevices, ShardAFrameGroupsStateLargestFirst) {
+  ModelGraph graph;
+  graph.units = {{"a", testing::unit_cost(40, 1), FrameSplit::local},  {"b", testing::unit_cost(30, 1), FrameSplit::global},
+                 {"c", testing::unit_cost(20, 1), FrameSplit::global}, {"d", testing::unit_cost(25, 1), FrameSplit::whole},
+                 {"f", testing::unit_cost(50, 1), FrameSplit::local},  {"x", testing::unit_cost(5, 1), FrameSplit::local}};
+  Plan plan{"test", {{0, {"a", "b", "c", "d", "f"}, {1, 2}}, {3, {"x"}, {}}}, 1, "sequential"};
+  const std::map<std::string, int> expected{{"d", 0}, {"a", 1}, {"b", 2}, {"c", 0}, {"x", 3}};
+  EXPECT_EQ(optimizer_devices(graph, plan, {"f"}), expected);  // loads 45, 40, 30
 }
 
 TEST(FormatBytes, PicksAReadableUnit) {

@@ -134,6 +134,25 @@ TEST(FrameGroup, AFailingDeviceReleasesTheOthers) {
                                                                 ::testing::HasSubstr("the loss failed"))));
 }
 
+// A whole unit of a frame-sharded stage runs on the group's first device
+// only: what it computes cannot feed a frame-wise unit, nor another stage,
+// which receives a sharded stage's tensors by frames. Refused, naming both.
+TEST(FrameGroup, AWholeUnitsOutputStaysInItsStageForWholeUnits) {
+  ModelGraph graph;
+  graph.units = {{"a", {}, FrameSplit::local}, {"w", {}, FrameSplit::whole}, {"b", {}, FrameSplit::local}};
+  graph.edges = {{"x", "a", "w", 8}, {"t", "w", "b", 8}};
+  const Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}, {2, "cpu", 0}}};
+  Plan same{"test", {{0, {"a", "w", "b"}, {1}}}, 1, "sequential"};
+  EXPECT_THAT([&] { check_runnable(graph, same, topology); },
+              ::testing::ThrowsMessage<InputError>(::testing::HasSubstr("unit 'b' works frame by frame on 't'")));
+  Plan across{"test", {{0, {"a", "w"}, {1}}, {2, {"b"}, {}}}, 1, "sequential"};
+  EXPECT_THAT([&] { check_runnable(graph, across, topology); },
+              ::testing::ThrowsMessage<InputError>(::testing::HasSubstr(
+                  "unit 'w' computes 't' from all frames in frame-sharded stage 0 of the test plan, and stage 1")));
+  across.stages[0].frame_group.clear();  // unsharded: it sends all frames
+  EXPECT_NO_THROW(check_runnable(graph, across, topology));
+}
+
 // Two devices of a frame group on one GPU would block each other in its one
 // backward thread: refused, naming both and the GPU (no GPU needed to check).
 TEST(FrameGroup, TwoDevicesOnOneGpuAreRefused) {

@@ -44,12 +44,17 @@ struct Layout {
   int devices = 0;      // logical devices (0: the placement's usual spread)
   bool float64 = false;  // the runtime step in double precision
   double valid_range = 0;  // the losses' quantile filter (0: every pixel counts)
+  std::vector<std::string> placed;  // further [placement] settings, with `devices`
 };
 
 /// Options that spread each known strategy over its devices; a new plugin
 /// runs with its defaults on 3 devices.
-std::vector<std::string> spread(const std::string& placement, int devices) {
-  if (devices > 0) return {"devices.count=" + std::to_string(devices)};
+std::vector<std::string> spread(const std::string& placement, int devices, const std::vector<std::string>& placed) {
+  if (devices > 0) {
+    std::vector<std::string> out{"devices.count=" + std::to_string(devices)};
+    for (const auto& setting : placed) out.push_back("placement." + setting);
+    return out;
+  }
   if (placement == "single") return {"devices.count=1"};
   if (placement == "per-head") {
     return {"devices.count=3", "placement.camera_head=1", "placement.depth_head=1", "placement.point_head=2"};
@@ -68,7 +73,7 @@ bool has_option(const std::string& placement, const std::string& key) {
 /// batch sizes) move values by rounding, so a pixel near the cut would swing
 /// gradients by 1e-3 in fp32.
 std::vector<std::string> settings(const Layout& l) {
-  std::vector<std::string> s = spread(l.placement, l.devices);
+  std::vector<std::string> s = spread(l.placement, l.devices, l.placed);
   const std::string frames = std::to_string(l.frames);
   s.insert(s.end(), {"placement.plugin=" + l.placement, "train.batch_size=2", "train.frames=" + frames,
                      "train.min_frames=" + frames,
@@ -159,6 +164,7 @@ void PrintTo(const Layout& l, std::ostream* out) {
   *out << l.placement << (l.checkpointing ? ", checkpointed, " : ", ") << l.micro_batches << " micro-batch(es), "
        << l.precision << (l.head_frames > 0 ? ", heads by " + std::to_string(l.head_frames) + " frame(s)" : "") << ", "
        << l.frames << " frames" << (l.devices > 0 ? " on " + std::to_string(l.devices) + " devices" : "");
+  for (const auto& setting : l.placed) *out << ", " << setting;
 }
 
 class Layouts : public ::testing::TestWithParam<Layout> {
@@ -241,29 +247,56 @@ std::vector<std::map<std::string, double>> step_metrics(const std::filesystem::p
   return steps;
 }
 
-// Through `vggt-lab run` in fp32, frame-parallel over 3 devices with 5 frames,
-// checkpointing off and on, against the single-device run: step 1's loss and
-// each group's gradient norm (what module-clip sees, after the copies'
-// gradients are summed) within 1e-4, the losses of steps 2 and 3 within 1e-3.
-// Sharding reshapes the matrix products, and the point loss amplifies their
-// fp32 rounding (FrameShards shows the step exact in fp64).
+/// The optimizer state a run's last checkpoint holds, by name.
+std::map<std::string, torch::Tensor> saved_optimizer_state(const std::filesystem::path& run) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [key, tensor] : load_safetensors(run / "checkpoints" / "step-000003" / "optimizer.safetensors").tensors) {
+    if (key.rfind("__rng__", 0) != 0) out[key] = tensor;
+  }
+  return out;
+}
+
+// Through `vggt-lab run` in fp32, 5 frames, against the single-device run:
+// frame-parallel over 3 devices with checkpointing off and on, per-head with
+// its heads sharded over pairs of devices, 2 pipeline stages over pairs, and
+// balanced-memory over pairs.
+// Step 1's loss and each group's gradient norm (what module-clip sees, after
+// the copies' gradients are summed) within 1e-4, the losses of steps 2 and 3
+// within 1e-3. Sharding reshapes the matrix products, and the point loss
+// amplifies their fp32 rounding (FrameShards shows the step exact in fp64).
+// The optimizer state, sharded over a group's devices, is saved whole: the
+// checkpoint holds the single run's state tensors, with its step counts.
 TEST(FrameParallelTraining, FollowsTheSingleDeviceRun) {
   testing::TempDir dir;
-  for (bool checkpointing : {false, true}) {
-    const Layout single{"single", false, 1, "fp32", 0, 5, 1},
-        sharded{"frame-parallel", checkpointing, 1, "fp32", 0, 5, 3};
-    const auto name = std::string(checkpointing ? "checkpointed" : "plain");
-    train_three_steps(single, dir.path() / (name + "-single"));
-    train_three_steps(sharded, dir.path() / name);
-    const auto expected = step_metrics(dir.path() / (name + "-single")), got = step_metrics(dir.path() / name);
-    ASSERT_EQ(got.size(), 3u);
-    ASSERT_EQ(expected.size(), 3u);
-    ASSERT_EQ(got[0].size(), expected[0].size());
+  const Layout single{"single", false, 1, "fp32", 0, 5, 1};
+  train_three_steps(single, dir.path() / "single");
+  const auto expected = step_metrics(dir.path() / "single");
+  const auto expected_state = saved_optimizer_state(dir.path() / "single");
+  ASSERT_EQ(expected.size(), 3u);
+  const std::vector<std::pair<std::string, Layout>> layouts = {
+      {"plain", {"frame-parallel", false, 1, "fp32", 0, 5, 3}},
+      {"checkpointed", {"frame-parallel", true, 1, "fp32", 0, 5, 3}},
+      {"head-groups", {"per-head", false, 1, "fp32", 0, 5, 5, false, 0, {"depth_head=1", "point_head=3", "head_group_size=2"}}},
+      {"pipeline", {"pipeline", false, 1, "fp32", 0, 5, 4, false, 0, {"stages=2", "frame_shards=2"}}},
+      {"balanced-groups", {"balanced-memory", false, 1, "fp32", 0, 5, 4, false, 0, {"frame_shards=2"}}}};
+  for (const auto& [name, layout] : layouts) {
+    train_three_steps(layout, dir.path() / name);
+    const auto got = step_metrics(dir.path() / name);
+    ASSERT_EQ(got.size(), 3u) << name;
+    ASSERT_EQ(got[0].size(), expected[0].size()) << name;
     for (std::size_t step = 0; step < 3; ++step) {
       for (const auto& [key, value] : expected[step]) {
         if (step > 0 && key != "loss") continue;
         const double tol = step == 0 ? 1e-4 : 1e-3;
         EXPECT_NEAR(got[step].at(key), value, tol * std::abs(value)) << name << " step " << step + 1 << " " << key;
+      }
+    }
+    const auto got_state = saved_optimizer_state(dir.path() / name);
+    ASSERT_EQ(got_state.size(), expected_state.size()) << name;
+    for (const auto& [key, tensor] : expected_state) {
+      ASSERT_TRUE(got_state.count(key)) << name << " " << key;
+      if (key.size() > 5 && key.substr(key.size() - 5) == ".step") {
+        EXPECT_TRUE(got_state.at(key).equal(tensor)) << name << " " << key;
       }
     }
   }
@@ -337,16 +370,24 @@ Peaks per_head_peaks(const testing::TempDir& dir, const std::string& name, const
 }
 
 // Through `vggt-lab run experiments/frames.toml` (frame-parallel over 4
-// devices, 8 frames): the plan predicts every device's peak within 5 %.
+// devices, 8 frames) and per-head with its depth and point heads sharded
+// over pairs of devices: the plan predicts every device's peak within 5 %.
 // Checkpointed (everything recomputed), within 10 %: the plan puts the
 // frame-wise devices 8 % above what they measure (issue #18).
 TEST(FrameParallelMemory, PeaksAsPlanned) {
   testing::TempDir dir;
-  for (const auto& [settings, tolerance] : {std::pair<std::string, double>{"", 0.05}, {"--set train.checkpointing=all", 0.10}}) {
-    const Peaks p = run_peaks(dir, "frames.toml", "run" + std::to_string(settings.size()), settings);
-    ASSERT_EQ(p.measured.size(), 4u);
-    for (int device = 0; device < 4; ++device) {
-      EXPECT_NEAR(p.predicted[device] / p.measured[device], 1.0, tolerance) << "device " << device << " " << settings;
+  const std::vector<std::tuple<std::string, std::string, double>> runs = {
+      {"frames.toml", "", 0.05},
+      {"frames.toml", "--set train.checkpointing=all", 0.10},
+      {"per_head.toml", "--set devices.count=5 --set placement.camera_head=-1 --set placement.depth_head=1 "
+                        "--set placement.point_head=3 --set placement.head_group_size=2 --set train.min_frames=4", 0.05}};
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& [experiment, settings, tolerance] = runs[i];
+    const Peaks p = run_peaks(dir, experiment, "run" + std::to_string(i), settings);
+    ASSERT_FALSE(p.measured.empty());
+    for (std::size_t device = 0; device < p.measured.size(); ++device) {
+      EXPECT_NEAR(p.predicted[device] / p.measured[device], 1.0, tolerance)
+          << experiment << " " << settings << " device " << device;
     }
   }
 }
@@ -410,7 +451,19 @@ std::vector<Layout> frame_shards() {
   for (bool checkpointing : {false, true}) {
     out.push_back({"frame-parallel", checkpointing, 2, "fp32", 0, 5, 3, true});
     out.push_back({"frame-parallel", checkpointing, 1, "fp32", 0, 5, 3, true, 0.98});  // the quantile across devices
+    // Composed: the aggregator's layers go by frames to heads sharded over pairs
+    // (the camera head with the aggregator); a pipeline's stages hand their
+    // shards to the next stage's, by 2 and by 3 devices a stage.
+    for (int frames : {1, 5}) {
+      out.push_back({"per-head", checkpointing, 1, "fp32", 0, frames, 5, true, 0,
+                     {"depth_head=1", "point_head=3", "head_group_size=2"}});
+    }
+    for (int micro_batches : {1, 2}) {
+      out.push_back({"pipeline", checkpointing, micro_batches, "fp32", 0, 5, 4, true, 0, {"stages=2", "frame_shards=2"}});
+    }
   }
+  out.push_back({"pipeline", false, 1, "fp32", 0, 4, 6, true, 0, {"stages=2", "frame_shards=3"}});
+  out.push_back({"balanced-memory", false, 1, "fp32", 0, 5, 4, true, 0, {"frame_shards=2"}});
   return out;
 }
 
@@ -420,6 +473,7 @@ std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
                      std::to_string(l.micro_batches) + "_" + l.precision +
                      (l.devices > 0 ? "_" + std::to_string(l.frames) + "frames_on" + std::to_string(l.devices) : "") +
                      (l.valid_range > 0 ? "_quantile" : "");
+  for (const auto& setting : l.placed) name += "_" + setting;
   for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return name;
 }

@@ -1,7 +1,6 @@
-// frame-parallel and per-head's head groups through the CLI: what `plan`
-// predicts for the 1B model, and that `run` refuses what the runtime cannot
-// train yet, before a run folder exists. Training frame-parallel is checked
-// in tests/framework/train/layouts_test.cpp.
+// frame-parallel, per-head's head groups and pipeline's sharded stages
+// through the CLI: what `plan` predicts for the 1B model. Training them is
+// checked in tests/framework/train/layouts_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -77,18 +76,22 @@ TEST(FrameParallel, PipelineStagesShardTheirFramesOverFrameShardsDevices) {
   EXPECT_GT(max_frames("1b/pipeline.toml", 8, " --set placement.frame_shards=2"), max_frames("1b/pipeline.toml", 4));
 }
 
-// Per-head's head groups exchange the aggregator's layers between a
-// sharded stage and another, which the runtime does not train yet.
-TEST(FrameParallel, RunRefusesAHeadGroupBeforeARunFolderExists) {
-  testing::TempDir dir;
-  auto result = testing::run_command(testing::vggt_lab_exe() + " run " + experiment("per_head.toml") + " --out " +
-                                     (dir.path() / "run").string() +
-                                     " --set devices.count=6 --set placement.depth_head=2 --set placement.point_head=4"
-                                     " --set placement.head_group_size=2");
-  EXPECT_EQ(result.status, 2) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("of the per-head plan, and one of them shards frames"));
-  EXPECT_THAT(result.output, HasSubstr("[placement] plugin = \"frame-parallel\""));
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
+// Balanced-memory over pairs of devices: each trunk segment and head on a
+// pair that shards its frames, so 8 devices fit more frames than 4 alone;
+// too few devices for one group is refused with what to change.
+TEST(FrameParallel, BalancedMemoryPlacesOntoGroupsOfFrameShardsDevices) {
+  auto result = testing::run_command(testing::vggt_lab_exe() + " plan " + experiment("1b/balanced.toml") +
+                                     " --json --devices 8 --set placement.frame_shards=2");
+  ASSERT_EQ(result.status, 0) << result.output;
+  for (const auto& stage : nlohmann::json::parse(result.output)["stages"]) {
+    EXPECT_EQ(stage["device"].get<int>() % 2, 0);
+    EXPECT_EQ(stage["frame_group"], nlohmann::json({stage["device"].get<int>() + 1}));
+  }
+  EXPECT_GT(max_frames("1b/balanced.toml", 8, " --set placement.frame_shards=2"), max_frames("1b/balanced.toml", 4));
+  auto refused = testing::run_command(testing::vggt_lab_exe() + " plan " + experiment("1b/balanced.toml") +
+                                      " --devices 1 --set placement.frame_shards=2");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_THAT(refused.output, HasSubstr("frame_shards = 2 needs at least 2 devices, but there are 1"));
 }
 
 }  // namespace
