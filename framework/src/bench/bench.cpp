@@ -85,21 +85,30 @@ PluginObject<Optimizer> default_adamw(const Experiment& e) {
   return e.registry().create<Optimizer>("adamw", defaults, e.session.host->context());
 }
 
-/// Peak per device over `steps` training steps as the trainer runs them:
+struct Training {
+  std::vector<std::int64_t> peaks;  // per device, the largest over the steps
+  double seconds = 0;               // forward and backward, the mean
+  std::vector<double> wall;         // each step's wall time, AdamW included
+  std::vector<double> optimizer;    // each step's AdamW time
+};
+
+/// `steps` training steps as the trainer runs them, after one warm-up:
 /// gradients cleared, forward and backward, AdamW on each device (its state
-/// allocated there), and the mean forward-backward time. One warm-up step first.
-std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e, Prepared& p, int steps) {
+/// allocated there).
+Training train_steps(const Experiment& e, Prepared& p, int steps) {
   auto optimizer = default_adamw(e);
   std::vector<std::pair<int, std::unique_ptr<OptimizerState>>> states;
   for (auto& [device, params] : p.executor->optimizer_shards(train::parameters_by_device(*p.instance, p.plan.plan))) {
     runtime::ScopedDevice attribution(device);
     states.emplace_back(device, optimizer.object->create(params));
   }
-  std::vector<std::int64_t> peak(p.plan.topology.devices.size(), 0);
-  double seconds = 0;
+  Training out;
+  out.peaks.assign(p.plan.topology.devices.size(), 0);
   for (int s = 0; s <= steps; ++s) {
+    const auto start = Clock::now();
     runtime::clear_gradients(p.instance->module().parameters());
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
+    const auto stepped = Clock::now();
     p.executor->lend_gradients();
     for (auto& [device, state] : states) {
       runtime::ScopedDevice attribution(device);
@@ -107,10 +116,42 @@ std::pair<std::vector<std::int64_t>, double> training_peaks(const Experiment& e,
     }
     p.executor->take_stepped_parameters();
     if (s == 0) continue;
-    seconds += r.seconds;
-    for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], r.devices[d].peak_bytes);
+    out.optimizer.push_back(since(stepped));
+    out.wall.push_back(since(start));
+    out.seconds += r.seconds / std::max(1, steps);
+    for (std::size_t d = 0; d < out.peaks.size(); ++d) out.peaks[d] = std::max(out.peaks[d], r.devices[d].peak_bytes);
   }
-  return {peak, seconds / std::max(1, steps)};
+  return out;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0.0 : values[values.size() / 2];
+}
+
+/// GFLOP/s of a 1024x1024 fp32 matrix product on the CPU at the calling
+/// thread's intra-op threads: the fastest of 10.
+double matmul_gflops() {
+  const auto a = torch::rand({1024, 1024}), b = torch::rand({1024, 1024});
+  torch::mm(a, b);
+  double fastest = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 10; ++i) {
+    const auto start = Clock::now();
+    torch::mm(a, b);
+    fastest = std::min(fastest, since(start));
+  }
+  return 2.0 * 1024 * 1024 * 1024 / fastest / 1e9;
+}
+
+/// Floating-point operations of a training step by the units' counts: each
+/// forward, backward twice its forward, and what checkpointed units recompute.
+double step_flops(const PlanReport& plan) {
+  double flops = 0;
+  for (const Unit& unit : plan.graph.units) {
+    flops += 3 * unit.cost.forward_flops;
+    if (plan.memory.checkpointing.on(unit.name)) flops += unit.cost.recompute_flops;
+  }
+  return flops;
 }
 
 double worst_error(const std::vector<std::int64_t>& predicted, const std::vector<std::int64_t>& measured) {
@@ -137,7 +178,8 @@ json placement(const GlobalOptions& global, const Workload& args) {
     overrides.push_back("costs.source=measured");
     Experiment e = open(global, args, overrides);
     Prepared p = prepare(e, args.steps);
-    auto [peak, seconds] = training_peaks(e, p, args.steps);
+    const Training run = train_steps(e, p, args.steps);
+    const auto& peak = run.peaks;
     auto predicted = predicted_totals(p.plan.graph, p.plan.topology, p.plan.plan, p.plan.memory);
     ModelGraph analytic = create_model(e).call([&](Model& m) { return m.graph(p.plan.shape); });
     auto estimated = predicted_totals(analytic, p.plan.topology, p.plan.plan, p.plan.memory);
@@ -153,7 +195,7 @@ json placement(const GlobalOptions& global, const Workload& args) {
     out.push_back({{"strategy", name}, {"devices", devices}, {"max_over_mean", balance},
                    {"worst_prediction_error", worst_error(predicted, peak)},
                    {"worst_analytic_error", worst_error(estimated, peak)},
-                   {"measured_step_seconds", seconds}, {"predicted_step_seconds", p.plan.timeline.makespan}});
+                   {"measured_step_seconds", run.seconds}, {"predicted_step_seconds", p.plan.timeline.makespan}});
     e.session.logger->warn("{}: max/mean {:.3f}, worst prediction error {:.1f}% (analytic costs: {:.1f}%)", name, balance,
                            100 * worst_error(predicted, peak), 100 * worst_error(estimated, peak));
   }
@@ -277,6 +319,23 @@ double scenes_per_second(const std::vector<std::string>& command, const Workload
 }
 
 }  // namespace
+
+json step(const GlobalOptions& global, const Workload& args) {
+  Experiment e = open(global, args, {"devices.count=1", "placement.plugin=single"});
+  Prepared p = prepare(e, 2);
+  const Training run = train_steps(e, p, std::max(args.steps, 5));
+  const runtime::WorkerShare one_worker(1);  // the threads the single device's worker computes with
+  const double gflops = matmul_gflops(), flops = step_flops(p.plan), seconds = median(run.wall);
+  const double floor = flops / (gflops * 1e9);
+  return {{"threads", at::get_num_threads()},
+          {"step_seconds_median", seconds},
+          {"optimizer_seconds_median", median(run.optimizer)},
+          {"step_gflop", flops / 1e9},
+          {"achieved_gflops", flops / seconds / 1e9},
+          {"matmul_1024_gflops", gflops},
+          {"floor_seconds", floor},
+          {"ratio_to_floor", seconds / floor}};
+}
 
 json data_parallel(const GlobalOptions&, const Workload& args) {
   std::string pattern = (std::filesystem::temp_directory_path() / "vggt-lab-bench-XXXXXX").string();
@@ -404,7 +463,8 @@ json shared_gpu_rows(const GlobalOptions& global, const Workload& args) {
                        "costs.source=measured", "model.preset=small", "model.enable_track=false", "train.batch_size=2",
                        "train.frames=8", "train.image_height=518", "train.image_width=518"});
   Prepared p = prepare(e, args.steps);
-  auto [peak, seconds] = training_peaks(e, p, args.steps);
+  const Training run = train_steps(e, p, args.steps);
+  const auto& peak = run.peaks;
   auto predicted = predicted_totals(p.plan.graph, p.plan.topology, p.plan.plan, p.plan.memory);
   json devices = json::array();
   for (std::size_t d = 0; d < peak.size(); ++d) {
@@ -414,7 +474,7 @@ json shared_gpu_rows(const GlobalOptions& global, const Workload& args) {
   json result{{"counted_per_logical_device", runtime::cuda_counted_per_logical_device()},
               {"devices", devices},
               {"worst_prediction_error", worst_error(predicted, peak)},
-              {"step_seconds", seconds}};
+              {"step_seconds", run.seconds}};
   e.session.logger->warn("balanced-memory on 4 logical devices {}", result.dump());
   return result;
 }

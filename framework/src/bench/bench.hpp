@@ -30,6 +30,12 @@ nlohmann::json data(const GlobalOptions& global, const Workload& args);
 /// A vggt-lab training step against a hand-written LibTorch loop (forward,
 /// the same losses, backward, AdamW) on the same model and batches.
 nlohmann::json overhead(const GlobalOptions& global, const Workload& args);
+/// One device's training step (gradients cleared, forward, losses, backward,
+/// AdamW), the median of max(steps, 5) after a warm-up, against its floor:
+/// the units' FLOPs (backward twice the forward, recomputation added) at the
+/// rate of a 1024x1024 fp32 matrix product measured in the same run with the
+/// threads the step computes with.
+nlohmann::json step(const GlobalOptions& global, const Workload& args);
 /// The experiment trained for 10 x steps by one rank, then by two (`launch -n 2`):
 /// scenes per second and scaling efficiency.
 nlohmann::json data_parallel(const GlobalOptions& global, const Workload& args);

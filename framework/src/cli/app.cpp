@@ -107,11 +107,11 @@ void add_data(CLI::App& app, const GlobalOptions& global, CommandAction& action)
 void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* bench = app.add_subcommand(
-      "bench", "Measure placement memory, pipeline and frame-parallel throughput, data speed, overhead, data-parallel scaling");
-  bench->add_option("name", args->name, "placement, pipeline, frames, data, overhead, data-parallel, all (the CPU ones) or gpu")
+      "bench", "Measure placement memory, pipeline and frame-parallel throughput, data speed, overhead, a step against its FLOP floor, data-parallel scaling");
+  bench->add_option("name", args->name, "placement, pipeline, frames, data, overhead, step, data-parallel, all (the CPU ones) or gpu")
       ->required()
-      ->check(CLI::IsMember({"placement", "pipeline", "frames", "data", "overhead", "data-parallel", "all", "gpu"}));
-  bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench_placement.toml for placement, experiments/bench.toml otherwise)");
+      ->check(CLI::IsMember({"placement", "pipeline", "frames", "data", "overhead", "step", "data-parallel", "all", "gpu"}));
+  bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench_placement.toml for placement, experiments/bench_step.toml for step, experiments/bench.toml otherwise)");
   bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str();
   bench->add_option("--json", args->json_out, "Also write the results to this JSON file");
   bench->add_option("--set", args->overrides, "Override a setting: table.key=value");

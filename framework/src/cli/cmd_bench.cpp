@@ -13,7 +13,11 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   auto run = [&](const std::string& name, auto fn) {
     if (args.name != name && args.name != "all") return;
     std::filesystem::path file = args.file;
-    if (file.empty()) file = name == "placement" ? "experiments/bench_placement.toml" : "experiments/bench.toml";
+    if (file.empty()) {
+      file = name == "placement" ? "experiments/bench_placement.toml"
+             : name == "step"    ? "experiments/bench_step.toml"
+                                 : "experiments/bench.toml";
+    }
     results[name] = fn(global, bench::Workload{file, args.overrides, args.steps});
     results[name + "_experiment"] = file.string();
   };
@@ -22,6 +26,7 @@ int command_bench(const GlobalOptions& global, const BenchArgs& args) {
   run("frames", bench::frames);
   run("data", bench::data);
   run("overhead", bench::overhead);
+  run("step", bench::step);
   run("data-parallel", bench::data_parallel);
   if (args.name == "gpu") run("gpu", bench::gpu);  // not part of "all": it needs a GPU
   std::time_t now = std::time(nullptr);

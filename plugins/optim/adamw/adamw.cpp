@@ -1,8 +1,10 @@
-// `adamw`: torch.optim.AdamW's update, with per-module learning-rate and
+// `adamw`: torch.optim.AdamW's update (its fused kernel), with per-module learning-rate and
 // weight-decay multipliers, optional no-decay for norms and biases, and the
 // official schedule (linear warm-up then cosine, as fractions of the run) or
 // a constant rate.
 #include <cmath>
+#include <map>
+#include <tuple>
 #include <vggt_lab/optim.hpp>
 #include <vggt_lab/plugin.hpp>
 
@@ -51,12 +53,16 @@ class AdamWState : public vggt_lab::OptimizerState {
     for (const auto& p : params_) {
       double decay = s_.weight_decay * factor(s_.wd_scales, p.name);
       if (s_.no_decay_norms_and_biases && (p.tensor.dim() <= 1)) decay = 0;
-      per_param_.push_back({factor(s_.lr_scales, p.name), decay, {}, {}, 0});
+      per_param_.push_back({factor(s_.lr_scales, p.name), decay, {}, {}, {}});
     }
   }
 
+  /// One fused update (ATen's _fused_adamw_, as torch.optim.AdamW(fused=True))
+  /// per group of tensors that share device, type, learning-rate scale and
+  /// weight decay: each element read and written once, no temporaries.
   void step(double lr) override {
     torch::NoGradGuard no_grad;
+    std::map<std::tuple<std::string, int, double, double>, Lists> groups;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       auto& p = params_[i].tensor;
       const auto& g = p.grad();
@@ -65,16 +71,20 @@ class AdamWState : public vggt_lab::OptimizerState {
       if (!st.exp_avg.defined()) {
         st.exp_avg = torch::zeros_like(p);
         st.exp_avg_sq = torch::zeros_like(p);
+        st.step = torch::zeros({}, p.options().dtype(torch::kFloat));
       }
-      ++st.step;
-      double rate = lr * st.lr_scale;
-      p.mul_(1 - rate * st.weight_decay);
-      st.exp_avg.lerp_(g, 1 - s_.beta1);
-      st.exp_avg_sq.mul_(s_.beta2).addcmul_(g, g, 1 - s_.beta2);
-      double correction1 = 1 - std::pow(s_.beta1, st.step);
-      double correction2 = 1 - std::pow(s_.beta2, st.step);
-      auto denom = (st.exp_avg_sq.sqrt() / std::sqrt(correction2)).add_(s_.eps);
-      p.addcdiv_(st.exp_avg, denom, -rate / correction1);
+      Lists& l = groups[{p.device().str(), int(p.scalar_type()), st.lr_scale, st.weight_decay}];
+      l.params.push_back(p);
+      l.grads.push_back(g);
+      l.exp_avgs.push_back(st.exp_avg);
+      l.exp_avg_sqs.push_back(st.exp_avg_sq);
+      l.steps.push_back(st.step);
+    }
+    for (auto& [key, l] : groups) {
+      const auto& [device, type, lr_scale, weight_decay] = key;
+      at::_foreach_add_(l.steps, 1);
+      at::_fused_adamw_(l.params, l.grads, l.exp_avgs, l.exp_avg_sqs, {}, l.steps, lr * lr_scale, s_.beta1, s_.beta2,
+                        weight_decay, s_.eps, /*amsgrad=*/false, /*maximize=*/false);
     }
   }
 
@@ -85,7 +95,7 @@ class AdamWState : public vggt_lab::OptimizerState {
       if (!st.exp_avg.defined()) continue;
       out.emplace_back(params_[i].name + ".exp_avg", st.exp_avg);
       out.emplace_back(params_[i].name + ".exp_avg_sq", st.exp_avg_sq);
-      out.emplace_back(params_[i].name + ".step", torch::tensor(st.step, torch::kLong));
+      out.emplace_back(params_[i].name + ".step", st.step.to(torch::kCPU).to(torch::kLong));
     }
     return out;
   }
@@ -100,15 +110,17 @@ class AdamWState : public vggt_lab::OptimizerState {
       auto& st = per_param_[i];
       st.exp_avg = avg->second.to(params_[i].tensor.device()).clone();
       st.exp_avg_sq = by_name.at(name + ".exp_avg_sq").to(params_[i].tensor.device()).clone();
-      st.step = by_name.at(name + ".step").item<int64_t>();
+      st.step = by_name.at(name + ".step").to(params_[i].tensor.device(), torch::kFloat).clone();
     }
   }
 
  private:
   struct PerParameter {
     double lr_scale, weight_decay;
-    torch::Tensor exp_avg, exp_avg_sq;
-    int64_t step;
+    torch::Tensor exp_avg, exp_avg_sq, step;  // step: a float scalar on the parameter's device, as fused AdamW keeps it
+  };
+  struct Lists {
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
   };
   std::vector<vggt_lab::NamedParameter> params_;
   std::vector<PerParameter> per_param_;
@@ -137,7 +149,7 @@ class AdamW : public vggt_lab::Optimizer {
 void register_plugins(vggt_lab::Registrar& registrar) {
   vggt_lab::PluginInfo info;
   info.name = "adamw";
-  info.version = "1.0";
+  info.version = "1.1";
   info.summary = "AdamW with per-module multipliers and warm-up + cosine schedule";
   info.doc =
       "torch.optim.AdamW's update (decoupled weight decay, bias-corrected moments). The\n"
@@ -176,4 +188,4 @@ void register_plugins(vggt_lab::Registrar& registrar) {
 
 }  // namespace
 
-VGGT_LAB_PLUGIN("optimizer", "adamw", "1.0", register_plugins)
+VGGT_LAB_PLUGIN("optimizer", "adamw", "1.1", register_plugins)

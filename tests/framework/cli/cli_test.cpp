@@ -166,6 +166,23 @@ TEST(Cli, TheRunsTimelineDrawsComputeNotWaits) {
   EXPECT_THAT(testing::read_text(out / "memory.svg"), HasSubstr(">MiB</text>"));
 }
 
+// `bench step`: a training step against its floor, the units' FLOPs at the
+// rate of a matrix product measured in the same run; the figures agree with
+// each other, and no step beats the floor by half.
+TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
+  auto result = run_command(exe() + " bench step " + std::string(SOURCE_ROOT) +
+                            "/experiments/bench.toml --steps 1 --set train.batch_size=1 2>/dev/null");
+  ASSERT_EQ(result.status, 0) << result.output;
+  const auto step = nlohmann::json::parse(result.output)["step"];
+  const double seconds = step["step_seconds_median"], floor = step["floor_seconds"];
+  EXPECT_GT(step["step_gflop"].get<double>(), 0);
+  EXPECT_NEAR(floor, step["step_gflop"].get<double>() / step["matmul_1024_gflops"].get<double>(), 1e-9 + 1e-6 * floor);
+  EXPECT_NEAR(step["ratio_to_floor"].get<double>(), seconds / floor, 1e-6 * seconds / floor);
+  const double achieved = step["achieved_gflops"];
+  EXPECT_NEAR(achieved, step["step_gflop"].get<double>() / seconds, 1e-6 * achieved);
+  EXPECT_GT(seconds / floor, 0.5);
+}
+
 // `plan --svg`: the units along the DAG coloured by device, with what each
 // costs on hover, each device's predicted memory, and the predicted schedule.
 TEST(Cli, PlanDrawsTheLayout) {

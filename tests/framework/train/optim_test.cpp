@@ -50,6 +50,48 @@ TEST_F(OptimTest, AdamWTakesTheSameStepsAsLibTorchsAdamW) {
   EXPECT_EQ(restored->state().size(), 3u);  // exp_avg, exp_avg_sq, step
 }
 
+// Parameters with other learning-rate scales and weight decays update in
+// groups of their own, each as LibTorch's AdamW does with that group's options;
+// the saved step counts resume.
+TEST_F(OptimTest, AdamWGroupsFollowLibTorchsParameterGroups) {
+  auto adamw = make<Optimizer>("optim", {"optim.plugin=adamw", "optim.lr=0.01", "optim.weight_decay=0.1",
+                                         "optim.no_decay_norms_and_biases=true", "optim.lr_scales=[\"head.w=2.0\"]"});
+  testing::seed(testing::Stream::inputs);
+  std::vector<torch::Tensor> ours{torch::randn({4, 3}), torch::randn({3}), torch::randn({2, 2})}, theirs;
+  for (auto& t : ours) {
+    t.requires_grad_(true);
+    theirs.push_back(t.detach().clone().requires_grad_(true));
+  }
+  auto state = adamw.object->create({{"head.w", ours[0]}, {"head.b", ours[1]}, {"trunk.w", ours[2]}});
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{theirs[0]},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.02).weight_decay(0.1)));
+  groups.emplace_back(std::vector<torch::Tensor>{theirs[1]},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01).weight_decay(0.0)));
+  groups.emplace_back(std::vector<torch::Tensor>{theirs[2]},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01).weight_decay(0.1)));
+  torch::optim::AdamW reference(std::move(groups), torch::optim::AdamWOptions(0.01));
+  for (int step = 0; step < 5; ++step) {
+    for (auto* set : {&ours, &theirs}) {
+      torch::Tensor loss = torch::zeros({});
+      for (auto& t : *set) {
+        t.mutable_grad() = torch::Tensor();
+        loss = loss + (t * t * (step + 1)).sum();
+      }
+      loss.backward();
+    }
+    state->step(0.01);
+    reference.step();
+  }
+  for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_TRUE(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7)) << i;
+  auto saved = state->state();
+  auto restored = adamw.object->create({{"head.w", ours[0]}, {"head.b", ours[1]}, {"trunk.w", ours[2]}});
+  restored->load_state(saved);
+  for (const auto& [name, tensor] : restored->state()) {
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".step") EXPECT_EQ(tensor.item<int64_t>(), 5) << name;
+  }
+}
+
 TEST_F(OptimTest, ScheduleWarmsUpLinearlyThenFollowsACosine) {
   auto adamw = make<Optimizer>("optim", {"optim.plugin=adamw", "optim.lr=1.0", "optim.start_lr=0.0",
                                          "optim.end_lr=0.0", "optim.warmup=0.1"});
