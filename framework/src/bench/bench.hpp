@@ -36,8 +36,9 @@ nlohmann::json overhead(const GlobalOptions& global, const Workload& args);
 /// rate of a 1024x1024 fp32 matrix product measured in the same run with the
 /// threads the step computes with.
 nlohmann::json step(const GlobalOptions& global, const Workload& args);
-/// The experiment trained for 10 x steps by one rank, then by two (`launch -n 2`):
-/// scenes per second and scaling efficiency.
+/// The experiment trained for 10 x steps by one rank with half the process's
+/// cores, then by two (`launch -n 2`, each with half): scenes per second and
+/// scaling efficiency.
 nlohmann::json data_parallel(const GlobalOptions& global, const Workload& args);
 
 /// On a CUDA device: the 1B aggregator's forward time and peak memory against

@@ -9,6 +9,7 @@
 #endif
 
 #include <cstdlib>
+#include <map>
 #include <future>
 #include <thread>
 
@@ -60,6 +61,32 @@ std::vector<std::vector<NamedParameter*>> buckets(std::vector<NamedParameter>& p
     bytes += size;
   }
   return out;
+}
+
+/// Runs of tensors of one type, each at most `cap_mb` (a larger tensor alone).
+std::vector<std::vector<torch::Tensor>> coalesced(const std::vector<torch::Tensor>& tensors, double cap_mb) {
+  std::map<c10::ScalarType, std::vector<std::vector<torch::Tensor>>> by_type;
+  std::map<c10::ScalarType, std::int64_t> bytes;
+  const std::int64_t cap = std::int64_t(cap_mb * 1024 * 1024);
+  for (const auto& t : tensors) {
+    auto& runs = by_type[t.scalar_type()];
+    const std::int64_t size = t.numel() * std::int64_t(t.element_size());
+    if (runs.empty() || (!runs.back().empty() && bytes[t.scalar_type()] + size > cap)) {
+      runs.emplace_back();
+      bytes[t.scalar_type()] = 0;
+    }
+    runs.back().push_back(t);
+    bytes[t.scalar_type()] += size;
+  }
+  std::vector<std::vector<torch::Tensor>> out;
+  for (auto& [type, runs] : by_type) out.insert(out.end(), runs.begin(), runs.end());
+  return out;
+}
+
+torch::Tensor flatten(const std::vector<torch::Tensor>& run, torch::Device device) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& t : run) parts.push_back(t.detach().reshape(-1).to(device));
+  return torch::cat(parts);
 }
 
 }  // namespace
@@ -206,17 +233,29 @@ std::string DataParallel::share(const std::string& key, const std::string& value
 
 void DataParallel::broadcast(torch::nn::Module& module) {
   collective("broadcasting parameters", [&] {
-    torch::NoGradGuard no_grad;
-    for (auto& p : module.parameters()) broadcast_in_place(p.data());
+    std::vector<torch::Tensor> data;
+    for (auto& p : module.parameters()) data.push_back(p.data());
+    broadcast_coalesced(data);
   });
   if (settings_.broadcast_buffers) broadcast_buffers(module);
 }
 
 void DataParallel::broadcast_buffers(torch::nn::Module& module) {
-  collective("broadcasting buffers", [&] {
-    torch::NoGradGuard no_grad;
-    for (auto& b : module.buffers()) broadcast_in_place(b);
-  });
+  collective("broadcasting buffers", [&] { broadcast_coalesced(module.buffers()); });
+}
+
+void DataParallel::broadcast_coalesced(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  for (const auto& run : coalesced(tensors, settings_.bucket_cap_mb)) {
+    std::vector<at::Tensor> one{flatten(run, device_)};
+    group_->pg->broadcast(one)->wait();
+    if (world_.rank == 0) continue;
+    std::int64_t offset = 0;
+    for (const auto& t : run) {
+      torch::Tensor(t).copy_(one[0].narrow(0, offset, t.numel()).view_as(t));
+      offset += t.numel();
+    }
+  }
 }
 
 int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
@@ -255,22 +294,18 @@ std::vector<double> DataParallel::average(const std::vector<double>& values) {
 
 void DataParallel::check_replicas(const std::vector<NamedParameter>& parameters) {
   torch::NoGradGuard no_grad;
-  for (const auto& p : parameters) {
-    torch::Tensor mine = p.tensor.detach().to(torch::kCPU).clone();
-    torch::Tensor reference = mine.clone();
-    collective("comparing replicas", [&] { broadcast_in_place(reference); });
-    if (!torch::equal(mine, reference)) {
-      throw Error("rank " + std::to_string(world_.rank) + ": parameter '" + p.name +
+  std::vector<torch::Tensor> mine;
+  for (const auto& p : parameters) mine.push_back(p.tensor.detach().to(torch::kCPU).clone());
+  std::vector<torch::Tensor> reference;
+  for (const auto& t : mine) reference.push_back(t.clone());
+  collective("comparing replicas", [&] { broadcast_coalesced(reference); });
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    if (!torch::equal(mine[i], reference[i])) {
+      throw Error("rank " + std::to_string(world_.rank) + ": parameter '" + parameters[i].name +
                   "' differs from rank 0's; the replicas diverged (a nondeterministic op or a rank-dependent "
                   "gradient policy); report this with the run folder");
     }
   }
-}
-
-void DataParallel::broadcast_in_place(const torch::Tensor& tensor) {
-  std::vector<at::Tensor> one{tensor.to(device_)};
-  group_->pg->broadcast(one)->wait();
-  if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
 }
 
 void DataParallel::barrier() {

@@ -54,7 +54,8 @@ class VGGT_LAB_API DataParallel {
 
   /// Rank 0's `value` on every rank.
   std::string share(const std::string& key, const std::string& value);
-  /// Rank 0's parameters (and buffers when broadcast_buffers) on every rank.
+  /// Rank 0's parameters (and buffers when broadcast_buffers) on every rank,
+  /// in buckets of bucket_cap_mb.
   void broadcast(torch::nn::Module& module);
   /// Buffers only, before each step when broadcast_buffers is set.
   void broadcast_buffers(torch::nn::Module& module);
@@ -74,8 +75,8 @@ class VGGT_LAB_API DataParallel {
   Settings settings_;
   torch::Device device_;
   std::unique_ptr<Group> group_;
-  /// Rank 0's value of `tensor`, through a copy on device_ where it lives elsewhere.
-  void broadcast_in_place(const torch::Tensor& tensor);
+  /// Rank 0's values of `tensors`, a collective per bucket_cap_mb of one type.
+  void broadcast_coalesced(const std::vector<torch::Tensor>& tensors);
   template <class F>
   void collective(const char* what, F&& run);
   [[noreturn]] void fail(const char* what, const std::string& why) const;

@@ -154,6 +154,49 @@ TEST(DataParallel, AParameterWithoutGradientIsAnErrorNamingItUnlessUnusedAreAllo
   }
 }
 
+// Rank 0's parameters and buffers (of two types, in buckets smaller than
+// one tensor) replace rank 1's; a parameter that then differs is named by
+// the replica check on the rank where it differs.
+TEST(DataParallel, BroadcastsInBucketsAndNamesADivergedParameter) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  std::vector<std::string> errors(2);
+  std::vector<std::map<std::string, torch::Tensor>> seen(2);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 2; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        World world;
+        world.rank = rank;
+        world.size = world.local_size = 2;
+        Settings settings;
+        settings.timeout_s = 60;
+        settings.bucket_cap_mb = 1e-5;  // 10 bytes: a bucket a tensor
+        DataParallel dp(world, settings, store);
+        torch::nn::Module module;
+        const double value = rank == 0 ? 1.0 : 0.0;
+        auto a = module.register_parameter("a", torch::full({3}, value));
+        auto b = module.register_parameter("b", torch::full({2, 2}, value));
+        module.register_buffer("f", torch::full({4}, value));
+        module.register_buffer("i", torch::full({2}, rank == 0 ? 7 : 0, torch::kLong));
+        dp.broadcast(module);
+        for (const auto& item : module.named_parameters()) seen[rank][item.key()] = item.value().detach().clone();
+        for (const auto& item : module.named_buffers()) seen[rank][item.key()] = item.value().clone();
+        if (rank == 1) b.data().add_(1);
+        std::vector<NamedParameter> params{{"a", a}, {"b", b}};
+        dp.check_replicas(params);
+      } catch (const std::exception& e) {
+        errors[rank] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_THAT(errors[1], ::testing::HasSubstr("parameter 'b' differs from rank 0's"));
+  ASSERT_EQ(seen[1].size(), 4u);
+  for (const auto& [name, tensor] : seen[0]) EXPECT_TRUE(tensor.equal(seen[1].at(name))) << name;
+  EXPECT_EQ(seen[1].at("i")[0].item<std::int64_t>(), 7);
+}
+
 TEST(WorldFromEnv, RejectsARankOutsideTheWorld) {
   setenv("WORLD_SIZE", "2", 1);
   setenv("RANK", "2", 1);
