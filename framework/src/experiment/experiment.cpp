@@ -57,6 +57,9 @@ PlanReport plan_from_config(const ResolvedConfig& config, const Registry& regist
   if (auto timed = profile::timed_for_micro_batches(request, costed, report.plan.micro_batches)) {
     report = make_plan(std::move(*timed), placement, in.topology, in.shape, in.memory);
   }
+  if (auto sharded = profile::measured_at_shards(request, costed, report.graph, report.plan)) {
+    report = make_plan(std::move(*sharded), placement, in.topology, in.shape, in.memory);
+  }
   report.costs = costed.text;
   return report;
 }

@@ -27,6 +27,7 @@ std::string options_text(const Options& options) {
 InputShape profiled_shape(const ProfileRequest& r) {
   InputShape shape = step_shape(r.config->core("train"));
   if (r.batch > 0) shape.batch = r.batch;
+  if (r.frames > 0) shape.frames = r.frames;
   return shape;
 }
 
@@ -35,6 +36,7 @@ TensorMap planned_batch(const ProfileRequest& r) {
   auto source = create_plugin<DataSource>(*r.config, "data", *r.registry, r.context);
   train::LoaderOptions options = train::planned_loader_options(r.config->core("train"));
   const InputShape shape = profiled_shape(r);
+  options.min_frames = options.max_frames = shape.frames;
   options.images_per_step = shape.batch * shape.frames;
   return train::make_batch(*source.object, options, 0);
 }
@@ -168,7 +170,8 @@ ModelGraph calibrated_graph(const ProfileRequest& r, ModelGraph graph) {
 Profile profile_experiment(const ProfileRequest& r) {
   if (!r.data_parallel) return cached_or_measured(r);
   // Named by the call, not the key: ranks on unlike hosts may key differently.
-  const std::string name = "profile at batch " + std::to_string(profiled_shape(r).batch);
+  const InputShape shape = profiled_shape(r);
+  const std::string name = "profile at " + std::to_string(shape.batch) + "x" + std::to_string(shape.frames);
   if (r.data_parallel->world().rank != 0) {
     return profile_from_json(nlohmann::json::parse(r.data_parallel->share(name, "")), "rank 0's profile");
   }
@@ -212,6 +215,37 @@ std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& r, const
     unit.cost.backward_seconds = it->second.backward_seconds * micro_batches;
   }
   return timed;
+}
+
+std::optional<ModelGraph> measured_at_shards(const ProfileRequest& r, const CostedGraph& costed,
+                                             const ModelGraph& graph, const Plan& plan) {
+  if (costed.source != "measured") return std::nullopt;
+  const std::int64_t frames = step_shape(r.config->core("train")).frames;
+  const std::map<std::string, int> stage_of = unit_stages(plan);
+  std::map<std::int64_t, std::vector<std::string>> local_units;  // by the frames a device of their stage works on
+  for (const Unit& unit : graph.units) {
+    auto stage = stage_of.find(unit.name);
+    if (unit.split != FrameSplit::local || stage == stage_of.end()) continue;
+    const std::int64_t group = std::int64_t(plan.stages[stage->second].frame_group.size()) + 1;
+    const std::int64_t shard = (frames + group - 1) / group;
+    if (shard < frames) local_units[shard].push_back(unit.name);
+  }
+  if (local_units.empty()) return std::nullopt;
+  ModelGraph out = graph;
+  for (const auto& [shard, names] : local_units) {
+    ProfileRequest at_shard = r;
+    at_shard.frames = shard;
+    std::map<std::string, UnitProfile> measured;
+    for (UnitProfile& u : profile_experiment(at_shard).units) measured[u.unit] = std::move(u);
+    const double scale = double(frames) / double(shard);  // the costs are for all frames
+    for (const std::string& name : names) {
+      UnitCost& cost = out.units[out.index_of(name)].cost;
+      const UnitProfile& m = measured.at(name);
+      cost.activation_bytes = cost.checkpoint_bytes = std::llround(double(m.kept_bytes) * scale);
+      cost.workspace_bytes = std::llround(double(m.workspace_bytes) * scale);
+    }
+  }
+  return out;
 }
 
 }  // namespace vggt_lab::profile

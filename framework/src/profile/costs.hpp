@@ -21,7 +21,8 @@ struct ProfileRequest {
   Topology topology;  // the profile runs on the first logical device's physical device
   MemoryModel memory;
   bool use_cache = true;
-  std::int64_t batch = 0;  // profile at this batch size (0: the step's)
+  std::int64_t batch = 0;   // profile at this batch size (0: the step's)
+  std::int64_t frames = 0;  // and this many frames per scene (0: the step's)
   bool trains = false;     // the command trains on the planned devices: source "auto" measures
   /// Under data parallelism every rank plans with rank 0's profile, so all
   /// ranks run one plan; null in one process.
@@ -59,5 +60,12 @@ VGGT_LAB_API CostedGraph costed_graph(const ProfileRequest& request, const Plugi
 /// callers re-plan only when they changed.
 VGGT_LAB_API std::optional<ModelGraph> timed_for_micro_batches(const ProfileRequest& request,
                                                                const CostedGraph& costed, int micro_batches);
+
+/// With measured costs, `graph` with the memory of each frame-local unit of
+/// a frame-sharded stage as measured at the frames one of its devices works
+/// on (a profile at that frame count, cached): a DPT head's workspace is not
+/// linear in its frames. Nothing when no such unit exists.
+VGGT_LAB_API std::optional<ModelGraph> measured_at_shards(const ProfileRequest& request, const CostedGraph& costed,
+                                                          const ModelGraph& graph, const Plan& plan);
 
 }  // namespace vggt_lab::profile

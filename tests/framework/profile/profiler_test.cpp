@@ -116,6 +116,31 @@ TEST_F(ProfilerTest, MicroBatchedPlansAreTimedAtTheMicroBatchSize) {
   EXPECT_EQ(cached_files(), 2u);
 }
 
+// A frame-sharded stage's frame-local units (patch embedder, DPT heads) cost
+// what they measure at the frames one device works on, scaled to all frames;
+// global and whole units keep the step's measurement.
+TEST_F(ProfilerTest, FrameShardedUnitsAreMeasuredAtTheirDevicesFrames) {
+  ResolvedConfig c = config({"costs.source=measured", "placement.plugin=frame-parallel", "devices.count=2",
+                             "train.frames=4"});
+  PlanReport p = plan(c);
+  EXPECT_EQ(cached_files(), 2u);  // the step's profile and the 2-frame one
+  ProfileRequest step = request(c), at_shard = request(c);
+  at_shard.frames = 2;
+  std::map<std::string, UnitProfile> whole, half;
+  for (auto& u : profile_experiment(step).units) whole[u.unit] = u;
+  for (auto& u : profile_experiment(at_shard).units) half[u.unit] = u;
+  EXPECT_EQ(cached_files(), 2u);
+  int local = 0;
+  for (const Unit& unit : p.graph.units) {
+    const UnitProfile& expected = unit.split == FrameSplit::local ? half.at(unit.name) : whole.at(unit.name);
+    const std::int64_t scale = unit.split == FrameSplit::local ? 2 : 1;
+    local += unit.split == FrameSplit::local;
+    EXPECT_EQ(unit.cost.activation_bytes, expected.kept_bytes * scale) << unit.name;
+    EXPECT_EQ(unit.cost.workspace_bytes, expected.workspace_bytes * scale) << unit.name;
+  }
+  EXPECT_GE(local, 3);  // embed, depth_head, point_head
+}
+
 // [costs] source = "auto" (the default): a command that trains measures, and
 // says so with the profile's file; one that only plans takes the estimates.
 TEST_F(ProfilerTest, AutoMeasuresWhenTheCommandTrains) {
