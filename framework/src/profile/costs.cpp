@@ -226,8 +226,8 @@ std::optional<ModelGraph> measured_at_shards(const ProfileRequest& r, const Cost
   for (const Unit& unit : graph.units) {
     auto stage = stage_of.find(unit.name);
     if (unit.split != FrameSplit::local || stage == stage_of.end()) continue;
-    const std::int64_t group = std::int64_t(plan.stages[stage->second].frame_group.size()) + 1;
-    const std::int64_t shard = (frames + group - 1) / group;
+    const int group = int(plan.stages[stage->second].frame_group.size()) + 1;
+    const std::int64_t shard = frame_shards(frames, group).front();  // the largest
     if (shard < frames) local_units[shard].push_back(unit.name);
   }
   if (local_units.empty()) return std::nullopt;

@@ -316,16 +316,13 @@ struct Executor::Impl {
   /// This device's place in frame-sharded stage s for micro-batch mb; null
   /// when its shard of the micro-batch's frames is empty.
   GroupMember* member(int s, int mb, int device) {
-    const std::vector<int> devices = stage_devices(self.plan_.stages[s]);
-    const auto counts = frame_shards(micro[mb].at("images").size(1), int(devices.size()));
     GroupPlace place;
     place.stage = s;
     place.micro_batch = mb;
-    for (std::size_t k = 0; k < devices.size(); ++k) {
-      if (counts[k] == 0) continue;
-      if (devices[k] == device) place.rank = int(place.members.size());
-      place.members.push_back(devices[k]);
-      place.frames.push_back(counts[k]);
+    for (const Span& span : shards(s, mb)) {
+      if (span.device == device) place.rank = int(place.members.size());
+      place.members.push_back(span.device);
+      place.frames.push_back(span.count);
     }
     if (std::find(place.members.begin(), place.members.end(), device) == place.members.end()) return nullptr;
     auto group = std::make_unique<GroupMember>(place, mailbox, [this](const torch::Tensor& t, int from, int to) {
