@@ -66,9 +66,10 @@ VGGT_LAB_API Processors shared_processors(const Topology& topology, int cores);
 /// Intra-op threads the runtime gives each of `workers` workers sharing `cores`.
 VGGT_LAB_API int worker_threads(int cores, int workers);
 /// This process's share of the machine's cores: VGGT_LAB_CORES when set (a
-/// sweep running trials side by side sets it for each), else the cores
-/// divided among the ranks on this host (LOCAL_WORLD_SIZE, else WORLD_SIZE,
-/// as `launch` and torchrun set them).
+/// sweep running trials side by side and `launch` set it for each), else
+/// the cores it is bound to when that is fewer than the machine's, else the
+/// cores divided among the ranks on this host (LOCAL_WORLD_SIZE, else
+/// WORLD_SIZE, as torchrun sets them).
 VGGT_LAB_API int process_cores();
 
 /// List scheduling: each device runs one action at a time, and each

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -302,20 +303,43 @@ json overhead(const GlobalOptions& global, const Workload& args) {
 
 namespace {
 
-/// scenes/s from summary.json of `vggt-lab <command...> FILE --out DIR`, run as a child.
-double scenes_per_second(const std::vector<std::string>& command, const Workload& args,
-                         const std::filesystem::path& out, std::map<std::string, std::string> environment = {}) {
+/// `vggt-lab <command...> FILE --out DIR` as a child, on `cpus` (empty: unbound).
+void run_child(const std::vector<std::string>& command, const Workload& args, const std::filesystem::path& out,
+               std::vector<std::string> extra = {}, std::vector<int> cpus = {}) {
   std::vector<std::string> argv{"/proc/self/exe", "-q"};
   argv.insert(argv.end(), command.begin(), command.end());
   argv.insert(argv.end(), {args.file.string(), "--out", out.string(), "--set",
                            "train.steps=" + std::to_string(10 * args.steps), "--set", "train.eval_scenes=0"});
-  for (const auto& o : args.overrides) argv.insert(argv.end(), {"--set", o});
-  if (wait_child(start_child({argv, std::move(environment), std::nullopt})).status != 0) {
+  for (const auto& o : args.overrides) extra.push_back(o);
+  for (const auto& o : extra) argv.insert(argv.end(), {"--set", o});
+  std::map<std::string, std::string> environment;
+  if (!cpus.empty()) environment["VGGT_LAB_CORES"] = std::to_string(cpus.size());
+  if (wait_child(start_child({argv, environment, std::nullopt, std::move(cpus)})).status != 0) {
     throw Error("benchmark run failed: vggt-lab " + command.front() + " " + args.file.string() + " --out " +
                 out.string());
   }
-  std::ifstream in(out / "summary.json");
+}
+
+double scenes_per_second(const std::filesystem::path& run) {
+  std::ifstream in(run / "summary.json");
   return json::parse(in).at("samples_per_second").get<double>();
+}
+
+/// The all-reduces' mean busy seconds, and the fraction hidden behind
+/// backward, over the steps that reduced during backward.
+std::pair<double, double> allreduce_figures(const std::filesystem::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  double seconds = 0, exposed = 0;
+  int steps = 0;
+  for (std::string line; std::getline(in, line);) {
+    const json row = json::parse(line);
+    if (!row.contains("allreduce") || row["allreduce"]["recounted"].get<bool>()) continue;
+    seconds += row["allreduce"]["seconds"].get<double>();
+    exposed += row["allreduce"]["exposed_seconds"].get<double>();
+    ++steps;
+  }
+  if (steps == 0 || seconds <= 0) return {0.0, 0.0};
+  return {seconds / steps, std::clamp(1.0 - exposed / seconds, 0.0, 1.0)};
 }
 
 }  // namespace
@@ -341,13 +365,26 @@ json data_parallel(const GlobalOptions&, const Workload& args) {
   std::string pattern = (std::filesystem::temp_directory_path() / "vggt-lab-bench-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw Error("cannot create a temporary folder under " + pattern);
   const std::filesystem::path dir = pattern;
-  // The one rank gets the cores each of the two gets: the speed-up is the ranks'.
-  const int cores = std::max(1, process_cores() / 2);
-  double one = scenes_per_second({"run"}, args, dir / "one", {{"VGGT_LAB_CORES", std::to_string(cores)}});
-  double two = scenes_per_second({"launch", "-n", "2"}, args, dir / "two");
+  // The one rank runs on the cores `launch` binds each of the two to: the speed-up is the ranks'.
+  const std::vector<int> cpus = allowed_cpus();
+  const std::vector<int> half(cpus.begin(), cpus.begin() + std::ptrdiff_t(std::max<std::size_t>(1, cpus.size() / 2)));
+  run_child({"run"}, args, dir / "one", {}, half);
+  run_child({"launch", "-n", "2"}, args, dir / "two");
+  run_child({"launch", "-n", "2"}, args, dir / "after", {"distributed.overlap=false"});
+  const double one = scenes_per_second(dir / "one"), two = scenes_per_second(dir / "two");
+  const auto [seconds, hidden] = allreduce_figures(dir / "two");
+  const double after = scenes_per_second(dir / "after");
+  const double after_seconds = allreduce_figures(dir / "after").first;
   std::filesystem::remove_all(dir);
-  return {{"cores_per_rank", cores}, {"one_rank_scenes_per_second", one}, {"two_ranks_scenes_per_second", two},
-          {"speedup", two / one}, {"scaling_efficiency", two / (2.0 * one)}};
+  return {{"cores_per_rank", half.size()},
+          {"one_rank_scenes_per_second", one},
+          {"two_ranks_scenes_per_second", two},
+          {"speedup", two / one},
+          {"scaling_efficiency", two / (2.0 * one)},
+          {"allreduce_seconds_per_step", seconds},
+          {"allreduce_hidden_fraction", hidden},
+          {"two_ranks_reducing_after_backward_scenes_per_second", after},
+          {"allreduce_seconds_per_step_after_backward", after_seconds}};
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "host/crash.hpp"
 #include "host/config.hpp"
 #include "host/malloc_tuning.hpp"
+#include "vggt_lab/schedule.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -48,8 +49,12 @@ void add_launch(CLI::App& app, const GlobalOptions& global, CommandAction& actio
   launch->add_option("--set", args->run.overrides, "Override a setting: table.key=value (repeatable)");
   launch->add_option("--resume", args->run.resume, "Continue a run from its folder or a checkpoint");
   launch->add_option("--port", args->port, "MASTER_PORT for the rendezvous (default: a free port)");
+  launch->add_flag("--bind-cores,!--no-bind-cores", args->bind_cores,
+                   "Bind rank r to the r-th equal share of the CPUs launch may use (default; not when there are "
+                   "fewer CPUs than ranks)");
   launch->footer("Each rank gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT as "
-                 "from torchrun; `torchrun --nproc_per_node=N --no-python vggt-lab run FILE.toml` is equivalent.");
+                 "from torchrun; `torchrun --nproc_per_node=N --no-python vggt-lab run FILE.toml` is equivalent "
+                 "but for the binding.");
   launch->callback([&, args] { action = [&global, args] { return command_launch(global, *args); }; });
 }
 
@@ -217,12 +222,10 @@ int report(const std::exception& e, int status) {
 
 }  // namespace
 
-/// LibTorch's intra-op threads default to 1 in some builds; use every core
-/// unless OMP_NUM_THREADS says otherwise.
+/// LibTorch's intra-op threads default to 1 in some builds; use this
+/// process's cores unless OMP_NUM_THREADS says otherwise.
 static void use_all_cores() {
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
-    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  }
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) at::set_num_threads(process_cores());
 }
 
 int run_cli(int argc, char** argv) {

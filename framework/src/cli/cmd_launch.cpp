@@ -1,6 +1,6 @@
 // `vggt-lab launch -n N FILE.toml`: N local ranks of `vggt-lab run`, with the
-// environment torchrun gives; signals are forwarded, the first failure stops
-// the others and its status is returned.
+// environment torchrun gives, each bound to its share of the cores; signals
+// are forwarded, the first failure stops the others and its status is returned.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -87,12 +87,24 @@ std::vector<std::string> run_arguments(const GlobalOptions& global, const RunArg
   return argv;
 }
 
-pid_t start_rank(const std::vector<std::string>& arguments, int rank, int world, int port) {
+/// Rank `rank`'s equal share of this process's CPUs; none (unbound) when
+/// binding is off or there are fewer CPUs than ranks.
+std::vector<int> cpus_of(int rank, int world, bool bind) {
+  const std::vector<int> cpus = allowed_cpus();
+  const std::size_t share = cpus.size() / std::size_t(world);
+  if (!bind || share == 0) return {};
+  return {cpus.begin() + std::ptrdiff_t(share * rank), cpus.begin() + std::ptrdiff_t(share * (rank + 1))};
+}
+
+pid_t start_rank(const std::vector<std::string>& arguments, int rank, int world, int port, bool bind) {
   const std::string r = std::to_string(rank), w = std::to_string(world);
-  return start_child({arguments,
-                      {{"RANK", r}, {"LOCAL_RANK", r}, {"WORLD_SIZE", w}, {"LOCAL_WORLD_SIZE", w},
-                       {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}},
-                      std::nullopt});
+  ChildSpec spec{arguments,
+                 {{"RANK", r}, {"LOCAL_RANK", r}, {"WORLD_SIZE", w}, {"LOCAL_WORLD_SIZE", w},
+                  {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}},
+                 std::nullopt,
+                 cpus_of(rank, world, bind)};
+  if (!spec.cpus.empty()) spec.environment["VGGT_LAB_CORES"] = std::to_string(spec.cpus.size());
+  return start_child(spec);
 }
 
 }  // namespace
@@ -106,7 +118,7 @@ int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   for (int rank = 0; rank < args.processes; ++rank) {
-    g_children.push_back(start_rank(arguments, rank, args.processes, port));
+    g_children.push_back(start_rank(arguments, rank, args.processes, port, args.bind_cores));
   }
   int first_failure = 0, failed_rank = -1, running = args.processes;
   while (running > 0) {

@@ -20,6 +20,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args);
 struct LaunchArgs {
   int processes = 2;
   int port = 0;  // 0: a free one
+  bool bind_cores = true;  // rank r on the r-th equal share of this process's CPUs
   RunArgs run;
 };
 /// N local ranks of `vggt-lab run`; returns the first failing rank's status.

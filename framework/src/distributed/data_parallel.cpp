@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "distributed/reducer.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab::distributed {
@@ -31,37 +32,6 @@ int env_int(const char* name, int fallback) {
 }
 
 std::chrono::milliseconds millis(double seconds) { return std::chrono::milliseconds(std::int64_t(seconds * 1000)); }
-
-torch::Tensor flat_gradients(const std::vector<NamedParameter*>& bucket, bool find_unused, torch::Device device) {
-  std::vector<torch::Tensor> parts;
-  for (NamedParameter* p : bucket) {
-    const torch::Tensor& g = p->tensor.grad();
-    if (!g.defined() && !find_unused) {
-      throw Error("parameter '" + p->name +
-                  "' received no gradient in this step; set [distributed] find_unused_parameters = true "
-                  "or freeze it with [train] frozen");
-    }
-    parts.push_back(g.defined() ? g.reshape(-1).to(device)
-                                : torch::zeros({p->tensor.numel()}, p->tensor.options().device(device)));
-  }
-  return torch::cat(parts);
-}
-
-/// Buckets in reverse registration order (as DDP: late layers' gradients come first).
-std::vector<std::vector<NamedParameter*>> buckets(std::vector<NamedParameter>& parameters, double cap_mb) {
-  std::vector<std::vector<NamedParameter*>> out(1);
-  std::int64_t bytes = 0, cap = std::int64_t(cap_mb * 1024 * 1024);
-  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
-    std::int64_t size = it->tensor.numel() * std::int64_t(it->tensor.element_size());
-    if (!out.back().empty() && bytes + size > cap) {
-      out.emplace_back();
-      bytes = 0;
-    }
-    out.back().push_back(&*it);
-    bytes += size;
-  }
-  return out;
-}
 
 /// Runs of tensors of one type, each at most `cap_mb` (a larger tensor alone).
 std::vector<std::vector<torch::Tensor>> coalesced(const std::vector<torch::Tensor>& tensors, double cap_mb) {
@@ -122,6 +92,7 @@ Settings settings_from(const Options& t, const std::string& device) {
   s.device = s.backend == "nccl" ? device : "cpu";
   s.timeout_s = t.get<double>("timeout_s");
   s.bucket_cap_mb = t.get<double>("bucket_cap_mb");
+  s.overlap = t.get<bool>("overlap");
   s.broadcast_buffers = t.get<bool>("broadcast_buffers");
   s.find_unused_parameters = t.get<bool>("find_unused_parameters");
   s.gradient_as_bucket_view = t.get<bool>("gradient_as_bucket_view");
@@ -198,8 +169,9 @@ DataParallel::DataParallel(World world, Settings settings, c10::intrusive_ptr<c1
 
 DataParallel::~DataParallel() = default;
 
-template <class F>
-void DataParallel::collective(const char* what, F&& run) {
+c10d::Backend& DataParallel::backend() { return *group_->pg; }
+
+void DataParallel::collective(const char* what, const std::function<void()>& run) {
   try {
     run();
   } catch (const Error&) {
@@ -259,27 +231,11 @@ void DataParallel::broadcast_coalesced(const std::vector<torch::Tensor>& tensors
 }
 
 int DataParallel::average_gradients(std::vector<NamedParameter>& parameters) {
-  auto groups = buckets(parameters, settings_.bucket_cap_mb);
-  torch::NoGradGuard no_grad;
-  for (const auto& bucket : groups) {
-    torch::Tensor flat = flat_gradients(bucket, settings_.find_unused_parameters, device_);
-    collective("all-reduce of gradients", [&] {
-      std::vector<at::Tensor> one{flat};
-      group_->pg->allreduce(one)->wait();
-    });
-    flat.div_(double(world_.size));
-    std::int64_t offset = 0;
-    for (NamedParameter* p : bucket) {
-      torch::Tensor part = flat.narrow(0, offset, p->tensor.numel()).view_as(p->tensor).to(p->tensor.device());
-      offset += p->tensor.numel();
-      if (settings_.gradient_as_bucket_view || !p->tensor.grad().defined()) {
-        p->tensor.mutable_grad() = part;
-      } else {
-        p->tensor.mutable_grad().copy_(part);
-      }
-    }
-  }
-  return int(groups.size());
+  std::vector<torch::Tensor> after_backward;
+  for (const auto& p : parameters) after_backward.push_back(p.tensor);
+  Reducer reducer(*this, parameters, after_backward);
+  reducer.start_step();
+  return reducer.finish().buckets;
 }
 
 std::vector<double> DataParallel::average(const std::vector<double>& values) {

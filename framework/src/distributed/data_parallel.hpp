@@ -6,12 +6,17 @@
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "vggt_lab/optim.hpp"
 #include "vggt_lab/options.hpp"
+
+namespace c10d {
+class Backend;
+}
 
 namespace vggt_lab::distributed {
 
@@ -30,6 +35,7 @@ struct Settings {
   std::string backend = "auto";
   double timeout_s = 1800;
   double bucket_cap_mb = 25;
+  bool overlap = true;  // all-reduce buckets during backward
   bool broadcast_buffers = true;
   bool find_unused_parameters = true;
   bool gradient_as_bucket_view = true;
@@ -59,8 +65,8 @@ class VGGT_LAB_API DataParallel {
   void broadcast(torch::nn::Module& module);
   /// Buffers only, before each step when broadcast_buffers is set.
   void broadcast_buffers(torch::nn::Module& module);
-  /// Averages gradients over ranks in buckets of at most bucket_cap_mb; returns
-  /// the number of buckets. A parameter without a gradient is zero-filled, or
+  /// Averages gradients over ranks after backward, in buckets of at most
+  /// bucket_cap_mb (a Reducer overlaps this with backward); returns the number of buckets. A parameter without a gradient is zero-filled, or
   /// an error naming it when find_unused_parameters is false.
   int average_gradients(std::vector<NamedParameter>& parameters);
   /// Each value's mean over ranks.
@@ -77,8 +83,9 @@ class VGGT_LAB_API DataParallel {
   std::unique_ptr<Group> group_;
   /// Rank 0's values of `tensors`, a collective per bucket_cap_mb of one type.
   void broadcast_coalesced(const std::vector<torch::Tensor>& tensors);
-  template <class F>
-  void collective(const char* what, F&& run);
+  friend class Reducer;
+  c10d::Backend& backend();
+  void collective(const char* what, const std::function<void()>& run);
   [[noreturn]] void fail(const char* what, const std::string& why) const;
 };
 

@@ -1,6 +1,7 @@
 #include "host/child.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +33,9 @@ pid_t start_child(const ChildSpec& spec) {
   std::vector<std::string> args = spec.argv;
   std::vector<char*> argv = pointers(args), envp = pointers(env);
   const std::string log = spec.log ? spec.log->string() : std::string();
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  for (int cpu : spec.cpus) CPU_SET(cpu, &cpus);
   pid_t pid = fork();
   if (pid < 0) throw Error(std::string("cannot start ") + args.at(0) + ": fork failed: " + std::strerror(errno));
   if (pid > 0) return pid;
@@ -42,8 +46,20 @@ pid_t start_child(const ChildSpec& spec) {
       dup2(fd, 2);
     }
   }
+  if (!spec.cpus.empty()) sched_setaffinity(0, sizeof cpus, &cpus);
   execve(argv[0], argv.data(), envp.data());
   _exit(127);
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
+  }
+  return out;
 }
 
 ChildExit child_exit(int wait_status) {

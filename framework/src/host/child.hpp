@@ -18,11 +18,15 @@ struct ChildSpec {
   std::vector<std::string> argv;                  // argv[0] is the program's path
   std::map<std::string, std::string> environment;  // set or replaced in the parent's environment
   std::optional<std::filesystem::path> log;       // stdout and stderr, or the parent's
+  std::vector<int> cpus;                          // the CPUs it may run on; empty: the parent's
 };
 
 /// Starts the child; throws Error when fork fails. A child whose exec fails
 /// exits with status 127.
 VGGT_LAB_API pid_t start_child(const ChildSpec& spec);
+
+/// The CPUs this process may run on (its affinity).
+VGGT_LAB_API std::vector<int> allowed_cpus();
 
 struct ChildExit {
   int status = 0;          // the exit status, or 128 + the signal that ended it

@@ -128,6 +128,8 @@ std::map<std::string, OptionSchema> make_core_schemas() {
       .number("timeout_s", 1800.0,
               "Seconds a rank waits for the others (rendezvous, each collective) before it fails", 1.0)
       .number("bucket_cap_mb", 25.0, "Gradients all-reduced together, in MiB per bucket (as DDP)", 0.001)
+      .boolean("overlap", true,
+               "Start a bucket's all-reduce during backward, once its gradients are final (as DDP); false: after backward")
       .boolean("broadcast_buffers", true, "Broadcast rank 0's buffers before every step (as DDP)")
       .boolean("find_unused_parameters", true,
                "Treat a parameter without a gradient as zero; false makes it an error that names it")

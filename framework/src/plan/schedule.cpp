@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "host/child.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab {
@@ -142,8 +143,11 @@ std::optional<int> positive_env(const char* name) {
 
 int process_cores() {
   if (auto cores = positive_env("VGGT_LAB_CORES")) return *cores;
+  const int machine = int(std::thread::hardware_concurrency());
+  const int bound = int(allowed_cpus().size());
+  if (bound > 0 && bound < machine) return bound;  // bound to some cores (taskset, numactl): those are this process's
   const int ranks = positive_env("LOCAL_WORLD_SIZE").value_or(positive_env("WORLD_SIZE").value_or(1));
-  return std::max(1, int(std::thread::hardware_concurrency()) / ranks);
+  return std::max(1, machine / ranks);
 }
 
 Processors shared_processors(const Topology& topology, int cores) {

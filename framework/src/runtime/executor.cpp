@@ -729,6 +729,12 @@ void Executor::sync_replicas() {
   for (auto& [device, replica] : replicas_) replica->module().train(model_->module().is_training());
 }
 
+std::vector<torch::Tensor> Executor::completed_after_backward() const {
+  std::vector<torch::Tensor> out;
+  for (const Mirror& m : mirrors_) out.push_back(m.original);
+  return out;
+}
+
 void Executor::sum_replica_gradients(Impl& impl) {
   torch::NoGradGuard no_grad;
   for (const Mirror& m : mirrors_) {

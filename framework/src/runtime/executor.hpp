@@ -129,6 +129,9 @@ class VGGT_LAB_API Executor {
   /// gradients before it, and the originals the copies' values after it.
   void lend_gradients();
   void take_stepped_parameters();
+  /// The parameters whose gradients a step completes after backward: those
+  /// with copies on a frame group's devices.
+  std::vector<torch::Tensor> completed_after_backward() const;
 
   const Plan& plan() const { return plan_; }
   const Topology& topology() const { return topology_; }

@@ -62,10 +62,14 @@ void normalize_scene(Sample& sample) {
 }
 
 TensorMap make_batch(const DataSource& source, const LoaderOptions& o, std::int64_t step) {
+  // Every rank draws the step's shape alike, so no rank waits for a larger one at the all-reduce.
+  std::seed_seq shape_seq{uint64_t(o.seed), uint64_t(step), uint64_t(0x5ba9e)};
+  std::mt19937_64 shape_rng(shape_seq);
+  const int64_t S = std::uniform_int_distribution<int64_t>(o.min_frames, std::max(o.min_frames, o.max_frames))(shape_rng);
+  const double aspect =
+      std::uniform_real_distribution<double>(o.min_aspect, std::max(o.min_aspect, o.max_aspect))(shape_rng);
   std::seed_seq seq{uint64_t(o.seed), uint64_t(step), uint64_t(o.rank), uint64_t(0xba7c4)};
   std::mt19937_64 rng(seq);
-  const int64_t S = std::uniform_int_distribution<int64_t>(o.min_frames, std::max(o.min_frames, o.max_frames))(rng);
-  const double aspect = std::uniform_real_distribution<double>(o.min_aspect, std::max(o.min_aspect, o.max_aspect))(rng);
   const int64_t W = o.width;
   const int64_t H = std::clamp<int64_t>(int64_t(double(W) * aspect) / o.patch * o.patch, o.patch, o.max_height);
   const int64_t B = std::max<int64_t>(1, o.images_per_step / S);

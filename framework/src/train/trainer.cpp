@@ -8,6 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "distributed/reducer.hpp"
+#include "host/child.hpp"
 #include "host/files.hpp"
 #include "io/event_file.hpp"
 #include "plan/actions_json.hpp"
@@ -15,6 +17,7 @@
 #include "train/evaluation.hpp"
 #include "train/loader.hpp"
 #include "train/losses.hpp"
+#include "vggt_lab/schedule.hpp"
 #include "vggt_lab/data.hpp"
 #include "vggt_lab/optim.hpp"
 #include "vggt_lab/state_dict.hpp"
@@ -121,6 +124,24 @@ nlohmann::json device_json(const runtime::StepResult& r) {
   return devices;
 }
 
+nlohmann::json reduce_json(const distributed::ReduceStats& r) {
+  return {{"buckets", r.buckets},   {"during_backward", r.during_backward}, {"seconds", r.seconds},
+          {"exposed_seconds", r.exposed_seconds}, {"hidden", r.hidden()}, {"recounted", r.recounted}};
+}
+
+std::vector<torch::Tensor> all_of(const std::vector<NamedParameter>& parameters) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : parameters) out.push_back(p.tensor);
+  return out;
+}
+
+/// The CPUs this process may run on, as "0,1".
+std::string cpu_list() {
+  std::string out;
+  for (int cpu : allowed_cpus()) out += (out.empty() ? "" : ",") + std::to_string(cpu);
+  return out;
+}
+
 std::string eta(double seconds) {
   int s = int(seconds + 0.5);
   char text[32];
@@ -141,8 +162,10 @@ class Run {
     if (s_.resume) resumed = resume(*s_.resume);
     if (dp()) {
       dp()->broadcast(instance_->module());
-      log_.info("data parallel: rank {} of {} (local rank {}), {}, buckets of {} MiB", dp()->world().rank,
-                dp()->world().size, dp()->world().local_rank, dp()->settings().backend, dp()->settings().bucket_cap_mb);
+      log_.info("data parallel: rank {} of {} (local rank {}, {} cores, CPUs {}), {}, buckets of {} MiB{}",
+                dp()->world().rank, dp()->world().size, dp()->world().local_rank, process_cores(),
+                cpu_list(), dp()->settings().backend,
+                dp()->settings().bucket_cap_mb, dp()->settings().overlap ? " reduced during backward" : "");
     }
     runtime::RuntimeOptions options;
     options.autocast = autocast_of(t_.get<std::string>("precision"));
@@ -151,6 +174,10 @@ class Run {
     executor_ = std::make_unique<runtime::Executor>(instance_, s_.plan.graph, s_.plan.plan, s_.plan.topology,
                                                     std::make_shared<runtime::InProcessTransport>(s_.plan.topology), options);
     make_optimizers(resumed);
+    if (dp()) {
+      reducer_ = std::make_unique<distributed::Reducer>(
+          *dp(), trainable_, dp()->settings().overlap ? executor_->completed_after_backward() : all_of(trainable_));
+    }
     source_ = create<DataSource>(s_, "data");
     if (s_.config->plugin("gradient")) policy_ = create<GradientPolicy>(s_, "gradient");
     std::int64_t first = resumed ? resumed->state.step : 0;
@@ -176,6 +203,8 @@ class Run {
   PluginObject<DataSource> source_;
   std::optional<PluginObject<GradientPolicy>> policy_;
   Scaler scaler_;
+  std::unique_ptr<distributed::Reducer> reducer_;  // with data parallelism
+  distributed::ReduceStats reduced_;               // the last step's
   std::vector<double> losses_;
   std::int64_t skipped_ = 0;
 
@@ -195,7 +224,7 @@ class Run {
   /// Gradients and losses averaged over ranks, as one process with every rank's batch.
   void synchronize(runtime::StepResult& result) {
     if (!dp()) return;
-    dp()->average_gradients(trainable_);
+    reduced_ = reducer_->finish();
     std::vector<double> values;
     for (const auto& [name, value] : result.losses) values.push_back(value);
     values = dp()->average(values);
@@ -307,6 +336,7 @@ class Run {
       TensorMap batch = loader.next();
       zero_grad();
       if (dp() && dp()->settings().broadcast_buffers) dp()->broadcast_buffers(instance_->module());
+      if (reducer_) reducer_->start_step();
       last = forward_backward(batch);
       synchronize(last);
       check_gradients(step + 1, step == first);
@@ -348,6 +378,7 @@ class Run {
         if (name != "loss") line["losses"][name] = value;
       }
       for (const auto& [name, value] : decision.norms) line["grad_norms"][name] = value;
+      if (dp()) line["allreduce"] = reduce_json(reduced_);
       if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
       metrics.write(line);
       if (!summary.stopped.empty()) break;

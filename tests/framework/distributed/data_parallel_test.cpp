@@ -5,6 +5,7 @@
 // tolerance 1e-5 (fp32; only the summation order differs).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 
 #include <arpa/inet.h>
@@ -13,11 +14,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <csignal>
 #include <mutex>
 #include <thread>
 
 #include "distributed/data_parallel.hpp"
+#include "host/child.hpp"
 #include "host/config.hpp"
 #include "host/plugin_host.hpp"
 #include "runtime/executor.hpp"
@@ -228,6 +231,71 @@ TEST(Launch, ThreeRanksTrainWithIdenticalReplicasAndRankZeroWritesTheRun) {
   auto resumed = testing::run_command(testing::vggt_lab_exe() + " -q run" + kSmallRun +
                                       " --set train.steps=4 --resume " + out.string());
   EXPECT_EQ(resumed.status, 0) << resumed.output;
+}
+
+/// metrics.jsonl of a run folder, a line each.
+std::vector<nlohmann::json> metrics_of(const std::filesystem::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// All-reduces started during backward give the losses of reducing after it
+// (tolerance 1e-6 relative; the sums are the same), with two micro-batches a
+// step (a bucket starts only after both) and with frame-parallel replicas
+// (the copies' gradients are added after backward).
+TEST(Launch, AllReducesDuringBackwardTrainAsReducingAfterIt) {
+  testing::TempDir dir;
+  for (const std::string placement : {"balanced-memory", "frame-parallel"}) {
+    std::map<bool, std::vector<nlohmann::json>> runs;
+    for (bool overlap : {true, false}) {
+      const auto out = dir.path() / (placement + (overlap ? "-overlap" : "-after"));
+      auto result = testing::run_command(
+          testing::vggt_lab_exe() + " -q launch -n 2" + kSmallRun + " --set train.steps=4 --set train.batch_size=2 " +
+          "--set train.accum_steps=2 --set distributed.bucket_cap_mb=0.5 --set placement.plugin=" + placement +
+          " --set distributed.overlap=" + (overlap ? "true" : "false") + " --out " + out.string());
+      ASSERT_EQ(result.status, 0) << result.output;
+      runs[overlap] = metrics_of(out);
+      ASSERT_EQ(runs[overlap].size(), 4u);
+    }
+    for (std::size_t step = 0; step < 4; ++step) {
+      const double with = runs[true][step]["loss"], without = runs[false][step]["loss"];
+      EXPECT_NEAR(with, without, 1e-6 * std::abs(without)) << placement << " step " << step + 1;
+      EXPECT_EQ(runs[false][step]["allreduce"]["during_backward"], 0) << placement;
+      if (step > 0 && placement == "balanced-memory") {
+        EXPECT_GT(runs[true][step]["allreduce"]["during_backward"], 0) << "step " << step + 1;
+        EXPECT_FALSE(runs[true][step]["allreduce"]["recounted"].get<bool>()) << "step " << step + 1;
+      }
+    }
+  }
+}
+
+// `launch` binds rank r to the r-th half of the CPUs (the rank logs them);
+// --no-bind-cores leaves both on all of them.
+TEST(Launch, BindsEachRankToItsShareOfTheCores) {
+  testing::TempDir dir;
+  auto cpus_logged = [](const std::filesystem::path& log) {
+    const std::string text = testing::read_text(log);
+    const auto at = text.find("CPUs ");
+    return at == std::string::npos ? std::string("(none)") : text.substr(at + 5, text.find(')', at) - at - 5);
+  };
+  const int cpus = int(allowed_cpus().size());
+  for (bool bind : {true, false}) {
+    const auto out = dir.path() / (bind ? "bound" : "free");
+    auto result = testing::run_command(testing::vggt_lab_exe() + " -q launch -n 2" + (bind ? "" : " --no-bind-cores") +
+                                       kSmallRun + " --set train.steps=1 --out " + out.string());
+    ASSERT_EQ(result.status, 0) << result.output;
+    const std::string zero = cpus_logged(out / "run.log"), one = cpus_logged(out / "rank1.log");
+    ASSERT_NE(zero, "(none)");
+    if (bind && cpus >= 2) {
+      EXPECT_NE(zero, one);
+      EXPECT_EQ(std::count(zero.begin(), zero.end(), ',') + 1, cpus / 2) << zero;
+    } else {
+      EXPECT_EQ(zero, one);
+      EXPECT_EQ(std::count(zero.begin(), zero.end(), ',') + 1, cpus) << zero;
+    }
+  }
 }
 
 TEST(Launch, AMissingRankFailsWithinTheTimeoutNamingIt) {

@@ -2,6 +2,8 @@
 // and the synthetic renderer's geometry (depth, points and tracks agree).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "host/plugin_host.hpp"
 #include "train/loader.hpp"
 #include "vggt_lab/geometry.hpp"
@@ -43,6 +45,30 @@ TEST_F(LoaderTest, BatchSizeFollowsImagesPerStepOverFramesAndSidesArePatchMultip
     EXPECT_EQ(b.at("query").sizes(), (std::vector<int64_t>{images.size(0), 5, 2}));
   }
   EXPECT_TRUE(torch::equal(make_batch(*source_.object, o, 3).at("images"), make_batch(*source_.object, o, 3).at("images")));
+}
+
+// Data-parallel ranks do equal work in a step (none waits at the all-reduce
+// for a larger one), on different scenes; the shape still varies by step.
+TEST_F(LoaderTest, RanksShareEachStepsShapeButNotItsScenes) {
+  LoaderOptions o;
+  o.min_frames = 2;
+  o.max_frames = 6;
+  o.images_per_step = 12;
+  o.width = o.max_height = 70;
+  o.min_aspect = 0.5;
+  o.max_aspect = 1.0;
+  o.world_size = 2;
+  std::set<std::vector<int64_t>> shapes;
+  for (int step = 0; step < 6; ++step) {
+    o.rank = 0;
+    const auto first = make_batch(*source_.object, o, step).at("images");
+    o.rank = 1;
+    const auto second = make_batch(*source_.object, o, step).at("images");
+    ASSERT_EQ(first.sizes(), second.sizes()) << "step " << step;
+    EXPECT_FALSE(torch::equal(first, second)) << "step " << step;
+    shapes.insert(first.sizes().vec());
+  }
+  EXPECT_GT(shapes.size(), 1u);
 }
 
 TEST_F(LoaderTest, GroundTruthIsInTheFirstCameraFrameAndConsistent) {
