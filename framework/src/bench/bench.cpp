@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 
+#include "bench/op_profile.hpp"
 #include "experiment/experiment.hpp"
 #include "host/child.hpp"
 #include "runtime/executor.hpp"
@@ -65,16 +67,25 @@ runtime::LossFn losses() {
 }
 
 /// Peak per device over `steps` steps (after one warm-up), and the mean step time.
-std::pair<std::vector<std::int64_t>, double> measure(Prepared& p, int steps) {
+struct Measured {
+  std::vector<std::int64_t> peaks;  // per device, the largest over the steps
+  double seconds = 0;               // a step, the mean
+  std::vector<double> bubbles;      // per device, the mean fraction of a step it did not compute
+};
+
+Measured measure(Prepared& p, int steps) {
   p.executor->step(p.batches[0], losses());
-  std::vector<std::int64_t> peak(p.plan.topology.devices.size(), 0);
-  double seconds = 0;
+  const std::size_t devices = p.plan.topology.devices.size();
+  Measured m{std::vector<std::int64_t>(devices, 0), 0.0, std::vector<double>(devices, 0.0)};
   for (int s = 0; s < steps; ++s) {
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
-    seconds += r.seconds;
-    for (std::size_t d = 0; d < peak.size(); ++d) peak[d] = std::max(peak[d], r.devices[d].peak_bytes);
+    m.seconds += r.seconds / steps;
+    for (std::size_t d = 0; d < devices; ++d) {
+      m.peaks[d] = std::max(m.peaks[d], r.devices[d].peak_bytes);
+      m.bubbles[d] += std::max(0.0, 1.0 - r.devices[d].busy_seconds / r.seconds) / steps;
+    }
   }
-  return {peak, seconds / steps};
+  return m;
 }
 
 /// AdamW with its default options, the optimizer every benchmark steps with.
@@ -95,8 +106,8 @@ struct Training {
 
 /// `steps` training steps as the trainer runs them, after one warm-up:
 /// gradients cleared, forward and backward, AdamW on each device (its state
-/// allocated there).
-Training train_steps(const Experiment& e, Prepared& p, int steps) {
+/// allocated there). `ops`, when given, records the steps after the warm-up.
+Training train_steps(const Experiment& e, Prepared& p, int steps, OpProfile* ops = nullptr) {
   auto optimizer = default_adamw(e);
   std::vector<std::pair<int, std::unique_ptr<OptimizerState>>> states;
   for (auto& [device, params] : p.executor->optimizer_shards(train::parameters_by_device(*p.instance, p.plan.plan))) {
@@ -106,6 +117,7 @@ Training train_steps(const Experiment& e, Prepared& p, int steps) {
   Training out;
   out.peaks.assign(p.plan.topology.devices.size(), 0);
   for (int s = 0; s <= steps; ++s) {
+    if (s == 1 && ops) ops->start();
     const auto start = Clock::now();
     runtime::clear_gradients(p.instance->module().parameters());
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
@@ -122,7 +134,34 @@ Training train_steps(const Experiment& e, Prepared& p, int steps) {
     out.seconds += r.seconds / std::max(1, steps);
     for (std::size_t d = 0; d < out.peaks.size(); ++d) out.peaks[d] = std::max(out.peaks[d], r.devices[d].peak_bytes);
   }
+  if (ops) ops->stop();
   return out;
+}
+
+/// The operators with the most self time in `steps` steps, each with its
+/// share of their wall time, and the share of copies (copy_, cat, stack).
+json operator_table(const Experiment& e, Prepared& p, int steps, std::size_t top) {
+  OpProfile ops;
+  const Training run = train_steps(e, p, steps, &ops);
+  const double wall = std::accumulate(run.wall.begin(), run.wall.end(), 0.0);
+  json rows = json::array();
+  double copies = 0, product_seconds = 0, product_flops = 0;
+  for (const OpTime& op : ops.table()) {
+    if (op.name == "aten::copy_" || op.name == "aten::cat" || op.name == "aten::stack") copies += op.self_seconds;
+    if (op.flops > 0) {
+      product_seconds += op.self_seconds;
+      product_flops += op.flops;
+    }
+    if (rows.size() < top) {
+      rows.push_back({{"op", op.name}, {"calls_per_step", op.calls / steps}, {"self_seconds_per_step", op.self_seconds / steps},
+                      {"share", op.self_seconds / wall}});
+    }
+  }
+  return {{"ops", rows},
+          {"copy_share", copies / wall},
+          {"products_share", product_seconds / wall},
+          {"products_gflop_per_step", product_flops / steps / 1e9},
+          {"products_gflops", product_seconds > 0 ? product_flops / product_seconds / 1e9 : 0.0}};
 }
 
 double median(std::vector<double> values) {
@@ -214,14 +253,10 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
   Experiment pipe_e = open(global, args, {"devices.count=2", "placement.plugin=pipeline", "placement.micro_batches=8",
                                           "placement.schedule=1f1b", "placement.balance=time"});
   Prepared pipe = prepare(pipe_e, args.steps, one_core);
-  auto [single_peak, single_seconds] = measure(single, args.steps);
-  auto [pipe_peak, pipe_seconds] = measure(pipe, args.steps);
-  auto r = pipe.executor->step(pipe.batches[0], losses());
-  json bubbles = json::array();
-  for (const auto& d : r.devices) bubbles.push_back(std::max(0.0, 1.0 - d.busy_seconds / r.seconds));
-  return {{"single_step_seconds", single_seconds}, {"pipeline_step_seconds", pipe_seconds},
-          {"throughput_ratio", single_seconds / pipe_seconds}, {"micro_batches", m}, {"stages", p},
-          {"measured_bubble", bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
+  const Measured one = measure(single, args.steps), two = measure(pipe, args.steps);
+  return {{"single_step_seconds", one.seconds}, {"pipeline_step_seconds", two.seconds},
+          {"throughput_ratio", one.seconds / two.seconds}, {"micro_batches", m}, {"stages", p},
+          {"measured_bubble", two.bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
 }
 
 json frames(const GlobalOptions& global, const Workload& args) {
@@ -236,11 +271,10 @@ json frames(const GlobalOptions& global, const Workload& args) {
   Prepared single = prepare(single_e, args.steps, one_core);
   Experiment sharded_e = open(global, args, with({"devices.count=2", "placement.plugin=frame-parallel"}));
   Prepared sharded = prepare(sharded_e, args.steps, one_core);
-  auto [single_peak, single_seconds] = measure(single, args.steps);
-  auto [sharded_peak, sharded_seconds] = measure(sharded, args.steps);
-  return {{"single_step_seconds", single_seconds}, {"frame_parallel_step_seconds", sharded_seconds},
-          {"throughput_ratio", single_seconds / sharded_seconds}, {"devices", 2},
-          {"frames", 8}, {"single_peak_bytes", single_peak}, {"frame_parallel_peak_bytes", sharded_peak}};
+  const Measured one = measure(single, args.steps), two = measure(sharded, args.steps);
+  return {{"single_step_seconds", one.seconds}, {"frame_parallel_step_seconds", two.seconds},
+          {"throughput_ratio", one.seconds / two.seconds}, {"devices", 2},
+          {"frames", 8}, {"single_peak_bytes", one.peaks}, {"frame_parallel_peak_bytes", two.peaks}};
 }
 
 json data(const GlobalOptions& global, const Workload& args) {
@@ -351,7 +385,13 @@ json step(const GlobalOptions& global, const Workload& args) {
   const runtime::WorkerShare one_worker(1);  // the threads the single device's worker computes with
   const double gflops = matmul_gflops(), flops = step_flops(p.plan), seconds = median(run.wall);
   const double floor = flops / (gflops * 1e9);
+  const json where = operator_table(e, p, 2, 15);
   return {{"threads", at::get_num_threads()},
+          {"top_operators", where["ops"]},
+          {"copy_share", where["copy_share"]},
+          {"products_share", where["products_share"]},
+          {"products_gflop_per_step", where["products_gflop_per_step"]},
+          {"products_gflops", where["products_gflops"]},
           {"step_seconds_median", seconds},
           {"optimizer_seconds_median", median(run.optimizer)},
           {"step_gflop", flops / 1e9},

@@ -181,6 +181,20 @@ TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
   const double achieved = step["achieved_gflops"];
   EXPECT_NEAR(achieved, step["step_gflop"].get<double>() / seconds, 1e-6 * achieved);
   EXPECT_GT(seconds / floor, 0.5);
+  // Where the time went: operators by self time (their own, less what they
+  // called), so their shares of the steps' wall time sum to at most 1.
+  const auto& ops = step["top_operators"];
+  ASSERT_GE(ops.size(), 5u);
+  double shares = 0, before = 1e9;
+  for (const auto& op : ops) {
+    EXPECT_LE(op["self_seconds_per_step"].get<double>(), before) << op["op"];
+    before = op["self_seconds_per_step"];
+    shares += op["share"].get<double>();
+  }
+  EXPECT_GT(shares, 0.2);
+  EXPECT_LE(shares, 1.05);
+  EXPECT_GT(step["products_gflop_per_step"].get<double>(), 0);
+  EXPECT_LE(step["products_gflop_per_step"].get<double>(), step["step_gflop"].get<double>());
 }
 
 // `plan --svg`: the units along the DAG coloured by device, with what each
