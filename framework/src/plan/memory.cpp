@@ -39,32 +39,59 @@ std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int
 
 namespace {
 
+/// Per stage, the most micro-batches in flight when one of its backwards
+/// other than the first begins (every gradient of the stage is allocated by
+/// then); 0 for a stage with one backward.
+std::vector<int> in_flight_at_later_backwards(const Plan& plan, const std::vector<int>& depths) {
+  std::vector<int> held(plan.stages.size(), 0), backwards(plan.stages.size(), 0), most(plan.stages.size(), 0);
+  for (const auto& queue : action_queues(plan, depths)) {
+    for (const Action& a : queue) {
+      if (a.pass == Pass::forward) {
+        ++held.at(a.stage);
+        continue;
+      }
+      if (backwards[a.stage]++ > 0) most[a.stage] = std::max(most[a.stage], held[a.stage]);
+      --held[a.stage];
+    }
+  }
+  return most;
+}
+
 /// What a unit holds on its device: activations kept (all micro-batches in
-/// flight, and one micro-batch's), its transient peak, its gradients.
+/// flight; those in flight at its stage's later backwards; one
+/// micro-batch's), its transient peak, its gradients.
 struct Held {
   std::string unit;
-  std::int64_t kept = 0, kept_one = 0, transient = 0, gradients = 0;
+  std::int64_t kept = 0, kept_later = 0, kept_one = 0, transient = 0, gradients = 0;
 };
 
-/// The device's peak comes while some unit u runs backward for the first
-/// micro-batch: units before u still hold their activations, units after it
+/// The device's peak comes while some unit u runs backward: for the first
+/// micro-batch, units before u still hold their activations, units after it
 /// have released one micro-batch's and allocated their gradients, and u adds
-/// its transient and its gradients. Fills activations, gradients and
-/// workspace as they stand at the largest of those moments.
+/// its transient and its gradients; at a later backward (1F1B's steady
+/// state) every gradient is there, beside the micro-batches then in flight.
+/// Fills activations, gradients and workspace as they stand at the largest
+/// of those moments.
 void at_peak(const std::vector<Held>& units, DeviceMemory& d) {
-  std::int64_t all = 0;
-  for (const Held& h : units) all += h.kept;
+  std::int64_t all = 0, all_later = 0, all_gradients = 0;
+  for (const Held& h : units) {
+    all += h.kept;
+    all_later += h.kept_later;
+    all_gradients += h.gradients;
+  }
   std::int64_t best = -1, later_released = 0, later_gradients = 0;
+  auto consider = [&](const Held& h, std::int64_t activations, std::int64_t gradients) {
+    if (activations + gradients + h.transient <= best) return;
+    best = activations + gradients + h.transient;
+    d.activations = activations;
+    d.gradients = gradients;
+    d.workspace = h.transient;
+    d.peak_unit = h.unit;
+  };
   for (std::size_t i = units.size(); i-- > 0;) {
     const Held& h = units[i];
-    const std::int64_t activations = all - later_released, gradients = later_gradients + h.gradients;
-    if (activations + gradients + h.transient > best) {
-      best = activations + gradients + h.transient;
-      d.activations = activations;
-      d.gradients = gradients;
-      d.workspace = h.transient;
-      d.peak_unit = h.unit;
-    }
+    consider(h, all - later_released, later_gradients + h.gradients);
+    if (all_later > 0) consider(h, all_later - later_released, all_gradients);
     later_released += h.kept_one;
     later_gradients += h.gradients;
   }
@@ -118,15 +145,15 @@ std::int64_t missing_frames(const Shard& needed, const std::vector<Shard>& held)
 /// frames (and of its loss) and `gathered` the part of the keys and values
 /// it gathers from the others.
 Held held_on_device(const Unit& unit, const MemoryModel& model, double share, double gathered, double m,
-                    double in_flight) {
+                    double in_flight, double in_flight_later) {
   const bool frozen = model.frozen_units.count(unit.name) > 0;
   const bool checkpointed = model.checkpointing.on(unit.name) && !frozen;
   const double kept_gathered = frozen || checkpointed ? 0.0 : gathered * double(unit.cost.gathered_bytes);
   const double one = (double(unit_activations(unit, model)) * share + kept_gathered) / m;  // one micro-batch's
   const double transient = double(unit_transient(unit, model)) * share +
                            (checkpointed ? gathered * double(unit.cost.checkpoint_gathered_bytes) : 0.0);
-  return {unit.name, std::llround(one * in_flight), std::llround(one), std::llround(transient / m),
-          frozen ? 0 : unit.cost.param_bytes};
+  return {unit.name, std::llround(one * in_flight), std::llround(one * in_flight_later), std::llround(one),
+          std::llround(transient / m), frozen ? 0 : unit.cost.param_bytes};
 }
 
 }  // namespace
@@ -166,7 +193,8 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
   std::vector<DeviceMemory> memory(topology.devices.size());
   const std::map<std::string, int> stage_of = unit_stages(plan);
   const double m = std::max(1, plan.micro_batches), frames = double(std::max<std::int64_t>(1, graph.frames));
-  const std::vector<int> most = micro_batches_in_flight(plan, stage_depths(graph, plan));
+  const std::vector<int> depths = stage_depths(graph, plan);
+  const std::vector<int> most = micro_batches_in_flight(plan, depths), later = in_flight_at_later_backwards(plan, depths);
   auto on_topology = [&](int device) { return device >= 0 && device < int(memory.size()); };
   std::vector<std::vector<Held>> order(memory.size());  // per device, in execution order
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
@@ -180,7 +208,7 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
         d.parameters += unit.cost.param_bytes;
         const double share = double(shard.count) / frames;
         const double gathered = unit.split == FrameSplit::global ? 1.0 - share : 0.0;
-        order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s)));
+        order[shard.device].push_back(held_on_device(unit, model, share, gathered, m, most.at(s), later.at(s)));
       }
     }
   }

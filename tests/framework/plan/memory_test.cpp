@@ -78,6 +78,30 @@ TEST(PredictedMemory, PeakComesWhileOneUnitRunsBackward) {
   EXPECT_EQ(d.total(), 40 + 150);
 }
 
+// 1F1B's steady state: the first of 2 stages runs its second backward with
+// two micro-batches in flight again and every gradient of the stage
+// allocated by the first, a larger moment than any of the first backward.
+TEST(PredictedMemory, LaterBackwardsOfAPipelineStageHoldEveryGradient) {
+  ModelGraph graph;
+  graph.units = {{"a", testing::unit_cost(100, 800)}, {"b", testing::unit_cost(40, 80)}, {"c", testing::unit_cost(0, 8)}};
+  graph.edges = {{"x", "a", "b", 1}, {"y", "b", "c", 1}};
+  Topology topology{{{0, "cpu", 0}, {1, "cpu", 0}}};
+  Plan plan{"test", {{0, {"a", "b"}}, {1, {"c"}}}, 4, "1f1b"};
+  MemoryModel no_optimizer;
+  no_optimizer.optimizer_state_factor = 0;
+  // A micro-batch: a 200, b 20. First backward, in a: 2 x 220 - 20 + 140 = 560;
+  // a later one, in b: 2 x 220 + 140 = 580.
+  DeviceMemory d = predicted_memory(graph, topology, plan, no_optimizer)[0];
+  EXPECT_EQ(d.peak_unit, "b");
+  EXPECT_EQ(d.activations, 440);
+  EXPECT_EQ(d.gradients, 140);
+  EXPECT_EQ(d.total(), 140 + 580);
+  plan.micro_batches = 1;  // one backward: the first is the only one
+  d = predicted_memory(graph, topology, plan, no_optimizer)[0];
+  EXPECT_EQ(d.peak_unit, "a");
+  EXPECT_EQ(d.total(), 140 + 800 + 140);
+}
+
 // A stage sharding 5 frames over devices 0 and 1 (3 and 2 frames): each
 // holds the parameters and gradients of the frame-wise units, its share of
 // their activations and the keys and values a global unit gathers from the
