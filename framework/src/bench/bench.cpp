@@ -13,6 +13,7 @@
 #include "host/child.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/memory_meter.hpp"
+#include "train/device_optimizers.hpp"
 #include "train/loader.hpp"
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
@@ -109,11 +110,8 @@ struct Training {
 /// allocated there). `ops`, when given, records the steps after the warm-up.
 Training train_steps(const Experiment& e, Prepared& p, int steps, OpProfile* ops = nullptr) {
   auto optimizer = default_adamw(e);
-  std::vector<std::pair<int, std::unique_ptr<OptimizerState>>> states;
-  for (auto& [device, params] : p.executor->optimizer_shards(train::parameters_by_device(*p.instance, p.plan.plan))) {
-    runtime::ScopedDevice attribution(device);
-    states.emplace_back(device, optimizer.object->create(params));
-  }
+  train::DeviceOptimizers states(*p.executor, train::parameters_by_device(*p.instance, p.plan.plan),
+                                 [&](std::vector<NamedParameter> params) { return optimizer.object->create(params); });
   Training out;
   out.peaks.assign(p.plan.topology.devices.size(), 0);
   for (int s = 0; s <= steps; ++s) {
@@ -122,12 +120,7 @@ Training train_steps(const Experiment& e, Prepared& p, int steps, OpProfile* ops
     runtime::clear_gradients(p.instance->module().parameters());
     auto r = p.executor->step(p.batches[s % p.batches.size()], losses());
     const auto stepped = Clock::now();
-    p.executor->lend_gradients();
-    for (auto& [device, state] : states) {
-      runtime::ScopedDevice attribution(device);
-      state->step(1e-5);
-    }
-    p.executor->take_stepped_parameters();
+    states.step(1e-5);
     if (s == 0) continue;
     out.optimizer.push_back(since(stepped));
     out.wall.push_back(since(start));

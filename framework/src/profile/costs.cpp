@@ -139,10 +139,11 @@ std::optional<std::string> unprofilable(const ProfileRequest& r, const ModelGrap
   for (const Unit& u : graph.units) {
     if (!largest || unit_memory(u, r.memory) > unit_memory(*largest, r.memory)) largest = &u;
   }
-  if (!largest || available <= 0 || held + unit_memory(*largest, r.memory) <= available) return std::nullopt;
-  return "profiling " + largest->name + " at the full step needs about " +
-         format_bytes(held + unit_memory(*largest, r.memory)) + " on " + physical + ", which has " +
-         format_bytes(available);
+  if (!largest || available <= 0) return std::nullopt;
+  const std::int64_t needed = held + unit_memory(*largest, r.memory);
+  if (needed <= available) return std::nullopt;
+  return "profiling " + largest->name + " at the full step needs about " + format_bytes(needed) + " on " + physical +
+         ", which has " + format_bytes(available);
 }
 
 /// The estimates calibrated by the profile [costs] calibration names.

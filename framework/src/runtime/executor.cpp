@@ -16,6 +16,10 @@
 namespace vggt_lab::runtime {
 namespace {
 
+FrameSplit split_of(const ModelGraph& graph, const std::string& unit) {
+  return graph.units[graph.index_of(unit)].split;
+}
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -146,9 +150,7 @@ struct Executor::Impl {
     return states[{stage, mb, device}];
   }
 
-  FrameSplit split_of(const std::string& unit) const {
-    return self.graph_.units[self.graph_.index_of(unit)].split;
-  }
+  FrameSplit split_of(const std::string& unit) const { return runtime::split_of(self.graph_, unit); }
 
   torch::Tensor deliver(const torch::Tensor& tensor, int from, int to) {
     auto received = self.transport_->receive(tensor, from, to);
@@ -581,19 +583,18 @@ void check_one_gpu_each(const Plan& plan, const Topology& topology) {
 void check_runnable(const ModelGraph& graph, const Plan& plan, const Topology& topology) {
   check_one_gpu_each(plan, topology);
   const std::map<std::string, int> stage_of = unit_stages(plan);
-  auto split = [&](const std::string& unit) { return graph.units[graph.index_of(unit)].split; };
   for (const Edge& e : graph.edges) {
     auto from = stage_of.find(e.from);
     if (from == stage_of.end()) continue;  // a model input
     const int to = stage_of.at(e.to);
-    if (plan.stages[from->second].frame_group.empty() || split(e.from) != FrameSplit::whole) continue;
+    if (plan.stages[from->second].frame_group.empty() || split_of(graph, e.from) != FrameSplit::whole) continue;
     if (from->second != to) {
       throw InputError("unit '" + e.from + "' computes '" + e.tensor + "' from all frames in frame-sharded stage " +
                        std::to_string(from->second) + " of the " + plan.strategy + " plan, and stage " +
                        std::to_string(to) + " reads it: the runtime sends a sharded stage's tensors by frames. "
                        "Place '" + e.from + "' in a stage that does not shard frames");
     }
-    if (split(e.to) != FrameSplit::whole) {
+    if (split_of(graph, e.to) != FrameSplit::whole) {
       throw InputError("unit '" + e.to + "' works frame by frame on '" + e.tensor + "', which unit '" + e.from +
                        "' computes from all frames, in frame-sharded stage " + std::to_string(to) +
                        ": the runtime runs whole units on the group's first device only. Place '" + e.to +
@@ -639,7 +640,7 @@ void Executor::make_replicas(const std::map<std::string, torch::Tensor>& origina
       for (const auto& [name, tensor] : state_dict(replica->module(), true)) copies[name] = tensor;
       ScopedDevice attribution(device);
       for (const auto& unit : stage.units) {
-        if (graph_.units[graph_.index_of(unit)].split == FrameSplit::whole) continue;
+        if (split_of(graph_, unit) == FrameSplit::whole) continue;
         auto owner = owners.find(unit);
         for (const auto& name : model_->unit_tensors(unit)) {
           const torch::Tensor& original = originals.at(name);

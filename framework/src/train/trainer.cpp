@@ -14,6 +14,7 @@
 #include "io/event_file.hpp"
 #include "plan/actions_json.hpp"
 #include "runtime/memory_meter.hpp"
+#include "train/device_optimizers.hpp"
 #include "train/evaluation.hpp"
 #include "train/loader.hpp"
 #include "train/losses.hpp"
@@ -198,7 +199,7 @@ class Run {
   std::shared_ptr<ModelInstance> instance_;
   std::unique_ptr<runtime::Executor> executor_;
   PluginObject<Optimizer> optimizer_;
-  std::map<int, std::unique_ptr<OptimizerState>> states_;
+  std::optional<DeviceOptimizers> states_;
   std::vector<NamedParameter> trainable_;
   PluginObject<DataSource> source_;
   std::optional<PluginObject<GradientPolicy>> policy_;
@@ -252,11 +253,10 @@ class Run {
     optimizer_ = create<Optimizer>(s_, "optim");
     const auto by_device = parameters_by_device(*instance_, s_.plan.plan);
     for (const auto& [device, params] : by_device) trainable_.insert(trainable_.end(), params.begin(), params.end());
-    for (auto& [device, params] : executor_->optimizer_shards(by_device)) {
-      runtime::ScopedDevice attribution(device);
-      states_[device] = optimizer_.call([&](Optimizer& o) { return o.create(params); });
-      if (resumed) states_[device]->load_state(resumed->optimizer);
-    }
+    states_.emplace(*executor_, by_device, [this](std::vector<NamedParameter> params) {
+      return optimizer_.call([&](Optimizer& o) { return o.create(std::move(params)); });
+    });
+    if (resumed) states_->load_state(resumed->optimizer);
     if (trainable_.empty()) throw InputError("nothing to train: every parameter is frozen ([train] frozen)");
   }
 
@@ -359,12 +359,7 @@ class Run {
         ++skipped_;
         log_.warn("step {} skipped: {}", step + 1, decision.reason);
       } else if (summary.stopped.empty()) {
-        executor_->lend_gradients();
-        for (auto& [device, state] : states_) {
-          runtime::ScopedDevice attribution(device);
-          state->step(lr);
-        }
-        executor_->take_stepped_parameters();
+        states_->step(lr);
       }
       const int64_t B = batch.at("images").size(0) * ranks;
       samples += double(B);
@@ -454,10 +449,7 @@ class Run {
 
   std::filesystem::path save(std::int64_t step, std::int64_t data_position) {
     if (!writer()) return {};
-    NamedTensors optimizer;
-    for (auto& [device, state] : states_) {
-      for (auto& item : state->state()) optimizer.push_back(std::move(item));
-    }
+    NamedTensors optimizer = states_->state();
     optimizer.emplace_back("__rng__.cpu", at::detail::getDefaultCPUGenerator().get_state());
     const NamedTensors model = state_dict(instance_->module());
     TrainingState state{step, data_position, scaler_.scale, scaler_.growth_tracker, all_finite(model)};
