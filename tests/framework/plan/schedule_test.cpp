@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -179,6 +181,25 @@ TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
   unsetenv("VGGT_LAB_CORES");
   unsetenv("LOCAL_WORLD_SIZE");
   EXPECT_EQ(process_cores(), machine);
+}
+
+// Bound to one CPU (taskset, numactl, `launch`), a process computes on it
+// alone, ranks or not; affinity is per thread, so binding this one shows it.
+TEST(Schedule, ProcessCoresFollowTheCpusTheProcessIsBoundTo) {
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  unsetenv("VGGT_LAB_CORES");
+  EXPECT_EQ(process_cores(), 1);
+  ASSERT_EQ(setenv("VGGT_LAB_CORES", "2", 1), 0);  // said explicitly: it wins
+  EXPECT_EQ(process_cores(), 2);
+  unsetenv("VGGT_LAB_CORES");
+  ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(process_cores(), std::max(1, std::min(CPU_COUNT(&all), int(std::thread::hardware_concurrency()))));
 }
 
 /// Most actions running at one moment.
