@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "distributed/data_parallel.hpp"
+#include "ranks.hpp"
 #include "host/child.hpp"
 #include "host/config.hpp"
 #include "host/plugin_host.hpp"
@@ -86,33 +87,19 @@ TEST_P(DataParallelTest, RanksWithBatchBEqualOneProcessWithBatchRanksTimesB) {
   auto reference = replica(0, 0, kScenes, "single", 1, reference_model, nullptr);
 
   constexpr int kRanks = 2;
-  auto store = c10::make_intrusive<c10d::HashStore>();
   Settings settings;
   settings.bucket_cap_mb = 0.25;  // several buckets
   settings.timeout_s = 60;
   std::vector<std::map<std::string, torch::Tensor>> grads(kRanks);
   std::vector<int> buckets(kRanks);
-  std::vector<std::string> errors(kRanks);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < kRanks; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        World world;
-        world.rank = rank;
-        world.size = world.local_size = kRanks;
-        DataParallel dp(world, settings, store);
-        std::shared_ptr<ModelInstance> keep;
-        // Rank 1 starts from other weights: the broadcast must replace them.
-        auto params = replica(rank == 0 ? 0 : 99, rank * kScenes / kRanks, kScenes / kRanks, placement, devices,
-                              keep, &dp);
-        buckets[rank] = dp.average_gradients(params);
-        for (auto& p : params) grads[rank][p.name] = p.tensor.grad().clone();
-      } catch (const std::exception& e) {
-        errors[rank] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto errors = on_ranks(kRanks, settings, [&](DataParallel& dp, int rank) {
+    std::shared_ptr<ModelInstance> keep;
+    // Rank 1 starts from other weights: the broadcast must replace them.
+    auto params =
+        replica(rank == 0 ? 0 : 99, rank * kScenes / kRanks, kScenes / kRanks, placement, devices, keep, &dp);
+    buckets[rank] = dp.average_gradients(params);
+    for (auto& p : params) grads[rank][p.name] = p.tensor.grad().clone();
+  });
   for (const auto& e : errors) ASSERT_EQ(e, "");
 
   EXPECT_GT(buckets[0], 1);
@@ -161,38 +148,24 @@ TEST(DataParallel, AParameterWithoutGradientIsAnErrorNamingItUnlessUnusedAreAllo
 // one tensor) replace rank 1's; a parameter that then differs is named by
 // the replica check on the rank where it differs.
 TEST(DataParallel, BroadcastsInBucketsAndNamesADivergedParameter) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
-  std::vector<std::string> errors(2);
+  Settings settings;
+  settings.timeout_s = 60;
+  settings.bucket_cap_mb = 1e-5;  // 10 bytes: a bucket a tensor
   std::vector<std::map<std::string, torch::Tensor>> seen(2);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < 2; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        World world;
-        world.rank = rank;
-        world.size = world.local_size = 2;
-        Settings settings;
-        settings.timeout_s = 60;
-        settings.bucket_cap_mb = 1e-5;  // 10 bytes: a bucket a tensor
-        DataParallel dp(world, settings, store);
-        torch::nn::Module module;
-        const double value = rank == 0 ? 1.0 : 0.0;
-        auto a = module.register_parameter("a", torch::full({3}, value));
-        auto b = module.register_parameter("b", torch::full({2, 2}, value));
-        module.register_buffer("f", torch::full({4}, value));
-        module.register_buffer("i", torch::full({2}, rank == 0 ? 7 : 0, torch::kLong));
-        dp.broadcast(module);
-        for (const auto& item : module.named_parameters()) seen[rank][item.key()] = item.value().detach().clone();
-        for (const auto& item : module.named_buffers()) seen[rank][item.key()] = item.value().clone();
-        if (rank == 1) b.data().add_(1);
-        std::vector<NamedParameter> params{{"a", a}, {"b", b}};
-        dp.check_replicas(params);
-      } catch (const std::exception& e) {
-        errors[rank] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto errors = on_ranks(2, settings, [&](DataParallel& dp, int rank) {
+    torch::nn::Module module;
+    const double value = rank == 0 ? 1.0 : 0.0;
+    auto a = module.register_parameter("a", torch::full({3}, value));
+    auto b = module.register_parameter("b", torch::full({2, 2}, value));
+    module.register_buffer("f", torch::full({4}, value));
+    module.register_buffer("i", torch::full({2}, rank == 0 ? 7 : 0, torch::kLong));
+    dp.broadcast(module);
+    for (const auto& item : module.named_parameters()) seen[rank][item.key()] = item.value().detach().clone();
+    for (const auto& item : module.named_buffers()) seen[rank][item.key()] = item.value().clone();
+    if (rank == 1) b.data().add_(1);
+    std::vector<NamedParameter> params{{"a", a}, {"b", b}};
+    dp.check_replicas(params);
+  });
   EXPECT_EQ(errors[0], "");
   EXPECT_THAT(errors[1], ::testing::HasSubstr("parameter 'b' differs from rank 0's"));
   ASSERT_EQ(seen[1].size(), 4u);

@@ -3,12 +3,10 @@
 // over a HashStore. Metric: max |g - g_mean| per parameter; tolerance 1e-6
 // (fp32 sums of two values; the only difference allowed is none).
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
-
 #include <functional>
-#include <thread>
 
 #include "distributed/reducer.hpp"
+#include "ranks.hpp"
 
 namespace vggt_lab::distributed {
 namespace {
@@ -51,44 +49,31 @@ using Step = std::function<void(Chain&, int rank, int step)>;
 struct Outcome {
   std::vector<std::vector<torch::Tensor>> averaged;  // per step
   std::vector<ReduceStats> stats;                   // per step
-  std::string error;
 };
 
 /// Runs `steps` steps on two ranks: the reduced gradients, and each rank's
 /// own gradients (the same step run without reducing).
 std::vector<Outcome> run(int steps, const Step& step, bool late_all = false, int late_index = -1) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
+  Settings settings;
+  settings.timeout_s = 60;
+  settings.bucket_cap_mb = 0.02;  // 20 KiB: a bucket per layer or two
   std::vector<Outcome> out(kRanks);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < kRanks; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        World world;
-        world.rank = rank;
-        world.size = world.local_size = kRanks;
-        Settings settings;
-        settings.timeout_s = 60;
-        settings.bucket_cap_mb = 0.02;  // 20 KiB: a bucket per layer or two
-        DataParallel dp(world, settings, store);
-        Chain chain;
-        std::vector<torch::Tensor> late;
-        for (std::size_t i = 0; i < chain.parameters.size(); ++i) {
-          if (late_all || int(i) == late_index) late.push_back(chain.parameters[i].tensor);
-        }
-        Reducer reducer(dp, chain.parameters, late);
-        for (int s = 0; s < steps; ++s) {
-          chain.clear();
-          reducer.start_step();
-          step(chain, rank, s);
-          out[rank].stats.push_back(reducer.finish());
-          out[rank].averaged.push_back(chain.gradients());
-        }
-      } catch (const std::exception& e) {
-        out[rank].error = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto errors = on_ranks(kRanks, settings, [&](DataParallel& dp, int rank) {
+    Chain chain;
+    std::vector<torch::Tensor> late;
+    for (std::size_t i = 0; i < chain.parameters.size(); ++i) {
+      if (late_all || int(i) == late_index) late.push_back(chain.parameters[i].tensor);
+    }
+    Reducer reducer(dp, chain.parameters, late);
+    for (int s = 0; s < steps; ++s) {
+      chain.clear();
+      reducer.start_step();
+      step(chain, rank, s);
+      out[rank].stats.push_back(reducer.finish());
+      out[rank].averaged.push_back(chain.gradients());
+    }
+  });
+  for (const auto& e : errors) EXPECT_EQ(e, "");
   return out;
 }
 
@@ -111,7 +96,7 @@ std::vector<torch::Tensor> mean_of_ranks(const Step& step, int s) {
 
 void expect_means(const std::vector<Outcome>& out, const Step& step) {
   for (int rank = 0; rank < kRanks; ++rank) {
-    ASSERT_EQ(out[rank].error, "");
+    ASSERT_FALSE(out[rank].averaged.empty());
     for (std::size_t s = 0; s < out[rank].averaged.size(); ++s) {
       const auto mean = mean_of_ranks(step, int(s));
       for (std::size_t i = 0; i < mean.size(); ++i) {
