@@ -36,8 +36,9 @@ void Reducer::make_buckets(const std::vector<torch::Tensor>& late) {
   for (const auto& t : late) late_ones.insert(t.unsafeGetTensorImpl());
   std::vector<int> early, after;
   for (int i = int(parameters_.size()) - 1; i >= 0; --i) {
-    (late_ones.count(parameters_[i].tensor.unsafeGetTensorImpl()) ? after : early).push_back(i);
-    if (late_ones.count(parameters_[i].tensor.unsafeGetTensorImpl())) expected_[i] = -1;
+    const bool is_late = late_ones.count(parameters_[i].tensor.unsafeGetTensorImpl()) > 0;
+    (is_late ? after : early).push_back(i);
+    if (is_late) expected_[i] = -1;
   }
   const std::int64_t cap = std::int64_t(dp_.settings().bucket_cap_mb * 1024 * 1024);
   const std::int64_t first_cap = std::min<std::int64_t>(cap, 1 << 20);  // as DDP: the first all-reduce starts early

@@ -134,6 +134,27 @@ std::string timeline_chart(const json& timeline, const json& plan, std::size_t d
                           spans);
 }
 
+/// Data parallelism's gradient all-reduces over the steps that started them
+/// during backward: busy and waited seconds a step, the fraction hidden;
+/// null for one process.
+json allreduce_summary(const std::vector<json>& metrics) {
+  double seconds = 0, exposed = 0;
+  int steps = 0, ranks = 1;
+  for (const auto& line : metrics) {
+    if (!line.contains("allreduce") || line["allreduce"]["recounted"].get<bool>()) continue;
+    seconds += line["allreduce"]["seconds"].get<double>();
+    exposed += line["allreduce"]["exposed_seconds"].get<double>();
+    ranks = line.value("ranks", 1);
+    ++steps;
+  }
+  if (steps == 0) return nullptr;
+  return {{"ranks", ranks},
+          {"steps", steps},
+          {"seconds_per_step", seconds / steps},
+          {"exposed_seconds_per_step", exposed / steps},
+          {"hidden", seconds > 0 ? std::clamp(1.0 - exposed / seconds, 0.0, 1.0) : 0.0}};
+}
+
 std::string markdown(const std::string& experiment, const std::string& description, const train::TrainSummary& s,
                      const std::vector<json>& metrics, const json& plan) {
   std::ostringstream out;
@@ -150,6 +171,12 @@ std::string markdown(const std::string& experiment, const std::string& descripti
   out << "| loss, last fifth | " << s.last_fifth_loss << " (" << (s.first_fifth_loss > 0 ? s.last_fifth_loss / s.first_fifth_loss : 0) << "x) |\n";
   out << "| wall time | " << s.seconds << " s |\n| throughput | " << s.samples_per_second << " scenes/s |\n";
   for (const auto& [name, value] : s.final_eval) out << "| eval " << name << " | " << value << " |\n";
+  if (const json reduced = allreduce_summary(metrics); !reduced.is_null()) {
+    out << "| gradient all-reduce over " << reduced["ranks"].get<int>() << " ranks | "
+        << 1000 * reduced["seconds_per_step"].get<double>() << " ms a step, "
+        << 1000 * reduced["exposed_seconds_per_step"].get<double>() << " ms of it waited for after backward ("
+        << int(100 * reduced["hidden"].get<double>()) << " % hidden) |\n";
+  }
   out << "\n## Devices\n\n| device | units | predicted peak | measured peak | mean bubble |\n|---|---|---|---|---|\n";
   std::vector<double> peak(plan.contains("devices") ? plan["devices"].size() : 0, 0), bubble = peak;
   std::size_t counted = 0;
@@ -190,6 +217,7 @@ void write_run_report(const std::filesystem::path& run_dir, const std::string& e
                   {"eval", s.final_eval},
                   {"checkpoint", s.checkpoint.string()},
                   {"stopped", s.stopped}};
+  if (const json reduced = allreduce_summary(metrics); !reduced.is_null()) summary["allreduce"] = reduced;
   write_file_atomic(run_dir / "summary.json", summary.dump(2) + "\n");
   write_file_atomic(run_dir / "loss.svg", loss_chart(metrics));
   write_file_atomic(run_dir / "memory.svg", memory_chart(metrics, plan));

@@ -18,9 +18,9 @@
 #include "train/evaluation.hpp"
 #include "train/loader.hpp"
 #include "train/losses.hpp"
-#include "vggt_lab/schedule.hpp"
 #include "vggt_lab/data.hpp"
 #include "vggt_lab/optim.hpp"
+#include "vggt_lab/schedule.hpp"
 #include "vggt_lab/state_dict.hpp"
 
 namespace vggt_lab::train {

@@ -231,6 +231,16 @@ TEST(Launch, AllReducesDuringBackwardTrainAsReducingAfterIt) {
       ASSERT_EQ(result.status, 0) << result.output;
       runs[overlap] = metrics_of(out);
       ASSERT_EQ(runs[overlap].size(), 4u);
+      // The run's figures: steps 2-4 (the first counts accumulations); reduced
+      // after backward, all of the all-reduce is waited for.
+      std::ifstream summary_file(out / "summary.json");
+      const auto reduced = nlohmann::json::parse(summary_file)["allreduce"];
+      EXPECT_EQ(reduced["steps"], 3) << placement;
+      EXPECT_EQ(reduced["ranks"], 2) << placement;
+      EXPECT_GE(reduced["hidden"].get<double>(), 0.0);
+      EXPECT_LE(reduced["hidden"].get<double>(), 1.0);
+      if (!overlap) EXPECT_EQ(reduced["hidden"].get<double>(), 0.0) << placement;
+      EXPECT_THAT(testing::read_text(out / "report.md"), ::testing::HasSubstr("gradient all-reduce over 2 ranks"));
     }
     for (std::size_t step = 0; step < 4; ++step) {
       const double with = runs[true][step]["loss"], without = runs[false][step]["loss"];
