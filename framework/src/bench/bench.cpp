@@ -247,9 +247,12 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
                                           "placement.schedule=1f1b", "placement.balance=time"});
   Prepared pipe = prepare(pipe_e, args.steps, one_core);
   const Measured one = measure(single, args.steps), two = measure(pipe, args.steps);
+  json planned = json::array();  // the schedule simulated with the plan's unit times: balance included
+  for (int d = 0; d < p; ++d) planned.push_back(pipe.plan.timeline.bubble(d));
   return {{"single_step_seconds", one.seconds}, {"pipeline_step_seconds", two.seconds},
           {"throughput_ratio", one.seconds / two.seconds}, {"micro_batches", m}, {"stages", p},
-          {"measured_bubble", two.bubbles}, {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
+          {"measured_bubble", two.bubbles}, {"predicted_bubble", planned},
+          {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
 }
 
 json frames(const GlobalOptions& global, const Workload& args) {
