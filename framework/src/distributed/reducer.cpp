@@ -12,8 +12,8 @@
 namespace vggt_lab::distributed {
 
 Reducer::Reducer(DataParallel& dp, std::vector<NamedParameter> parameters, const std::vector<torch::Tensor>& late)
-    : dp_(dp), parameters_(std::move(parameters)), bucket_of_(parameters_.size()), expected_(parameters_.size()),
-      seen_(parameters_.size()) {
+    : dp_(dp), parameters_(std::move(parameters)), bucket_of_(parameters_.size()), seen_(parameters_.size()),
+      late_(parameters_.size(), false) {
   make_buckets(late);
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[i].tensor);
@@ -38,7 +38,7 @@ void Reducer::make_buckets(const std::vector<torch::Tensor>& late) {
   for (int i = int(parameters_.size()) - 1; i >= 0; --i) {
     const bool is_late = late_ones.count(parameters_[i].tensor.unsafeGetTensorImpl()) > 0;
     (is_late ? after : early).push_back(i);
-    if (is_late) expected_[i] = -1;
+    late_[i] = is_late;
   }
   const std::int64_t cap = std::int64_t(dp_.settings().bucket_cap_mb * 1024 * 1024);
   const std::int64_t first_cap = std::min<std::int64_t>(cap, 1 << 20);  // as DDP: the first all-reduce starts early
@@ -68,12 +68,15 @@ void Reducer::make_buckets(const std::vector<torch::Tensor>& late) {
   }
 }
 
-void Reducer::start_step() {
+void Reducer::start_step(std::int64_t key) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::fill(seen_.begin(), seen_.end(), 0);
+  key_ = key;
+  const auto counted = counts_.find(key);
+  expected_ = counted == counts_.end() ? nullptr : &counted->second;
   for (Bucket& b : buckets_) {
     b.waiting = 0;
-    for (int i : b.members) b.waiting += !counted_ || expected_[i] != 0 ? 1 : 0;
+    for (int i : b.members) b.waiting += late_[i] || !expected_ || (*expected_)[i] != 0 ? 1 : 0;
     b.work.reset();
     b.timed.reset();
   }
@@ -85,7 +88,7 @@ void Reducer::start_step() {
 void Reducer::accumulated(int i) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++seen_[i];
-  if (!counted_ || seen_[i] != expected_[i]) return;  // late ones (-1) never match
+  if (late_[i] || !expected_ || seen_[i] != (*expected_)[i]) return;
   if (--buckets_[bucket_of_[i]].waiting > 0) return;
   try {
     const std::size_t before = next_;
@@ -132,7 +135,7 @@ void Reducer::launch(Bucket& b) {
 ReduceStats Reducer::finish() {
   const Clock::time_point start = Clock::now();
   ReduceStats stats;
-  stats.recounted = !counted_;
+  stats.recounted = !expected_;
   stats.during_backward = during_backward_;
   stats.buckets = int(buckets_.size());
   dp_.collective("all-reduce of gradients", [&] {
@@ -155,19 +158,21 @@ ReduceStats Reducer::finish() {
       }
     });
   }
-  for (std::size_t i = 0; i < parameters_.size(); ++i) expected_[i] = expected_[i] < 0 ? -1 : seen_[i];
-  counted_ = true;
+  counts_[key_] = seen_;
+  expected_ = nullptr;
   write_back();
   return stats;
 }
 
 /// Whether any rank's accumulations differ from the counts its buckets were
 /// launched by: those all-reduces may have read a gradient before its last
-/// accumulation, and every rank must then reduce again.
+/// accumulation, and every rank must then reduce again. Asked every step,
+/// so that the ranks' collectives stay in step whatever each counted.
 bool Reducer::counts_differ_anywhere() {
-  if (!counted_) return false;
   bool differ = false;
-  for (std::size_t i = 0; i < parameters_.size(); ++i) differ = differ || (expected_[i] >= 0 && seen_[i] != expected_[i]);
+  for (std::size_t i = 0; expected_ && i < parameters_.size(); ++i) {
+    differ = differ || (!late_[i] && seen_[i] != (*expected_)[i]);
+  }
   torch::Tensor flag = torch::full({1}, differ ? 1.0 : 0.0, torch::TensorOptions().device(dp_.device_));
   dp_.collective("comparing gradient counts", [&] {
     std::vector<at::Tensor> one{flag};

@@ -3,15 +3,17 @@
 // each parameter's gradient accumulator counts its accumulations, and a
 // bucket's all-reduce starts as soon as every gradient in it is final, while
 // backward goes on. A gradient is final after as many accumulations as the
-// first step gave it (micro-batches, accumulation steps and recomputation
-// each add theirs); that first step reduces after backward, and so does any
-// step whose counts differ on some rank, from the untouched gradients.
+// first step of the same key (the batch size) gave it: micro-batches,
+// accumulation steps and recomputation each add theirs. That first step
+// reduces after backward, and so does any step whose counts differ on some
+// rank, from the untouched gradients.
 #include <torch/csrc/distributed/c10d/Work.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -42,8 +44,10 @@ class VGGT_LAB_API Reducer {
   Reducer(const Reducer&) = delete;
   Reducer& operator=(const Reducer&) = delete;
 
-  /// Before the step's first backward.
-  void start_step();
+  /// Before the step's first backward; `key` names what decides the counts
+  /// (the trainer: the batch's scenes, which bound its micro-batches), the
+  /// same on every rank.
+  void start_step(std::int64_t key = 0);
   /// After its last backward: the remaining buckets, then every gradient the
   /// mean over ranks (a parameter without one as zero, or an error naming it
   /// when find_unused_parameters is false).
@@ -61,12 +65,15 @@ class VGGT_LAB_API Reducer {
   };
   DataParallel& dp_;
   std::vector<NamedParameter> parameters_;
-  std::vector<int> bucket_of_, expected_, seen_;  // per parameter; expected_ -1: late
+  std::vector<int> bucket_of_, seen_;  // per parameter
+  std::vector<bool> late_;
+  std::map<std::int64_t, std::vector<int>> counts_;  // per key, each parameter's accumulations in a step
+  const std::vector<int>* expected_ = nullptr;       // this step's key's; null: not counted yet
+  std::int64_t key_ = 0;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
   std::mutex mutex_;
   std::size_t next_ = 0;  // the next bucket to launch: every rank launches them in one order
-  bool counted_ = false;  // expected_ holds the first step's counts
   int during_backward_ = 0;
   std::exception_ptr error_;
 

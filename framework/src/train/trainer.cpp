@@ -336,7 +336,7 @@ class Run {
       TensorMap batch = loader.next();
       zero_grad();
       if (dp() && dp()->settings().broadcast_buffers) dp()->broadcast_buffers(instance_->module());
-      if (reducer_) reducer_->start_step();
+      if (reducer_) reducer_->start_step(batch.at("images").size(0));  // scenes bound the micro-batches
       last = forward_backward(batch);
       synchronize(last);
       check_gradients(step + 1, step == first);

@@ -53,7 +53,8 @@ struct Outcome {
 
 /// Runs `steps` steps on two ranks: the reduced gradients, and each rank's
 /// own gradients (the same step run without reducing).
-std::vector<Outcome> run(int steps, const Step& step, bool late_all = false, int late_index = -1) {
+std::vector<Outcome> run(int steps, const Step& step, bool late_all = false, int late_index = -1,
+                         const std::function<std::int64_t(int)>& key_of = [](int) { return 0; }) {
   Settings settings;
   settings.timeout_s = 60;
   settings.bucket_cap_mb = 0.02;  // 20 KiB: a bucket per layer or two
@@ -67,7 +68,7 @@ std::vector<Outcome> run(int steps, const Step& step, bool late_all = false, int
     Reducer reducer(dp, chain.parameters, late);
     for (int s = 0; s < steps; ++s) {
       chain.clear();
-      reducer.start_step();
+      reducer.start_step(key_of(s));
       step(chain, rank, s);
       out[rank].stats.push_back(reducer.finish());
       out[rank].averaged.push_back(chain.gradients());
@@ -140,6 +141,24 @@ TEST(Reducer, ReducesAgainWhenAGradientAccumulatesAfterItsBucketStarted) {
     ASSERT_EQ(out[rank].stats.size(), 4u);
     EXPECT_FALSE(out[rank].stats[1].recounted);
     EXPECT_TRUE(out[rank].stats[2].recounted) << "rank " << rank;
+  }
+}
+
+// Steps of two batch sizes, two and three micro-batches: each size counts
+// its accumulations once (its first step reduces after backward), then its
+// buckets start during backward.
+TEST(Reducer, CountsAccumulationsPerKey) {
+  const Step passes = [](Chain& c, int rank, int s) {
+    for (int pass = 0; pass < 2 + s % 2; ++pass) c.backward(rank, pass);
+  };
+  const auto out = run(5, passes, false, -1, [](int s) { return std::int64_t(2 + s % 2); });
+  expect_means(out, passes);
+  for (int rank = 0; rank < kRanks; ++rank) {
+    ASSERT_EQ(out[rank].stats.size(), 5u);
+    for (int s = 0; s < 5; ++s) {
+      EXPECT_EQ(out[rank].stats[s].recounted, s < 2) << "step " << s;
+      if (s >= 2) EXPECT_EQ(out[rank].stats[s].during_backward, out[rank].stats[s].buckets) << "step " << s;
+    }
   }
 }
 
