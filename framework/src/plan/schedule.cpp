@@ -143,11 +143,11 @@ std::optional<int> positive_env(const char* name) {
 
 int process_cores() {
   if (auto cores = positive_env("VGGT_LAB_CORES")) return *cores;
-  const int machine = int(std::thread::hardware_concurrency());
-  const int bound = int(allowed_cpus().size());
-  if (bound > 0 && bound < machine) return bound;  // bound to some cores (taskset, numactl): those are this process's
+  int cores = int(std::thread::hardware_concurrency());
+  const int allowed = int(allowed_cpus().size());  // fewer when bound (taskset, numactl, a container's cpuset)
+  if (allowed > 0) cores = std::min(cores, allowed);
   const int ranks = positive_env("LOCAL_WORLD_SIZE").value_or(positive_env("WORLD_SIZE").value_or(1));
-  return std::max(1, machine / ranks);
+  return std::max(1, cores / ranks);
 }
 
 Processors shared_processors(const Topology& topology, int cores) {

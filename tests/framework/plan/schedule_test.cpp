@@ -166,10 +166,17 @@ TEST(Schedule, ProcessorsFollowPhysicalDevicesAndCpuCores) {
   EXPECT_EQ(worker_threads(2, 4), 1);
 }
 
+/// The CPUs this thread may run on (all of the machine's unless bound).
+int allowed_here() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return int(std::thread::hardware_concurrency());
+  return std::min(CPU_COUNT(&set), int(std::thread::hardware_concurrency()));
+}
+
 // A process's share of the cores: what a sweep gives each trial running side
-// by side, else the machine divided among the data-parallel ranks on it.
+// by side, else the CPUs it may use divided among the data-parallel ranks on it.
 TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
-  const int machine = std::max(1, int(std::thread::hardware_concurrency()));
+  const int machine = std::max(1, allowed_here());
   ASSERT_EQ(unsetenv("VGGT_LAB_CORES"), 0);
   ASSERT_EQ(unsetenv("WORLD_SIZE"), 0);
   ASSERT_EQ(setenv("LOCAL_WORLD_SIZE", "2", 1), 0);
@@ -183,8 +190,8 @@ TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
   EXPECT_EQ(process_cores(), machine);
 }
 
-// Bound to one CPU (taskset, numactl, `launch`), a process computes on it
-// alone, ranks or not; affinity is per thread, so binding this one shows it.
+// Bound to one CPU (taskset, numactl, a container's cpuset), a process
+// computes on it alone; affinity is per thread, so binding this one shows it.
 TEST(Schedule, ProcessCoresFollowTheCpusTheProcessIsBoundTo) {
   cpu_set_t all, one;
   ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
@@ -199,7 +206,7 @@ TEST(Schedule, ProcessCoresFollowTheCpusTheProcessIsBoundTo) {
   EXPECT_EQ(process_cores(), 2);
   unsetenv("VGGT_LAB_CORES");
   ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
-  EXPECT_EQ(process_cores(), std::max(1, std::min(CPU_COUNT(&all), int(std::thread::hardware_concurrency()))));
+  EXPECT_EQ(process_cores(), std::max(1, allowed_here()));
 }
 
 /// Most actions running at one moment.
