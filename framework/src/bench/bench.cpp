@@ -350,15 +350,10 @@ void run_child(const std::vector<std::string>& command, const Workload& args, co
   }
 }
 
-double scenes_per_second(const std::filesystem::path& run) {
+/// A run's summary.json.
+json summary_of(const std::filesystem::path& run) {
   std::ifstream in(run / "summary.json");
-  return json::parse(in).at("samples_per_second").get<double>();
-}
-
-/// The two ranks' all-reduce figures from summary.json (null when none).
-json allreduce_of(const std::filesystem::path& run) {
-  std::ifstream in(run / "summary.json");
-  return json::parse(in).value("allreduce", json());
+  return json::parse(in);
 }
 
 }  // namespace
@@ -399,16 +394,18 @@ json data_parallel(const GlobalOptions&, const Workload& args) {
   run_child({"launch", "-n", "2"}, args, dir / "two");
   run_child({"launch", "-n", "2"}, args, dir / "after", {"distributed.overlap=false"});
   run_child({"run"}, args, dir / "one-again", {}, half);
-  const double one = std::max(scenes_per_second(dir / "one"), scenes_per_second(dir / "one-again"));
-  const double two = scenes_per_second(dir / "two");
+  const json two = summary_of(dir / "two"), after = summary_of(dir / "after");
+  const double one = std::max(summary_of(dir / "one").at("samples_per_second").get<double>(),
+                              summary_of(dir / "one-again").at("samples_per_second").get<double>());
+  const double twice = two.at("samples_per_second");
   json out = {{"cores_per_rank", half.size()},
               {"one_rank_scenes_per_second", one},
-              {"two_ranks_scenes_per_second", two},
-              {"speedup", two / one},
-              {"scaling_efficiency", two / (2.0 * one)},
-              {"allreduce", allreduce_of(dir / "two")},
-              {"two_ranks_reducing_after_backward_scenes_per_second", scenes_per_second(dir / "after")},
-              {"allreduce_after_backward", allreduce_of(dir / "after")}};
+              {"two_ranks_scenes_per_second", twice},
+              {"speedup", twice / one},
+              {"scaling_efficiency", twice / (2.0 * one)},
+              {"allreduce", two.value("allreduce", json())},
+              {"two_ranks_reducing_after_backward_scenes_per_second", after.at("samples_per_second")},
+              {"allreduce_after_backward", after.value("allreduce", json())}};
   std::filesystem::remove_all(dir);
   return out;
 }
