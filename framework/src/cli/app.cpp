@@ -90,7 +90,9 @@ void add_infer(CLI::App& app, const GlobalOptions& global, CommandAction& action
   infer->add_option("--images", args->images, "Folder of .png / .jpg images of one scene")->required();
   infer->add_option("--out", args->out, "Output folder")->required();
   infer->add_option("--checkpoint", args->checkpoint, "Weights: a run folder, a checkpoint, model.pt or .safetensors");
-  infer->add_option("--conf-percentile", args->conf_percentile, "Keep points above this confidence percentile")->capture_default_str();
+  infer->add_option("--conf-percentile", args->conf_percentile, "Keep points above this confidence percentile")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   infer->add_option("--set", args->overrides, "Override a setting: table.key=value");
   infer->callback([&, args] { action = [&global, args] { return command_infer(global, *args); }; });
 }
@@ -101,7 +103,7 @@ void add_data(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   auto args = std::make_shared<DataExportArgs>();
   CLI::App* exp = data->add_subcommand("export", "Write scenes of the experiment's [data] source in the scene-folder layout");
   exp->add_option("file", args->file, "Experiment TOML file")->required();
-  exp->add_option("--scenes", args->scenes, "How many scenes")->capture_default_str();
+  exp->add_option("--scenes", args->scenes, "How many scenes")->capture_default_str()->check(CLI::PositiveNumber);
   exp->add_option("--out", args->out, "Output folder")->required();
   exp->add_option("--depth-scale", args->depth_scale, "Metres per unit of the 16-bit depth PNGs")->capture_default_str();
   exp->add_flag("--npy-depth", args->npy_depth, "Write depth as float32 .npy instead");
@@ -117,7 +119,7 @@ void add_bench(CLI::App& app, const GlobalOptions& global, CommandAction& action
       ->required()
       ->check(CLI::IsMember({"placement", "pipeline", "frames", "data", "overhead", "step", "data-parallel", "all", "gpu"}));
   bench->add_option("file", args->file, "Experiment giving the model, data and step (default: experiments/bench_placement.toml for placement, experiments/bench_step.toml for step, experiments/bench.toml otherwise)");
-  bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str();
+  bench->add_option("--steps", args->steps, "Measured steps per case")->capture_default_str()->check(CLI::PositiveNumber);
   bench->add_option("--json", args->json_out, "Also write the results to this JSON file");
   bench->add_option("--set", args->overrides, "Override a setting: table.key=value");
   bench->callback([&, args] { action = [&global, args] { return command_bench(global, *args); }; });
@@ -130,7 +132,7 @@ void add_sweep(CLI::App& app, const GlobalOptions& global, CommandAction& action
   sweep->add_option("--out", args->out, "Output folder (an existing sweep there resumes)")->required();
   sweep->add_option("--mode", args->mode, "plan (cost model) or measure (train each trial a few steps)")
       ->check(CLI::IsMember({"plan", "measure"}));
-  sweep->add_option("--jobs", args->jobs, "Trials at once")->capture_default_str();
+  sweep->add_option("--jobs", args->jobs, "Trials at once")->capture_default_str()->check(CLI::PositiveNumber);
   sweep->callback([&, args] { action = [&global, args] { return command_sweep(global, *args); }; });
 }
 
@@ -147,7 +149,8 @@ void add_plan(CLI::App& app, const GlobalOptions& global, CommandAction& action)
   CLI::App* plan = app.add_subcommand(
       "plan", "Place the model on (imagined) devices and predict memory and time, without a GPU");
   plan->add_option("file", args->file, "Experiment TOML file")->required();
-  plan->add_option("--devices", args->devices, "Logical devices (overrides [devices] count)");
+  plan->add_option("--devices", args->devices, "Logical devices (overrides [devices] count)")
+      ->check(CLI::PositiveNumber);
   plan->add_option("--device-memory", args->device_memory, "Capacity of every device, e.g. 80GiB");
   plan->add_flag("--json", args->json, "Print one JSON object");
   plan->add_flag("--max-frames", args->max_frames,
@@ -165,7 +168,8 @@ void add_profile(CLI::App& app, const GlobalOptions& global, CommandAction& acti
       "profile", "Measure each unit's time and memory on the experiment's first device; calibrate the estimates");
   profile->add_option("file", args->file, "Experiment TOML file")->required();
   profile->add_option("--out", args->out, "Also write the profile here, for [costs] calibration");
-  profile->add_option("--repeat", args->repeat, "Timed runs per unit (default: [costs] repeat)");
+  profile->add_option("--repeat", args->repeat, "Timed runs per unit (default: [costs] repeat)")
+      ->check(CLI::PositiveNumber);
   profile->add_flag("--refresh", args->refresh, "Measure again even when a cached profile matches");
   profile->add_option("--set", args->overrides, "Override a setting: table.key=value (repeatable)");
   profile->callback([&, args] { action = [&global, args] { return command_profile(global, *args); }; });

@@ -104,6 +104,23 @@ bool continues_in_place(const RunArgs& args) {
   return !args.out || std::filesystem::equivalent(*args.out, *args.resume);
 }
 
+/// Why --resume PATH alone cannot continue a run in place.
+std::string not_a_run_folder(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const std::string head = "--resume " + path.string() + ": ";
+  if (!fs::exists(path)) return head + "no such folder; name a run folder (one holding config.resolved.toml)";
+  const fs::path real = fs::canonical(path);  // RUN/checkpoints or RUN/checkpoints/step-<n>
+  for (const fs::path& run : {real.parent_path(), real.parent_path().parent_path()}) {
+    if (fs::exists(run / "config.resolved.toml")) {
+      return head + "a checkpoint of the run " + run.string() + "; continue that run in place with --resume " +
+             run.string() + " (its newest intact checkpoint), or start a new run from this checkpoint with an "
+             "experiment file, --out NEW_FOLDER and --resume " + path.string();
+    }
+  }
+  return head + "not a run folder (no config.resolved.toml in it); to start a new run from a checkpoint, give "
+         "an experiment file and --out NEW_FOLDER as well";
+}
+
 /// "table.key" for every setting on which two configurations differ.
 std::vector<std::string> differing_keys(const ResolvedConfig& a, const ResolvedConfig& b) {
   std::set<std::string> tables;
@@ -131,6 +148,7 @@ std::vector<std::string> differing_keys(const ResolvedConfig& a, const ResolvedC
 /// for the settings --set names.
 Experiment experiment_for(const GlobalOptions& global, const RunArgs& args) {
   if (!continues_in_place(args)) {
+    if (args.file.empty() && args.resume) throw InputError(not_a_run_folder(*args.resume));
     if (args.file.empty()) {
       throw InputError("run needs an experiment file, or --resume RUN_FOLDER to continue a run in place");
     }
@@ -167,6 +185,8 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   runtime::check_runnable(plan.graph, plan.plan, plan.topology);
+  std::optional<train::LocatedCheckpoint> resume;  // found before anything is written
+  if (args.resume) resume = train::locate_checkpoint(*args.resume);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
@@ -186,7 +206,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.registry = &experiment.session.host->registry();
   setup.context = experiment.session.host->context(experiment.config.file.parent_path());
   setup.run_dir = dir;
-  setup.resume = args.resume;
+  setup.resume = resume;
   setup.plan = plan;
   setup.model = create_model(experiment);
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;

@@ -139,11 +139,9 @@ TrainingState parse_state(const json& j) {
   return s;
 }
 
-Checkpoint read_checkpoint(const fs::path& dir, const json& state) {
-  Checkpoint out;
+LocatedCheckpoint located(const fs::path& dir, const json& state) {
+  LocatedCheckpoint out;
   out.dir = dir;
-  out.model = load_safetensors(dir / "model.safetensors").tensors;
-  out.optimizer = load_safetensors(dir / "optimizer.safetensors").tensors;
   try {
     out.state = parse_state(state);
   } catch (const std::exception& e) {
@@ -181,14 +179,14 @@ fs::path save_checkpoint(const fs::path& run_dir, const NamedTensors& model, con
   return final_dir;
 }
 
-Checkpoint load_checkpoint(const fs::path& where) {
+LocatedCheckpoint locate_checkpoint(const fs::path& where) {
   json state;
   if (fs::exists(where / "state.json")) {  // this step folder and no other
     if (auto problem = unusable(where, state)) {
       throw InputError("cannot resume from " + where.string() + ": " + *problem +
                        "; name the run folder instead to resume from its newest intact checkpoint");
     }
-    return read_checkpoint(where, state);
+    return located(where, state);
   }
   const fs::path root = fs::is_directory(where / "checkpoints") ? where / "checkpoints" : where;
   std::vector<std::string> passed_over;
@@ -197,7 +195,7 @@ Checkpoint load_checkpoint(const fs::path& where) {
       passed_over.push_back(*problem);
       continue;
     }
-    Checkpoint out = read_checkpoint(dir, state);
+    LocatedCheckpoint out = located(dir, state);
     out.passed_over = std::move(passed_over);
     return out;
   }
@@ -207,5 +205,15 @@ Checkpoint load_checkpoint(const fs::path& where) {
                    (passed_over.empty() ? ": expected a run folder, its checkpoints/ folder, or a checkpoints/step-<n> folder"
                                         : ":" + why));
 }
+
+Checkpoint read_checkpoint(const LocatedCheckpoint& at) {
+  Checkpoint out;
+  static_cast<LocatedCheckpoint&>(out) = at;
+  out.model = load_safetensors(at.dir / "model.safetensors").tensors;
+  out.optimizer = load_safetensors(at.dir / "optimizer.safetensors").tensors;
+  return out;
+}
+
+Checkpoint load_checkpoint(const fs::path& where) { return read_checkpoint(locate_checkpoint(where)); }
 
 }  // namespace vggt_lab::train

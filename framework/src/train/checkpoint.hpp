@@ -21,11 +21,15 @@ struct TrainingState {
   bool finite = true;              // every parameter finite
 };
 
-struct Checkpoint {
-  std::filesystem::path dir;
-  NamedTensors model, optimizer;
+/// An intact checkpoint found and verified, not yet read.
+struct LocatedCheckpoint {
+  std::filesystem::path dir;  // its step folder
   TrainingState state;
-  std::vector<std::string> passed_over;  // newer checkpoints not loaded, each with why
+  std::vector<std::string> passed_over;  // newer checkpoints not used, each with why
+};
+
+struct Checkpoint : LocatedCheckpoint {
+  NamedTensors model, optimizer;
 };
 
 /// Writes checkpoints/step-<n> and returns its folder. Keeps the newest
@@ -34,9 +38,15 @@ VGGT_LAB_API std::filesystem::path save_checkpoint(const std::filesystem::path& 
                                                    const NamedTensors& optimizer, const TrainingState& state,
                                                    const std::string& plan_json, int keep = 2);
 
-/// Reads a checkpoint from a step folder (that one, verified), or from a run
-/// folder or its checkpoints/ folder: the newest intact, finite one, `latest`
-/// first. Throws InputError naming what is missing or damaged.
+/// Finds and verifies the checkpoint a step folder names (that one), or a run
+/// folder or its checkpoints/ folder names: the newest intact, finite one,
+/// `latest` first. Throws InputError naming what is missing or damaged.
+VGGT_LAB_API LocatedCheckpoint locate_checkpoint(const std::filesystem::path& where);
+
+/// Reads the tensors of a located checkpoint.
+VGGT_LAB_API Checkpoint read_checkpoint(const LocatedCheckpoint& located);
+
+/// read_checkpoint(locate_checkpoint(where)).
 VGGT_LAB_API Checkpoint load_checkpoint(const std::filesystem::path& where);
 
 }  // namespace vggt_lab::train

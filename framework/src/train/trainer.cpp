@@ -233,8 +233,8 @@ class Run {
     for (auto& [name, value] : result.losses) value = values[k++];
   }
 
-  Checkpoint resume(const std::filesystem::path& where) {
-    Checkpoint ck = load_checkpoint(where);
+  Checkpoint resume(const LocatedCheckpoint& where) {
+    Checkpoint ck = read_checkpoint(where);
     for (const auto& why : ck.passed_over) log_.warn("not resuming from it: {}", why);
     load_state_dict(instance_->module(), ck.model, true, (ck.dir / "model.safetensors").string());
     scaler_.scale = ck.state.loss_scale;

@@ -24,7 +24,7 @@ struct TrainerSetup {
   const Registry* registry = nullptr;
   PluginContext context;
   std::filesystem::path run_dir;
-  std::optional<std::filesystem::path> resume;  // run folder or checkpoint
+  std::optional<LocatedCheckpoint> resume;  // found before the run folder was written
   PlanReport plan;
   PluginObject<Model> model;
   bool progress_bar = false;  // a live bar on a terminal, log lines otherwise

@@ -262,6 +262,20 @@ TEST(Cli, MissingFileAndBadArgumentsExit2) {
   EXPECT_THAT(missing.output, HasSubstr("cannot read experiment file '/nonexistent/exp.toml'"));
   EXPECT_EQ(run_command(exe() + " run").status, 2);
   EXPECT_EQ(run_command(exe() + " frobnicate").status, 2);
+  // Counts out of range are refused before any work, naming the option.
+  const std::string file = std::string(SOURCE_ROOT) + "/experiments/single.toml";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--devices", "plan " + file + " --devices 0"},
+      {"--steps", "bench step " + file + " --steps 0"},
+      {"--scenes", "data export " + file + " --out /nonexistent --scenes -1"},
+      {"--repeat", "profile " + file + " --repeat -2"},
+      {"--jobs", "sweep " + file + " --out /nonexistent --jobs 0"},
+      {"--conf-percentile", "infer --config " + file + " --images . --out /nonexistent --conf-percentile 150"}};
+  for (const auto& [option, args] : cases) {
+    auto bad = run_command(exe() + " " + args);
+    EXPECT_EQ(bad.status, 2) << args << "\n" << bad.output;
+    EXPECT_THAT(bad.output, HasSubstr(option + ":")) << args;
+  }
 }
 
 TEST(Cli, PluginsJsonListsWhatIsBuiltWithOptionSchemas) {

@@ -88,10 +88,28 @@ TEST_P(CorruptCheckpoint, ANamedStepFolderIsRefusedNamingTheFile) {
   EXPECT_EQ(result.status, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr((step / GetParam()).string() + " is corrupt"));
   EXPECT_TRUE(fs::exists(out / "checkpoints" / "step-000002" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(dir.path() / "new"));  // refused before the new run folder is made
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, CorruptCheckpoint, ::testing::Values("model.safetensors", "optimizer.safetensors"),
                          [](const auto& info) { return info.param.substr(0, info.param.find('.')); });
+
+TEST(Faults, ResumeWithoutAnExperimentFileSaysWhatItWasGiven) {
+  TempDir dir;
+  const fs::path step = dir.path() / "run" / "checkpoints" / "step-000002";
+  fs::create_directories(step);
+  std::ofstream(dir.path() / "run" / "config.resolved.toml") << "";
+  auto checkpoint = run_command(run("--resume " + step.string()));
+  EXPECT_EQ(checkpoint.status, 2) << checkpoint.output;
+  EXPECT_THAT(checkpoint.output, HasSubstr("a checkpoint of the run " + fs::canonical(dir.path() / "run").string() +
+                                           "; continue that run in place with --resume"));
+  auto missing = run_command(run("--resume " + (dir.path() / "nowhere").string()));
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("nowhere: no such folder"));
+  auto other = run_command(run("--resume " + dir.path().string()));
+  EXPECT_EQ(other.status, 2) << other.output;
+  EXPECT_THAT(other.output, HasSubstr("not a run folder (no config.resolved.toml in it)"));
+}
 
 TEST(Faults, AMissingLatestFallsBackToTheNewestStepFolder) {
   TempDir dir;
