@@ -195,7 +195,9 @@ void add_model(CLI::App& app, const GlobalOptions& global, CommandAction& action
   auto convert_args = std::make_shared<ModelConvertArgs>();
   CLI::App* convert = model->add_subcommand(
       "convert", "Convert weights between torch.save (.pt) and .safetensors");
-  convert->add_option("input", convert_args->input, "model.pt, a training checkpoint, or .safetensors")->required();
+  convert->add_option("input", convert_args->input,
+                      "model.pt (or a .pt holding 'model'), .safetensors, or a vggt-lab run or checkpoint folder")
+      ->required();
   convert->add_option("output", convert_args->output, "*.safetensors or *.pt")->required();
   convert->callback([&, convert_args] {
     action = [&global, convert_args] { return command_model_convert(global, *convert_args); };

@@ -16,14 +16,6 @@
 #include "vggt_lab/state_dict.hpp"
 
 namespace vggt_lab {
-namespace {
-
-NamedTensors checkpoint_weights(const std::filesystem::path& where) {
-  if (std::filesystem::is_regular_file(where)) return load_state_dict_file(where);
-  return train::load_checkpoint(where).model;
-}
-
-}  // namespace
 
 int command_infer(const GlobalOptions& global, const InferArgs& args) {
   Experiment experiment = open_experiment(global, args.config, args.overrides);
@@ -41,7 +33,7 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));
   auto instance = train::build_model(in.model, train_options);
   if (args.checkpoint) {
-    auto report = load_state_dict(instance->module(), checkpoint_weights(*args.checkpoint), true, args.checkpoint->string());
+    auto report = load_state_dict(instance->module(), train::model_weights(*args.checkpoint), true, args.checkpoint->string());
     experiment.session.logger->info("weights from {}: {}", args.checkpoint->string(), report.summary());
     for (const auto& item : instance->module().named_parameters()) {
       if (torch::isfinite(item.value()).all().item<bool>()) continue;

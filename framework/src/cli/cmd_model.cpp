@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "train/checkpoint.hpp"
 #include "vggt_lab/model.hpp"
 #include "vggt_lab/tensor_io.hpp"
 
@@ -59,7 +60,7 @@ int command_model_show(const GlobalOptions& global, const ModelShowArgs& args) {
 }
 
 int command_model_convert(const GlobalOptions&, const ModelConvertArgs& args) {
-  NamedTensors tensors = load_state_dict_file(args.input);
+  NamedTensors tensors = train::model_weights(args.input);
   std::string extension = args.output.extension().string();
   if (extension == ".safetensors") {
     save_safetensors(args.output, tensors);

@@ -216,4 +216,9 @@ Checkpoint read_checkpoint(const LocatedCheckpoint& at) {
 
 Checkpoint load_checkpoint(const fs::path& where) { return read_checkpoint(locate_checkpoint(where)); }
 
+NamedTensors model_weights(const fs::path& where) {
+  if (fs::is_directory(where)) return load_checkpoint(where).model;
+  return load_state_dict_file(where);
+}
+
 }  // namespace vggt_lab::train

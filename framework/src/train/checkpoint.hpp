@@ -49,4 +49,8 @@ VGGT_LAB_API Checkpoint read_checkpoint(const LocatedCheckpoint& located);
 /// read_checkpoint(locate_checkpoint(where)).
 VGGT_LAB_API Checkpoint load_checkpoint(const std::filesystem::path& where);
 
+/// Model weights from a file (.pt, .safetensors) or from a checkpoint as
+/// load_checkpoint finds it (a run folder, its checkpoints/, a step folder).
+VGGT_LAB_API NamedTensors model_weights(const std::filesystem::path& where);
+
 }  // namespace vggt_lab::train

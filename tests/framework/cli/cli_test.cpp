@@ -9,6 +9,7 @@
 
 #include "io/event_file.hpp"
 #include "support/support.hpp"
+#include "vggt_lab/tensor_io.hpp"
 
 namespace vggt_lab {
 namespace {
@@ -63,6 +64,20 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
   auto plan = nlohmann::json::parse(testing::read_text(out / "plan.json"));
   EXPECT_GT(plan["devices"][0]["predicted_peak_bytes"].get<int64_t>(), 0);
   EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("| steps | 2 (0 skipped) |"));
+  // The run's weights leave it as a torch.save file with the official keys.
+  auto pt = run_command(exe() + " model convert " + out.string() + " " + (dir.path() / "model.pt").string());
+  ASSERT_EQ(pt.status, 0) << pt.output;
+  auto back = run_command(exe() + " model convert " + (dir.path() / "model.pt").string() + " " +
+                          (dir.path() / "model.safetensors").string());
+  ASSERT_EQ(back.status, 0) << back.output;
+  const NamedTensors saved = load_safetensors(out / "checkpoints/step-000002/model.safetensors").tensors;
+  std::map<std::string, torch::Tensor> converted;
+  for (auto& [name, tensor] : load_safetensors(dir.path() / "model.safetensors").tensors) converted[name] = tensor;
+  ASSERT_EQ(converted.size(), saved.size());
+  for (const auto& [name, tensor] : saved) {
+    ASSERT_TRUE(converted.count(name)) << name;
+    EXPECT_TRUE(torch::equal(converted[name], tensor)) << name;
+  }
 }
 
 // `run` predicts from unit costs measured on this machine unless told
