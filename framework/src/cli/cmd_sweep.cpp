@@ -20,12 +20,14 @@ int command_sweep(const GlobalOptions& global, const SweepArgs& args) {
   o.plugin_paths = global.plugin_paths;
   o.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
   const sweep::Results results = sweep::run(file, o, session);
-  std::size_t fits = 0, failed = 0;
+  std::size_t fits = 0, failed = 0, invalid = 0;
   for (const sweep::TrialResult& t : results.trials) {
     fits += t.fits;
     failed += t.status == "failed";
+    invalid += t.status == "invalid";
   }
-  std::cout << results.trials.size() << " trial(s): " << fits << " fit, " << failed << " failed; see "
+  std::cout << results.trials.size() << " trial(s): " << fits << " fit, " << failed << " failed, " << invalid
+            << " invalid (settings that do not go together); see "
             << (args.out / "report.md").string() << (std::filesystem::exists(args.out / "best.toml") ? " and best.toml" : "") << "\n";
   return 0;
 }

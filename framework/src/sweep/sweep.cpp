@@ -73,8 +73,42 @@ Trial effective(Trial trial, const SweepFile& s, const PluginHost& host) {
   return trial;
 }
 
-Prediction plan_trial(const SweepFile& s, const Trial& trial, const PluginHost& host, TrialResult& row) {
-  ResolvedConfig config = trial_config(s, trial, host);
+/// Refuses, where it is written, an axis value no trial can use: one every
+/// trial holding it fails to resolve with (an unknown plugin or key, a value
+/// out of range), or one every trial drops because no plugin it tries takes
+/// the key. A value that fails in some combinations only is left to its trials.
+void check_axis_values(const SweepFile& s, const PluginHost& host) {
+  trial_config(s, {}, host);  // the base experiment alone, with its own file:line:col
+  std::set<std::string> used, dropped;
+  std::map<std::string, std::string> refused;  // setting -> the first trial's error
+  for (const Trial& t : grid(s)) {
+    const Trial kept = applicable(t, host.registry());
+    for (const Setting& a : t) {
+      if (std::find(kept.begin(), kept.end(), a) == kept.end()) dropped.insert(a.text());
+    }
+    try {
+      trial_config(s, kept, host);
+      for (const Setting& a : kept) used.insert(a.text());
+    } catch (const InputError& e) {
+      for (const Setting& a : kept) refused.emplace(a.text(), e.what());
+    }
+  }
+  for (const Axis& axis : s.axes) {
+    for (std::size_t i = 0; i < axis.values.size(); ++i) {
+      const std::string text = Setting{axis.table, axis.key, axis.values[i]}.text();
+      if (used.count(text)) continue;
+      if (refused.count(text)) {
+        throw InputError(axis.where[i] + ": " + text + " fails in every trial holding it: " + refused[text]);
+      }
+      if (dropped.count(text)) {
+        throw InputError(axis.where[i] + ": no [" + axis.table + "] plugin this sweep tries takes '" + axis.key +
+                         "', so every trial drops " + text + "; see `vggt-lab plugins show` for their options");
+      }
+    }
+  }
+}
+
+Prediction plan_trial(const ResolvedConfig& config, const SweepFile& s, const PluginHost& host, TrialResult& row) {
   PlanReport report = plan_from_config(config, host.registry(), host.context(s.base.parent_path()));
   Prediction p{report.plan.strategy, report.shape.frames, 0, report.timeline.makespan, 0, {}, {}};
   for (std::size_t d = 0; d < report.predicted.size(); ++d) {
@@ -151,9 +185,17 @@ TrialResult evaluate_trial(const Trial& trial, const std::optional<SearchOrigin>
                            const Settings& o, const std::string& mode, const PluginHost& host) {
   TrialResult row{trial_id(trial), trial};
   row.search = origin;
+  std::optional<ResolvedConfig> config;
+  try {
+    config = trial_config(s, trial, host);
+  } catch (const InputError& e) {  // settings that do not go together
+    row.status = "invalid";
+    row.reason = e.what();
+    return row;
+  }
   try {
     try {
-      row.predicted = plan_trial(s, trial, host, row);
+      row.predicted = plan_trial(*config, s, host, row);
     } catch (const InputError& e) {  // a strategy saying nothing fits
       row.fits = false;
       row.problems = {e.what()};
@@ -332,6 +374,7 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 Results run(const SweepFile& s, const Settings& o, const Session& session) {
+  check_axis_values(s, *session.host);
   std::filesystem::create_directories(o.out);
   const std::string mode = o.mode.empty() ? s.mode : o.mode;
   Results results{s.file, s.base, mode};

@@ -17,6 +17,7 @@ namespace vggt_lab::sweep {
 struct Axis {
   std::string table, key;
   std::vector<std::string> values;
+  std::vector<std::string> where;  // each value's file:line:col
 };
 
 /// A sweep file; [sweep]'s values as sweep_schema() validated and defaulted them.

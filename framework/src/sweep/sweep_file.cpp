@@ -50,8 +50,11 @@ std::vector<Axis> read_axes(const toml::table& root, const std::filesystem::path
     if (!setting || !values || values->empty()) {
       throw InputError(where(node, file) + ": axis '" + std::string(key.str()) + "' must be \"table.key\" = [values...]");
     }
-    Axis& axis = out.emplace_back(Axis{setting->table, setting->key, {}});
-    for (const auto& v : *values) axis.values.push_back(toml_text(v));
+    Axis& axis = out.emplace_back(Axis{setting->table, setting->key, {}, {}});
+    for (const auto& v : *values) {
+      axis.values.push_back(toml_text(v));
+      axis.where.push_back(where(v, file));
+    }
   }
   return out;
 }

@@ -170,6 +170,35 @@ TEST(Sweep, BadSweepFilesNameTheProblemWithItsPosition) {
   }
 }
 
+// A typo in [axes] stops the sweep before any trial, where the value is
+// written; a value that fails in some combinations only marks those trials invalid.
+TEST(Sweep, AxisValuesNoTrialCanUseAreRefusedWhereTheyAreWritten) {
+  testing::TempDir dir;
+  const std::string head = "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n[axes]\n";
+  auto sweep = [&](const std::string& name, const std::string& axes) {
+    return testing::run_command(exe() + " sweep " + dir.write(name, head + axes).string() + " --out " +
+                                (dir.path() / (name + ".out")).string() + " -q");
+  };
+  auto plugin = sweep("plugin.toml", "\"placement.plugin\" = [\"single\", \"nosuch\"]\n");
+  EXPECT_EQ(plugin.status, 2) << plugin.output;
+  EXPECT_THAT(plugin.output, HasSubstr("plugin.toml:4:33: placement.plugin=nosuch fails in every trial"));
+  EXPECT_THAT(plugin.output, HasSubstr("unknown placement plugin 'nosuch'"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "plugin.toml.out"));
+  auto key = sweep("key.toml", "\"placement.plugin\" = [\"single\", \"pipeline\"]\n\"placement.micro_batch\" = [2]\n");
+  EXPECT_EQ(key.status, 2) << key.output;
+  EXPECT_THAT(key.output, HasSubstr("key.toml:5:28: no [placement] plugin this sweep tries takes 'micro_batch'"));
+  auto some = sweep("some.toml", "\"train.frames\" = [2, 4]\n\"train.min_frames\" = [2, 3]\n");
+  ASSERT_EQ(some.status, 0) << some.output;
+  EXPECT_THAT(some.output, HasSubstr("4 trial(s): 3 fit, 0 failed, 1 invalid"));
+  const auto results = read_json(dir.path() / "some.toml.out" / "results.json");
+  ASSERT_EQ(results["trials"].size(), 4u);
+  for (const auto& t : results["trials"]) {
+    const bool invalid = t["settings"] == nlohmann::json{"train.frames=2", "train.min_frames=3"};
+    EXPECT_EQ(t["status"], invalid ? "invalid" : "planned") << t.dump();
+    if (invalid) EXPECT_THAT(t["reason"].get<std::string>(), HasSubstr("must be at most frames (2)"));
+  }
+}
+
 TEST(Sweep, ExcludeDropsTrialsHoldingEveryAssignmentOfAnEntry) {
   testing::TempDir dir;
   auto file = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n"

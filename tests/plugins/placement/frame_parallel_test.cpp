@@ -83,7 +83,9 @@ TEST(FrameParallel, BalancedMemoryPlacesOntoGroupsOfFrameShardsDevices) {
   auto result = testing::run_command(testing::vggt_lab_exe() + " plan " + experiment("1b/balanced.toml") +
                                      " --json --devices 8 --set placement.frame_shards=2");
   ASSERT_EQ(result.status, 0) << result.output;
-  for (const auto& stage : nlohmann::json::parse(result.output)["stages"]) {
+  const auto plan = nlohmann::json::parse(result.output);
+  ASSERT_FALSE(plan["stages"].empty());
+  for (const auto& stage : plan["stages"]) {
     EXPECT_EQ(stage["device"].get<int>() % 2, 0);
     EXPECT_EQ(stage["frame_group"], nlohmann::json({stage["device"].get<int>() + 1}));
   }
