@@ -28,11 +28,16 @@ struct ConfigEntry {
   std::optional<OptionValue> value;
   std::string override_text;
   SourceLocation where;
+  bool for_replaced_plugin = false;  // written before a later file or --set chose another plugin
 };
 
 struct ConfigTable {
   SourceLocation where;
   std::map<std::string, ConfigEntry> entries;
+  /// Sets `key`; a `plugin` other than the one written so far marks the
+  /// entries written for that one, which resolution drops where the new
+  /// plugin does not take them.
+  void set(const std::string& key, ConfigEntry entry);
 };
 
 struct ConfigProblem {

@@ -81,7 +81,7 @@ void read_table(const toml::table& table, const std::filesystem::path& file, Con
     std::string key_name(key.str());
     if (skip.count(key_name)) continue;
     if (auto value = to_option_value(node, where, key_name, errors)) {
-      target.entries[key_name] = ConfigEntry{std::move(value), {}, where};
+      target.set(key_name, ConfigEntry{std::move(value), {}, where});
     }
   }
 }
@@ -167,7 +167,26 @@ class Loader {
   }
 };
 
+/// The plugin name an entry writes: a TOML string, or --set's text, bare or quoted.
+std::string plugin_name(const ConfigEntry& entry) {
+  if (entry.value) {
+    const auto* name = std::get_if<std::string>(&*entry.value);
+    return name ? *name : std::string();
+  }
+  const std::string& text = entry.override_text;
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') return text.substr(1, text.size() - 2);
+  return text;
+}
+
 }  // namespace
+
+void ConfigTable::set(const std::string& key, ConfigEntry entry) {
+  auto current = entries.find("plugin");
+  if (key == "plugin" && current != entries.end() && plugin_name(current->second) != plugin_name(entry)) {
+    for (auto& [name, written] : entries) written.for_replaced_plugin = true;
+  }
+  entries[key] = std::move(entry);
+}
 
 std::string SourceLocation::str() const {
   if (line <= 0) return file;
@@ -223,7 +242,7 @@ void apply_override(RawConfig& config, const std::string& assignment) {
   }
   ConfigTable& target = config.tables[table];
   if (target.where.file.empty()) target.where = where;
-  target.entries[key] = ConfigEntry{std::nullopt, assignment.substr(eq + 1), where};
+  target.set(key, ConfigEntry{std::nullopt, assignment.substr(eq + 1), where});
 }
 
 }  // namespace vggt_lab

@@ -252,6 +252,17 @@ const RegisteredPlugin* plugin_of(const std::string& table, Kind kind, const Con
   return nullptr;
 }
 
+/// A plugin table less the entries written for a plugin a later file or
+/// --set replaced that the chosen plugin does not take.
+ConfigTable taken_by(const ConfigTable& raw, const OptionSchema& schema) {
+  ConfigTable out = raw;
+  for (auto it = out.entries.begin(); it != out.entries.end();) {
+    const bool dropped = it->second.for_replaced_plugin && it->first != "plugin" && !schema.find(it->first);
+    it = dropped ? out.entries.erase(it) : std::next(it);
+  }
+  return out;
+}
+
 /// [train] settings that must agree with one another.
 void check_train(const RawConfig& config, const Options& train, std::vector<Located>& errors) {
   const std::int64_t patch = train.get<std::int64_t>("patch_size");
@@ -361,8 +372,9 @@ ResolvedConfig resolve_config(const RawConfig& config, const Registry& registry)
     if (!raw) continue;
     const RegisteredPlugin* plugin = plugin_of(name, kind, *raw, registry, validator.errors);
     if (!plugin) continue;
+    const ConfigTable kept = taken_by(*raw, plugin->info.schema);
     resolved.tables[name] = {plugin->info.name,
-                             validator.table(name, raw, plugin->info.schema, {"plugin"})};
+                             validator.table(name, &kept, plugin->info.schema, {"plugin"})};
   }
   for (const ConfigProblem& p : config.unknown) validator.errors.push_back({p.where, p.message});
   check_train(config, resolved.core("train"), validator.errors);

@@ -271,6 +271,33 @@ TEST(Cli, RunNamesTheMissingTable) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
 }
 
+// An experiment including another that names one plugin may name another:
+// the options written for the first that the second does not take are
+// dropped; those it takes carry over; ones written after the switch are checked.
+TEST(Cli, SwitchingAPluginDropsTheOptionsWrittenForTheOldOne) {
+  TempDir dir;
+  const std::string experiments = std::string(SOURCE_ROOT) + "/experiments/";
+  ASSERT_EQ(run_command(exe() + " data export " + experiments + "single.toml --scenes 2 -q --out " +
+                        (dir.path() / "scenes").string()).status, 0);
+  auto file = dir.write("folder.toml", "include = [\"" + experiments + "single.toml\"]\n[data]\nplugin = "
+                                       "\"scene-folder\"\nroot = \"" + (dir.path() / "scenes").string() + "\"\n");
+  auto trained = run_command(exe() + " run " + file.string() + " --out " + (dir.path() / "run").string() +
+                             " --set train.steps=1 --set train.eval_scenes=0 -q");
+  ASSERT_EQ(trained.status, 0) << trained.output;  // base.toml's [data] scenes = 200 was for synthetic-scenes
+  EXPECT_THAT(testing::read_text(dir.path() / "run" / "config.resolved.toml"), Not(HasSubstr("scenes = 200")));
+  auto written_after = run_command(exe() + " plan " + file.string() + " --set data.scenes=3");
+  EXPECT_EQ(written_after.status, 2);
+  EXPECT_THAT(written_after.output, HasSubstr("--set data.scenes=3: unknown key 'scenes' in [data]"));
+  // pipeline's frame_shards carries over to balanced-memory, which takes it; micro_batches does not.
+  auto pipeline = dir.write("pipe.toml", "include = [\"" + experiments + "single.toml\"]\n[devices]\ncount = 4\n"
+                                         "[placement]\nplugin = \"pipeline\"\nmicro_batches = 2\nframe_shards = 2\n");
+  auto switched = run_command(exe() + " plan " + pipeline.string() + " --json --set placement.plugin=balanced-memory");
+  ASSERT_EQ(switched.status, 0) << switched.output;
+  const auto plan = nlohmann::json::parse(switched.output);
+  ASSERT_FALSE(plan["stages"].empty());
+  for (const auto& stage : plan["stages"]) EXPECT_EQ(stage["frame_group"].size(), 1u) << stage.dump();
+}
+
 TEST(Cli, MissingFileAndBadArgumentsExit2) {
   auto missing = run_command(exe() + " run /nonexistent/exp.toml");
   EXPECT_EQ(missing.status, 2);
