@@ -44,7 +44,7 @@ void add_launch(CLI::App& app, const GlobalOptions& global, CommandAction& actio
   launch->add_option("-n,--processes", args->processes, "Ranks (processes) on this machine")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  launch->add_option("file", args->run.file, "Experiment TOML file")->required();
+  launch->add_option("file", args->run.file, "Experiment TOML file (not needed with --resume RUN_FOLDER)");
   launch->add_option("--out", args->run.out, "Run folder (default: <[output].dir>/<name>-<time>)");
   launch->add_option("--set", args->run.overrides, "Override a setting: table.key=value (repeatable)");
   launch->add_option("--resume", args->run.resume, "Continue a run from its folder or a checkpoint");

@@ -80,7 +80,8 @@ std::vector<std::string> run_arguments(const GlobalOptions& global, const RunArg
   if (global.verbose) argv.push_back("--verbose");
   if (global.quiet) argv.push_back("--quiet");
   for (const auto& path : global.plugin_paths) argv.insert(argv.end(), {"--plugin-path", path.string()});
-  argv.insert(argv.end(), {"run", run.file.string()});
+  argv.push_back("run");
+  if (!run.file.empty()) argv.push_back(run.file.string());
   if (run.out) argv.insert(argv.end(), {"--out", run.out->string()});
   if (run.resume) argv.insert(argv.end(), {"--resume", run.resume->string()});
   for (const auto& o : run.overrides) argv.insert(argv.end(), {"--set", o});

@@ -204,6 +204,13 @@ TEST(Launch, ThreeRanksTrainWithIdenticalReplicasAndRankZeroWritesTheRun) {
   auto resumed = testing::run_command(testing::vggt_lab_exe() + " -q run" + kSmallRun +
                                       " --set train.steps=4 --resume " + out.string());
   EXPECT_EQ(resumed.status, 0) << resumed.output;
+  // and in two ranks again from the run folder alone, as `run --resume RUN` does.
+  auto launched = testing::run_command("OMP_NUM_THREADS=1 " + testing::vggt_lab_exe() +
+                                       " -q launch -n 2 --set train.steps=5 --resume " + out.string());
+  ASSERT_EQ(launched.status, 0) << launched.output;
+  metrics = testing::read_text(out / "metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 5);
+  EXPECT_THAT(metrics, ::testing::HasSubstr("\"ranks\":2"));
 }
 
 /// metrics.jsonl of a run folder, a line each.
