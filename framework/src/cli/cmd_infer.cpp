@@ -33,7 +33,14 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));
   auto instance = train::build_model(in.model, train_options);
   if (args.checkpoint) {
-    auto report = load_state_dict(instance->module(), train::model_weights(*args.checkpoint), true, args.checkpoint->string());
+    LoadReport report;
+    try {
+      report = load_state_dict(instance->module(), train::model_weights(*args.checkpoint), true,
+                               args.checkpoint->string());
+    } catch (const InputError& e) {
+      throw InputError(std::string(e.what()) + " (a run's model options are [model] in its config.resolved.toml; "
+                       "--config " + args.config.string() + " gives these)");
+    }
     experiment.session.logger->info("weights from {}: {}", args.checkpoint->string(), report.summary());
     for (const auto& item : instance->module().named_parameters()) {
       if (torch::isfinite(item.value()).all().item<bool>()) continue;

@@ -58,7 +58,7 @@ LoadReport load_state_dict(torch::nn::Module& module, const NamedTensors& tensor
   }
   if (strict && !report.complete()) {
     throw InputError(source + ": does not match the model: " + report.summary().substr(report.summary().find(';') + 2) +
-                     ". Check the model options, or load non-strictly");
+                     ". Check the model options: they must be those the weights were written with");
   }
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : tensors) {

@@ -83,9 +83,13 @@ class VggtModel : public vggt_lab::Model {
   std::shared_ptr<vggt_lab::ModelInstance> build() const override {
     auto instance = std::make_shared<VggtInstance>(config_);
     if (!weights_.file.empty()) {
-      auto report = vggt_lab::load_state_dict(instance->module(),
-                                              vggt_lab::load_state_dict_file(weights_.file),
-                                              weights_.strict, weights_.file);
+      vggt_lab::LoadReport report;
+      try {
+        report = vggt_lab::load_state_dict(instance->module(), vggt_lab::load_state_dict_file(weights_.file),
+                                           weights_.strict, weights_.file);
+      } catch (const vggt_lab::InputError& e) {
+        throw vggt_lab::InputError(std::string(e.what()) + ", or set [model] strict = false to load the tensors that match");
+      }
       if (logger_) logger_->info("[model] weights from {}: {}", weights_.file, report.summary());
     }
     return instance;

@@ -120,6 +120,15 @@ TEST_F(SceneFolderTest, InferOnNonFiniteWeightsWarnsInsteadOfWritingNothingSilen
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("is not finite (a diverged run?)"));
   EXPECT_THAT(result.output, HasSubstr("no finite point to write"));
+  // Weights of another model size are refused, pointing at where a run keeps its model options.
+  auto other = testing::run_command(testing::vggt_lab_exe() + " infer --config " + std::string(SOURCE_ROOT) +
+                                    "/experiments/single.toml --set model.preset=small --images " +
+                                    (dir_.path() / "scene" / "images").string() + " --checkpoint " +
+                                    (dir_.path() / "diverged.safetensors").string() + " --out " +
+                                    (dir_.path() / "other").string() + " -q");
+  EXPECT_EQ(other.status, 2) << other.output;
+  EXPECT_THAT(other.output, HasSubstr("does not match the model"));
+  EXPECT_THAT(other.output, HasSubstr("[model] in its config.resolved.toml"));
 }
 
 TEST_F(SceneFolderTest, InferWritesDepthCamerasAndAPointCloud) {

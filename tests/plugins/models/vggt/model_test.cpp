@@ -240,6 +240,7 @@ TEST_F(VggtModelTest, StrictLoadingNamesEveryMismatchAndNonStrictSkipsThem) {
     EXPECT_THAT(e.what(), HasSubstr("1 missing (aggregator.camera_token)"));
     EXPECT_THAT(e.what(), HasSubstr("1 unexpected (aggregator.not_a_key)"));
     EXPECT_THAT(e.what(), HasSubstr("vs model"));
+    EXPECT_THAT(e.what(), HasSubstr("set [model] strict = false"));
   }
   auto lenient = model({"model.preset=tiny", "model.weights=bad.safetensors", "model.strict=false"});
   auto instance = lenient.object->build();
