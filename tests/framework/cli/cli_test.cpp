@@ -271,6 +271,16 @@ TEST(Cli, RunNamesTheMissingTable) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
 }
 
+TEST(Cli, DataExportNeverWritesIntoAFolderThatHoldsAnything) {
+  TempDir dir;
+  auto kept = dir.write("data/scene-0000/cameras.json", "{\"mine\": true}\n");
+  auto refused = run_command(exe() + " data export " + std::string(SOURCE_ROOT) +
+                             "/experiments/single.toml --scenes 1 -q --out " + (dir.path() / "data").string());
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("is not an empty folder"));
+  EXPECT_EQ(testing::read_text(kept), "{\"mine\": true}\n");
+}
+
 // An experiment including another that names one plugin may name another:
 // the options written for the first that the second does not take are
 // dropped; those it takes carry over; ones written after the switch are checked.
