@@ -3,17 +3,14 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "host/files.hpp"
 #include "vggt_lab/data.hpp"
 #include "vggt_lab/scene_folder.hpp"
 
 namespace vggt_lab {
 
 int command_data_export(const GlobalOptions& global, const DataExportArgs& args) {
-  namespace fs = std::filesystem;
-  if (fs::exists(args.out) && !(fs::is_directory(args.out) && fs::is_empty(args.out))) {
-    throw InputError("--out " + args.out.string() + " is not an empty folder; export into a new or empty one "
-                     "(nothing there was changed)");
-  }
+  require_new_or_empty(args.out, "--out");
   Experiment experiment = open_experiment(global, args.file, args.overrides);
   auto source = create_plugin<DataSource>(experiment.config, "data", experiment.registry(), experiment.context());
   const Options& train = experiment.config.core("train");

@@ -18,6 +18,7 @@
 namespace vggt_lab {
 
 int command_infer(const GlobalOptions& global, const InferArgs& args) {
+  require_new_or_empty(args.out, "--out");  // a scene folder's cameras and depths are never overwritten
   Experiment experiment = open_experiment(global, args.config, args.overrides);
   const Options& train_options = experiment.config.core("train");
   auto [images, stems] = io::read_image_folder(args.images, train_options.get<std::int64_t>("image_width"),

@@ -38,4 +38,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
   if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename");
 }
 
+void require_new_or_empty(const std::filesystem::path& dir, const std::string& option) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir) || (fs::is_directory(dir) && fs::is_empty(dir))) return;
+  throw InputError(option + " " + dir.string() + " is not an empty folder; write into a new or empty one "
+                   "(nothing there was changed)");
+}
+
 }  // namespace vggt_lab

@@ -11,4 +11,8 @@ namespace vggt_lab {
 /// half-written one.
 VGGT_LAB_API void write_file_atomic(const std::filesystem::path& path, const std::string& content);
 
+/// Throws InputError naming `option` unless `dir` is absent or an empty
+/// folder: outputs are written into new folders, never over what is there.
+VGGT_LAB_API void require_new_or_empty(const std::filesystem::path& dir, const std::string& option);
+
 }  // namespace vggt_lab

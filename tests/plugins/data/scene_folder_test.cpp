@@ -152,6 +152,14 @@ TEST_F(SceneFolderTest, InferWritesDepthCamerasAndAPointCloud) {
   EXPECT_EQ(magic, "ply");
   // The output folder is itself a scene in the scene-folder layout.
   EXPECT_EQ(scene_folder::read_index(out).frames.size(), 3u);
+  // so infer never writes over one: a dataset's cameras and depths stay.
+  const std::string cameras_before = testing::read_text(out / "cameras.json");
+  auto again = testing::run_command(testing::vggt_lab_exe() + " infer --config " + std::string(SOURCE_ROOT) +
+                                    "/experiments/single.toml --images " + (dir_.path() / "scene" / "images").string() +
+                                    " --out " + out.string() + " -q");
+  EXPECT_EQ(again.status, 2) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("is not an empty folder"));
+  EXPECT_EQ(testing::read_text(out / "cameras.json"), cameras_before);
 }
 
 }  // namespace
