@@ -34,6 +34,9 @@ std::string read_text(const std::filesystem::path& file);
 /// Runs a shell command and captures its output and exit status.
 CommandResult run_command(const std::string& command);
 
+/// Waits until `file` has at least `lines` lines; false after `timeout_s`.
+bool wait_for_lines(const std::filesystem::path& file, std::size_t lines, double timeout_s);
+
 /// The folder of one purpose-built test plugin.
 std::filesystem::path test_plugin_dir(const std::string& name);
 

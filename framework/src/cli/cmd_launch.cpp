@@ -138,7 +138,7 @@ int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
       first_failure = child_exit(status).status;
       std::cerr << "vggt-lab launch: rank " << failed_rank << " exited with status " << first_failure
                 << "; stopping the other ranks\n";
-      forward(SIGTERM);
+      forward(SIGKILL);  // they cannot finish a step without it (SIGTERM would wait for that step)
     }
   }
   g_children.clear();

@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "host/files.hpp"
+#include "host/interrupt.hpp"
 #include "report/layout.hpp"
 #include "report/run_report.hpp"
 #include "train/trainer.hpp"
@@ -211,9 +212,11 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.model = create_model(experiment);
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
   setup.data_parallel = dp;
+  stop_after_step_on_interrupt(writer);
   train::TrainSummary summary = train::train(setup);
-  if (!writer) return 0;
+  if (!writer) return summary.interrupted ? 128 + summary.interrupted : 0;
   report::write_run_report(dir, meta.get<std::string>("name"), meta.get<std::string>("description"), summary);
+  if (summary.interrupted) return 128 + summary.interrupted;
   if (!summary.stopped.empty()) throw Error("training stopped early; the report: " + (dir / "report.md").string());
   log.info("done: loss {:.4f} -> {:.4f} (first and last fifth of the steps), {:.2f} scenes/s; see {}",
            summary.first_fifth_loss, summary.last_fifth_loss, summary.samples_per_second,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "distributed/reducer.hpp"
 #include "host/child.hpp"
 #include "host/files.hpp"
+#include "host/interrupt.hpp"
 #include "io/event_file.hpp"
 #include "plan/actions_json.hpp"
 #include "runtime/memory_meter.hpp"
@@ -208,6 +210,7 @@ class Run {
   distributed::ReduceStats reduced_;               // the last step's
   std::vector<double> losses_;
   std::int64_t skipped_ = 0;
+  bool stop_after_step_ = false;  // an interrupt asked every rank to stop after this step
 
   distributed::DataParallel* dp() const { return s_.data_parallel.get(); }
   /// Rank 0 (or the only process) writes the run folder.
@@ -223,12 +226,17 @@ class Run {
   }
 
   /// Gradients and losses averaged over ranks, as one process with every rank's batch.
+  /// With whether to stop after this step: an interrupt on any rank stops
+  /// every rank after the same step.
   void synchronize(runtime::StepResult& result) {
+    stop_after_step_ = interrupt_signal() != 0;
     if (!dp()) return;
     reduced_ = reducer_->finish();
     std::vector<double> values;
     for (const auto& [name, value] : result.losses) values.push_back(value);
+    values.push_back(stop_after_step_ ? 1.0 : 0.0);
     values = dp()->average(values);
+    stop_after_step_ = values.back() > 0;
     std::size_t k = 0;
     for (auto& [name, value] : result.losses) value = values[k++];
   }
@@ -376,7 +384,7 @@ class Run {
       if (dp()) line["allreduce"] = reduce_json(reduced_);
       if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
       metrics.write(line);
-      if (!summary.stopped.empty()) break;
+      if (!summary.stopped.empty() || stop_after_step_) break;
       report_progress(step + 1, steps, loss, start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
       if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
@@ -392,6 +400,10 @@ class Run {
       log_.error("{}", summary.stopped);
       return summary;
     }
+    if (stop_after_step_) {
+      stop_interrupted(summary, steps, loader.position());
+      return summary;
+    }
     summary.final_eval = evaluate(steps, metrics);
     if (dp()) {
       dp()->check_replicas(trainable_);
@@ -399,6 +411,17 @@ class Run {
     }
     summary.checkpoint = save(steps, loader.position());
     return summary;
+  }
+
+  /// Saves the state of a run interrupted after its last step and says how to continue it.
+  void stop_interrupted(TrainSummary& summary, std::int64_t steps, std::int64_t data_position) {
+    summary.interrupted = interrupt_signal() != 0 ? interrupt_signal() : SIGTERM;  // another rank's, if not ours
+    summary.checkpoint = save(summary.steps, data_position);
+    const std::string again = dp() ? "vggt-lab launch -n " + std::to_string(dp()->world().size) : "vggt-lab run";
+    summary.stopped = std::string(summary.interrupted == SIGINT ? "interrupted (SIGINT)" : "stopped by SIGTERM") +
+                      " after step " + std::to_string(summary.steps) + " of " + std::to_string(steps) +
+                      "; continue with `" + again + " --resume " + s_.run_dir.string() + "`";
+    log_.log(writer() ? spdlog::level::warn : spdlog::level::info, "{}", summary.stopped);  // once on the terminal
   }
 
   void fill_loss_summary(TrainSummary& summary) const {

@@ -40,6 +40,7 @@ struct TrainSummary {
   std::map<std::string, double> final_eval;
   std::filesystem::path checkpoint;
   std::string stopped;  // why training ended early (a non-finite loss); empty when it ran every step
+  int interrupted = 0;  // the signal (SIGINT, SIGTERM) that stopped it after a step with a checkpoint
 };
 
 /// Trains as the experiment says and writes metrics.jsonl, timeline.json,

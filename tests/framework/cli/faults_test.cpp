@@ -1,14 +1,18 @@
 // Faults and bad input as a user meets them through `vggt-lab run`: damaged
 // checkpoints are passed over and never loaded, a non-finite loss stops the
-// run with a report, a resumed run keeps its own configuration and metrics,
-// and inconsistent settings fail before a run folder exists.
+// run with a report, an interrupt stops it after a step with a checkpoint, a
+// resumed run keeps its own configuration and metrics, and inconsistent
+// settings fail before a run folder exists.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
+#include "host/child.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/compat.hpp"
 
@@ -109,6 +113,39 @@ TEST(Faults, ResumeWithoutAnExperimentFileSaysWhatItWasGiven) {
   auto other = run_command(run("--resume " + dir.path().string()));
   EXPECT_EQ(other.status, 2) << other.output;
   EXPECT_THAT(other.output, HasSubstr("not a run folder (no config.resolved.toml in it)"));
+}
+
+// Ctrl-C stops a run after the step it is in, with a checkpoint of that
+// step and a report; the run then continues from it, no step twice.
+TEST(Faults, AnInterruptStopsAfterTheStepWithACheckpointAndTheRunContinues) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  const pid_t pid = start_child({{testing::vggt_lab_exe(), "run", experiment("single.toml"), "--out", out.string(),
+                                  "-q", "--set", "train.steps=1000", "--set", "train.eval_scenes=0", "--set",
+                                  "train.frames=2", "--set", "train.image_height=56", "--set", "train.image_width=56"},
+                                 {},
+                                 dir.path() / "run.out"});
+  const bool started = testing::wait_for_lines(out / "metrics.jsonl", 2, 120);
+  kill(pid, SIGINT);
+  const ChildExit exit = wait_child(pid, 120);
+  ASSERT_TRUE(started) << testing::read_text(dir.path() / "run.out");
+  EXPECT_EQ(exit.status, 128 + SIGINT) << testing::read_text(dir.path() / "run.out");
+  const auto lines = metrics(out);
+  const int n = lines.back()["step"];
+  EXPECT_EQ(std::size_t(n), lines.size());
+  char latest[32];
+  std::snprintf(latest, sizeof latest, "step-%06d\n", n);
+  EXPECT_EQ(testing::read_text(out / "checkpoints" / "latest"), latest);
+  EXPECT_THAT(testing::read_text(dir.path() / "run.out"),
+              HasSubstr("interrupted (SIGINT) after step " + std::to_string(n) + " of 1000"));
+  EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("Stopped early"));
+  auto continued = run_command(run("--resume " + out.string() + " --set train.steps=" + std::to_string(n + 2)));
+  ASSERT_EQ(continued.status, 0) << continued.output;
+  std::vector<int> steps;
+  for (const auto& line : metrics(out)) steps.push_back(line["step"]);
+  std::vector<int> expected(n + 2);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(steps, expected);
 }
 
 TEST(Faults, AMissingLatestFallsBackToTheNewestStepFolder) {

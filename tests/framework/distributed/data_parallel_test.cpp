@@ -17,6 +17,7 @@
 #include <fstream>
 #include <csignal>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "distributed/data_parallel.hpp"
@@ -349,14 +350,33 @@ TEST(Launch, ATakenPortIsNamedAsTaken) {
   EXPECT_THAT(result.output, ::testing::HasSubstr("the port is taken by another program"));
 }
 
-TEST(Launch, SigtermIsReportedAsAnInterruptionNotAFailure) {
+// SIGTERM to launch stops every rank after the same step, rank 0 saving it;
+// launch reports an interruption, not a failure.
+TEST(Launch, SigtermStopsEveryRankAfterOneStepWithACheckpoint) {
   testing::TempDir dir;
-  auto result = testing::run_command("(" + testing::vggt_lab_exe() + " launch -n 2" + kSmallRun +
-                                     " --set train.steps=1000 --out " + (dir.path() / "run").string() +
-                                     " & pid=$!; sleep 6; kill -TERM $pid; wait $pid)");
-  EXPECT_EQ(result.status, 128 + SIGTERM) << result.output;
-  EXPECT_THAT(result.output, ::testing::HasSubstr("interrupted by SIGTERM"));
-  EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("exited with status")));
+  const auto out = dir.path() / "run";
+  std::vector<std::string> argv{testing::vggt_lab_exe(), "launch", "-n", "2"};
+  std::istringstream small(kSmallRun);
+  for (std::string word; small >> word;) argv.push_back(word);
+  argv.insert(argv.end(), {"--set", "train.steps=1000", "--out", out.string()});
+  const pid_t pid = start_child({argv, {}, dir.path() / "launch.out"});
+  const bool started = testing::wait_for_lines(out / "metrics.jsonl", 2, 120);
+  kill(pid, SIGTERM);
+  const ChildExit exit = wait_child(pid, 120);
+  const std::string output = testing::read_text(dir.path() / "launch.out");
+  ASSERT_TRUE(started) << output;
+  EXPECT_EQ(exit.status, 128 + SIGTERM) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("interrupted by SIGTERM"));
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("exited with status")));
+  const std::size_t steps = metrics_of(out).size();
+  for (const char* log : {"run.log", "rank1.log"}) {
+    EXPECT_THAT(testing::read_text(out / log),
+                ::testing::HasSubstr("stopped by SIGTERM after step " + std::to_string(steps) + " of 1000"))
+        << log;
+  }
+  char latest[32];
+  std::snprintf(latest, sizeof latest, "step-%06zu\n", steps);
+  EXPECT_EQ(testing::read_text(out / "checkpoints" / "latest"), latest);
 }
 
 }  // namespace
