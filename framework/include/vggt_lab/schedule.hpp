@@ -68,7 +68,7 @@ VGGT_LAB_API int worker_threads(int cores, int workers);
 /// This process's share of the machine's cores: VGGT_LAB_CORES when set (a
 /// sweep running trials side by side and `launch` set it for each), else
 /// the cores it may run on (its affinity) divided among the ranks on this
-/// host (LOCAL_WORLD_SIZE, else WORLD_SIZE, as torchrun sets them).
+/// host (as torchrun, mpirun or srun describe them).
 VGGT_LAB_API int process_cores();
 
 /// List scheduling: each device runs one action at a time, and each

@@ -8,12 +8,14 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <cstdlib>
-#include <map>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "distributed/reducer.hpp"
+#include "host/launcher.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab::distributed {
@@ -63,15 +65,24 @@ torch::Tensor flatten(const std::vector<torch::Tensor>& run, torch::Device devic
 
 World world_from_env() {
   World w;
-  w.size = env_int("WORLD_SIZE", 1);
-  w.rank = env_int("RANK", 0);
-  w.local_rank = env_int("LOCAL_RANK", w.rank);
-  w.local_size = env_int("LOCAL_WORLD_SIZE", w.size);
+  const auto ranks = launched_ranks();
+  if (!ranks) return w;
+  w.launcher = ranks->launcher;
+  w.size = ranks->size;
+  w.rank = ranks->rank;
+  w.local_rank = ranks->local_rank;
+  w.local_size = ranks->local_size;
   if (const char* addr = std::getenv("MASTER_ADDR")) w.master_addr = addr;
   w.master_port = env_int("MASTER_PORT", w.master_port);
   if (w.size < 1 || w.rank >= w.size) {
-    throw InputError("RANK=" + std::to_string(w.rank) + " is not below WORLD_SIZE=" + std::to_string(w.size) +
-                     "; start the processes with `vggt-lab launch -n N` or torchrun");
+    throw InputError(ranks->rank_name + "=" + std::to_string(w.rank) + " is not below " + ranks->size_name + "=" +
+                     std::to_string(w.size) + " (" + w.launcher + "); start the processes with `vggt-lab launch -n N`, "
+                     "torchrun, mpirun or srun");
+  }
+  if (w.multi() && w.size > w.local_size && !std::getenv("MASTER_ADDR")) {
+    throw InputError(std::to_string(w.size) + " ranks from " + w.launcher + ", " + std::to_string(w.local_size) +
+                     " on this host: ranks on several hosts need MASTER_ADDR, rank 0's host (under SLURM: export "
+                     "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1))");
   }
   return w;
 }

@@ -24,10 +24,17 @@ struct World {
   int rank = 0, size = 1, local_rank = 0, local_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  std::string launcher;  // whose variables gave the ranks: torchrun, Open MPI, MPICH, SLURM (empty: one process)
   bool multi() const { return size > 1; }
 };
 
-/// The world from torchrun's environment; one process when WORLD_SIZE is unset.
+/// The world from the launcher's environment: torchrun's (RANK, WORLD_SIZE,
+/// LOCAL_RANK, LOCAL_WORLD_SIZE), else mpirun's (Open MPI's OMPI_COMM_WORLD_*,
+/// MPICH's and Intel MPI's PMI_RANK, PMI_SIZE, MPI_LOCALRANKID,
+/// MPI_LOCALNRANKS), else a SLURM step's (srun: SLURM_PROCID,
+/// SLURM_STEP_NUM_TASKS, SLURM_LOCALID, SLURM_STEP_TASKS_PER_NODE); one
+/// process when none is set. MASTER_ADDR and MASTER_PORT name rank 0's
+/// host and port; ranks on several hosts need MASTER_ADDR.
 VGGT_LAB_API World world_from_env();
 
 /// The [distributed] table.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "host/child.hpp"
+#include "host/launcher.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab {
@@ -146,8 +147,7 @@ int process_cores() {
   int cores = int(std::thread::hardware_concurrency());
   const int allowed = int(allowed_cpus().size());  // fewer when bound (taskset, numactl, a container's cpuset)
   if (allowed > 0) cores = std::min(cores, allowed);
-  const int ranks = positive_env("LOCAL_WORLD_SIZE").value_or(positive_env("WORLD_SIZE").value_or(1));
-  return std::max(1, cores / ranks);
+  return std::max(1, cores / ranks_on_this_host());
 }
 
 Processors shared_processors(const Topology& topology, int cores) {

@@ -165,8 +165,8 @@ class Run {
     if (s_.resume) resumed = resume(*s_.resume);
     if (dp()) {
       dp()->broadcast(instance_->module());
-      log_.info("data parallel: rank {} of {} (local rank {}, {} cores, CPUs {}), {}, buckets of {} MiB{}",
-                dp()->world().rank, dp()->world().size, dp()->world().local_rank, process_cores(),
+      log_.info("data parallel: rank {} of {} from {} (local rank {}, {} cores, CPUs {}), {}, buckets of {} MiB{}",
+                dp()->world().rank, dp()->world().size, dp()->world().launcher, dp()->world().local_rank, process_cores(),
                 cpu_list(), dp()->settings().backend,
                 dp()->settings().bucket_cap_mb, dp()->settings().overlap ? " reduced during backward" : "");
     }

@@ -174,6 +174,70 @@ TEST(DataParallel, BroadcastsInBucketsAndNamesADivergedParameter) {
   EXPECT_EQ(seen[1].at("i")[0].item<std::int64_t>(), 7);
 }
 
+/// Sets environment variables for a scope, then unsets them.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::map<std::string, std::string> values) : values_(std::move(values)) {
+    for (const auto& [name, value] : values_) setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : values_) unsetenv(name.c_str());
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// The ranks as torchrun, mpirun (Open MPI, MPICH / Intel MPI) and srun describe them.
+TEST(WorldFromEnv, ReadsTorchrunMpirunAndSrun) {
+  struct Case {
+    std::map<std::string, std::string> env;
+    std::string launcher;
+    int rank, size, local_rank, local_size;
+  };
+  const std::vector<Case> cases = {
+      {{{"WORLD_SIZE", "4"}, {"RANK", "3"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "h0"}},
+       "torchrun", 3, 4, 1, 2},
+      {{{"OMPI_COMM_WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+        {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}},
+       "Open MPI", 1, 2, 1, 2},
+      {{{"PMI_SIZE", "3"}, {"PMI_RANK", "2"}, {"MPI_LOCALRANKID", "2"}, {"MPI_LOCALNRANKS", "3"}}, "MPICH", 2, 3, 2, 3},
+      {{{"SLURM_STEP_NUM_TASKS", "7"}, {"SLURM_PROCID", "6"}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "3"},
+        {"SLURM_STEP_TASKS_PER_NODE", "2(x3),1"}, {"MASTER_ADDR", "node0"}},
+       "SLURM", 6, 7, 0, 1},
+      {{{"SLURM_STEP_NUM_TASKS", "7"}, {"SLURM_PROCID", "3"}, {"SLURM_LOCALID", "1"}, {"SLURM_NODEID", "1"},
+        {"SLURM_STEP_TASKS_PER_NODE", "2(x3),1"}, {"MASTER_ADDR", "node0"}},
+       "SLURM", 3, 7, 1, 2},
+  };
+  for (const Case& c : cases) {
+    ScopedEnv env(c.env);
+    const World w = world_from_env();
+    EXPECT_EQ(w.launcher, c.launcher);
+    EXPECT_EQ(std::vector<int>({w.rank, w.size, w.local_rank, w.local_size}),
+              std::vector<int>({c.rank, c.size, c.local_rank, c.local_size}))
+        << c.launcher;
+  }
+  {  // torchrun's variables win; a batch script's SLURM_NTASKS alone is no world
+    ScopedEnv env({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_NTASKS", "8"}});
+    EXPECT_EQ(world_from_env().size, 2);
+  }
+  {
+    ScopedEnv env({{"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "0"}});
+    EXPECT_FALSE(world_from_env().multi());
+  }
+}
+
+TEST(WorldFromEnv, RanksOnSeveralHostsNeedMasterAddr) {
+  ScopedEnv env({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "2"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
+  try {
+    world_from_env();
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("4 ranks from Open MPI, 2 on this host"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("need MASTER_ADDR"));
+  }
+}
+
 TEST(WorldFromEnv, RejectsARankOutsideTheWorld) {
   setenv("WORLD_SIZE", "2", 1);
   setenv("RANK", "2", 1);
@@ -327,6 +391,28 @@ struct ForeignServer {
   ~ForeignServer() { close(fd); }
   int fd = -1, port = 0;
 };
+
+// Ranks that mpirun started (Open MPI's variables, none of torchrun's) train as one world.
+TEST(Launch, RanksStartedByMpirunTrainAsOneWorld) {
+  testing::TempDir dir;
+  int port = 0;
+  {
+    ForeignServer probe;  // a free port, closed again
+    port = probe.port;
+  }
+  const auto out = dir.path() / "run";
+  auto rank = [&](int r) {
+    const std::string n = std::to_string(r);
+    return "OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=" + n + " OMPI_COMM_WORLD_LOCAL_RANK=" + n +
+           " OMPI_COMM_WORLD_LOCAL_SIZE=2 MASTER_PORT=" + std::to_string(port) + " OMP_NUM_THREADS=1 " +
+           testing::vggt_lab_exe() + " -q run" + kSmallRun + " --set train.steps=2 --out " + out.string();
+  };
+  auto result = testing::run_command("(" + rank(0) + " & zero=$!; " + rank(1) + "; one=$?; wait $zero; exit $(($? | one)))");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(testing::read_text(out / "run.log"), ::testing::HasSubstr("world size 2"));
+  EXPECT_THAT(testing::read_text(out / "rank1.log"), ::testing::HasSubstr("rank 1 of 2 from Open MPI"));
+  EXPECT_THAT(testing::read_text(out / "rank1.log"), ::testing::HasSubstr("replicas identical on all 2 ranks"));
+}
 
 TEST(Launch, ARankWhoseMasterPortIsHeldByAForeignServerFailsWithinTheTimeout) {
   testing::TempDir dir;

@@ -178,7 +178,7 @@ int allowed_here() {
 TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
   const int machine = std::max(1, allowed_here());
   ASSERT_EQ(unsetenv("VGGT_LAB_CORES"), 0);
-  ASSERT_EQ(unsetenv("WORLD_SIZE"), 0);
+  ASSERT_EQ(setenv("WORLD_SIZE", "4", 1), 0);  // torchrun: 2 hosts x 2 ranks
   ASSERT_EQ(setenv("LOCAL_WORLD_SIZE", "2", 1), 0);
   EXPECT_EQ(process_cores(), std::max(1, machine / 2));
   ASSERT_EQ(setenv("VGGT_LAB_CORES", "3", 1), 0);
@@ -186,8 +186,12 @@ TEST(Schedule, ProcessCoresFollowTheSweepsShareThenTheLocalRanks) {
   ASSERT_EQ(setenv("VGGT_LAB_CORES", "none", 1), 0);  // not a count: ignored
   EXPECT_EQ(process_cores(), std::max(1, machine / 2));
   unsetenv("VGGT_LAB_CORES");
+  unsetenv("WORLD_SIZE");
   unsetenv("LOCAL_WORLD_SIZE");
   EXPECT_EQ(process_cores(), machine);
+  ASSERT_EQ(setenv("OMPI_COMM_WORLD_SIZE", "2", 1), 0);  // mpirun -n 2 on this host
+  EXPECT_EQ(process_cores(), std::max(1, machine / 2));
+  unsetenv("OMPI_COMM_WORLD_SIZE");
 }
 
 // Bound to one CPU (taskset, numactl, a container's cpuset), a process
