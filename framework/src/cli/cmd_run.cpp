@@ -27,7 +27,21 @@ std::string timestamp() {
   return text;
 }
 
-/// The run folder: --out, the run being resumed, or <[output].dir>/<name>-<time>.
+/// <[output].dir>/<name>-<time>, made by this process: a second run started
+/// in the same second gets <name>-<time>-2, and so on.
+std::filesystem::path new_run_dir(const ResolvedConfig& config) {
+  const std::filesystem::path base = std::filesystem::path(config.core("output").get<std::string>("dir")) /
+                                     (config.core("experiment").get<std::string>("name") + "-" + timestamp());
+  std::error_code ec;
+  if (!base.parent_path().empty()) std::filesystem::create_directories(base.parent_path(), ec);
+  for (int k = 1; !ec; ++k) {
+    const std::filesystem::path dir = k == 1 ? base : std::filesystem::path(base.string() + "-" + std::to_string(k));
+    if (std::filesystem::create_directory(dir, ec)) return dir;
+  }
+  throw InputError("cannot create a run folder in " + base.parent_path().string() + ": " + ec.message());
+}
+
+/// The run folder: --out, the run being resumed, or a new one.
 /// An existing run is never overwritten, only continued with --resume.
 std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& args) {
   std::filesystem::path dir;
@@ -36,8 +50,7 @@ std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& 
   } else if (args.resume && std::filesystem::exists(*args.resume / "config.resolved.toml")) {
     dir = *args.resume;
   } else {
-    dir = std::filesystem::path(config.core("output").get<std::string>("dir")) /
-          (config.core("experiment").get<std::string>("name") + "-" + timestamp());
+    return new_run_dir(config);
   }
   bool continuing = args.resume && std::filesystem::equivalent(dir.empty() ? "." : dir, *args.resume);
   if (!continuing && std::filesystem::exists(dir / "config.resolved.toml")) {

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -260,6 +263,38 @@ TEST(Cli, RunRefusesToOverwriteAnExistingRun) {
   auto again = run_command(quick_run("single.toml", out, 1));
   EXPECT_EQ(again.status, 2);
   EXPECT_THAT(again.output, HasSubstr("already holds a run"));
+}
+
+// Two runs of one experiment started in the same second (a script starting
+// several) each get a folder of their own: <name>-<time>, then <name>-<time>-2.
+TEST(Cli, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
+  TempDir dir;
+  const auto now = std::chrono::system_clock::now();
+  std::vector<std::string> taken;
+  for (int s = 0; s < 10; ++s) {  // this second and the next nine hold runs already
+    std::time_t t = std::chrono::system_clock::to_time_t(now + std::chrono::seconds(s));
+    std::tm local{};
+    localtime_r(&t, &local);
+    char name[64];
+    std::strftime(name, sizeof name, "single-%Y%m%d-%H%M%S", &local);
+    taken.push_back(name);
+    dir.write(std::string("runs/") + name + "/config.resolved.toml", "# another run\n");
+  }
+  auto result = run_command(exe() + " run " + std::string(SOURCE_ROOT) + "/experiments/single.toml -q --set output.dir=" +
+                            (dir.path() / "runs").string() + " --set train.steps=1 --set train.eval_scenes=0");
+  ASSERT_EQ(result.status, 0) << result.output;
+  int mine = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "runs")) {
+    const std::string name = entry.path().filename().string();
+    if (std::filesystem::exists(entry.path() / "metrics.jsonl")) {
+      ++mine;
+      EXPECT_EQ(name.substr(name.size() - 2), "-2") << name;
+      EXPECT_NE(std::find(taken.begin(), taken.end(), name.substr(0, name.size() - 2)), taken.end()) << name;
+    } else {
+      EXPECT_EQ(testing::read_text(entry.path() / "config.resolved.toml"), "# another run\n") << name;
+    }
+  }
+  EXPECT_EQ(mine, 1);
 }
 
 TEST(Cli, RunNamesTheMissingTable) {
