@@ -25,37 +25,41 @@ std::int64_t unit_memory(const Unit& unit, const MemoryModel& model) {
          unit_activations(unit, model);
 }
 
-std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int>& depths) {
-  std::vector<int> in_flight(plan.stages.size(), 0), most(plan.stages.size(), 1);
-  for (const auto& queue : action_queues(plan, depths)) {  // forwards whose backward has not run
+namespace {
+
+/// Per stage, counted over the actions the plan runs: the most micro-batches
+/// in flight (forwards whose backward has not run), and the most when one of
+/// its backwards other than the first begins (every gradient of the stage is
+/// allocated by then; 0 for a stage with one backward).
+struct InFlight {
+  std::vector<int> most, at_later_backwards;
+};
+
+InFlight in_flight(const Plan& plan, const std::vector<int>& depths) {
+  const std::size_t stages = plan.stages.size();
+  std::vector<int> held(stages, 0), backwards(stages, 0);
+  InFlight out{std::vector<int>(stages, 1), std::vector<int>(stages, 0)};
+  for (const auto& queue : action_queues(plan, depths)) {
     for (const Action& a : queue) {
-      int& held = in_flight.at(a.stage);
-      held += a.pass == Pass::forward ? 1 : -1;
-      most[a.stage] = std::max(most[a.stage], held);
+      int& h = held.at(a.stage);
+      if (a.pass == Pass::forward) {
+        out.most[a.stage] = std::max(out.most[a.stage], ++h);
+        continue;
+      }
+      if (backwards[a.stage]++ > 0) out.at_later_backwards[a.stage] = std::max(out.at_later_backwards[a.stage], h);
+      --h;
     }
   }
-  return most;
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> micro_batches_in_flight(const Plan& plan, const std::vector<int>& depths) {
+  return in_flight(plan, depths).most;
 }
 
 namespace {
-
-/// Per stage, the most micro-batches in flight when one of its backwards
-/// other than the first begins (every gradient of the stage is allocated by
-/// then); 0 for a stage with one backward.
-std::vector<int> in_flight_at_later_backwards(const Plan& plan, const std::vector<int>& depths) {
-  std::vector<int> held(plan.stages.size(), 0), backwards(plan.stages.size(), 0), most(plan.stages.size(), 0);
-  for (const auto& queue : action_queues(plan, depths)) {
-    for (const Action& a : queue) {
-      if (a.pass == Pass::forward) {
-        ++held.at(a.stage);
-        continue;
-      }
-      if (backwards[a.stage]++ > 0) most[a.stage] = std::max(most[a.stage], held[a.stage]);
-      --held[a.stage];
-    }
-  }
-  return most;
-}
 
 /// What a unit holds on its device: activations kept (all micro-batches in
 /// flight; those in flight at its stage's later backwards; one
@@ -194,7 +198,9 @@ std::vector<DeviceMemory> predicted_memory(const ModelGraph& graph, const Topolo
   const std::map<std::string, int> stage_of = unit_stages(plan);
   const double m = std::max(1, plan.micro_batches), frames = double(std::max<std::int64_t>(1, graph.frames));
   const std::vector<int> depths = stage_depths(graph, plan);
-  const std::vector<int> most = micro_batches_in_flight(plan, depths), later = in_flight_at_later_backwards(plan, depths);
+  const InFlight counts = in_flight(plan, depths);
+  const std::vector<int>& most = counts.most;
+  const std::vector<int>& later = counts.at_later_backwards;
   auto on_topology = [&](int device) { return device >= 0 && device < int(memory.size()); };
   std::vector<std::vector<Held>> order(memory.size());  // per device, in execution order
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
