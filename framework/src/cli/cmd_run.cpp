@@ -225,8 +225,10 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.model = create_model(experiment);
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
   setup.data_parallel = dp;
-  stop_after_step_on_interrupt(writer);
-  train::TrainSummary summary = train::train(setup);
+  const train::TrainSummary summary = [&] {
+    StopAfterStepOnInterrupt interrupts(writer);
+    return train::train(setup);
+  }();
   if (!writer) return summary.interrupted ? 128 + summary.interrupted : 0;
   report::write_run_report(dir, meta.get<std::string>("name"), meta.get<std::string>("description"), summary);
   if (summary.interrupted) return 128 + summary.interrupted;

@@ -26,13 +26,18 @@ void on_signal(int signal) {
 
 }  // namespace
 
-void stop_after_step_on_interrupt(bool announce) {
+StopAfterStepOnInterrupt::StopAfterStepOnInterrupt(bool announce) {
   g_announce = announce ? 1 : 0;
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, &before_int_);
+  sigaction(SIGTERM, &action, &before_term_);
+}
+
+StopAfterStepOnInterrupt::~StopAfterStepOnInterrupt() {
+  sigaction(SIGINT, &before_int_, nullptr);
+  sigaction(SIGTERM, &before_term_, nullptr);
 }
 
 int interrupt_signal() { return g_signal; }
