@@ -150,7 +150,15 @@ json operator_table(const Experiment& e, Prepared& p, int steps, std::size_t top
                       {"share", op.self_seconds / wall}});
     }
   }
+  json products = json::array();  // where the products lose rate
+  for (const OpTime& op : ops.products()) {
+    if (products.size() == top) break;
+    products.push_back({{"product", op.name}, {"calls_per_step", op.calls / steps},
+                        {"self_seconds_per_step", op.self_seconds / steps}, {"share", op.self_seconds / wall},
+                        {"gflops", op.self_seconds > 0 ? op.flops / op.self_seconds / 1e9 : 0.0}});
+  }
   return {{"ops", rows},
+          {"products", products},
           {"copy_share", copies / wall},
           {"products_share", product_seconds / wall},
           {"products_gflop_per_step", product_flops / steps / 1e9},
@@ -368,6 +376,7 @@ json step(const GlobalOptions& global, const Workload& args) {
   const json where = operator_table(e, p, 2, 15);
   return {{"threads", at::get_num_threads()},
           {"top_operators", where["ops"]},
+          {"top_products", where["products"]},
           {"copy_share", where["copy_share"]},
           {"products_share", where["products_share"]},
           {"products_gflop_per_step", where["products_gflop_per_step"]},

@@ -13,7 +13,7 @@
 namespace vggt_lab::bench {
 
 struct OpTime {
-  std::string name;
+  std::string name;  // the operator; for products(), with its operands' shapes
   double self_seconds = 0;
   std::int64_t calls = 0;
   double flops = 0;  // matrix products (mm, addmm, bmm): 2 M N K each
@@ -31,6 +31,9 @@ class OpProfile {
   void stop();
   /// Every operator seen, largest self time first.
   std::vector<OpTime> table() const;
+  /// The matrix products by operator and operand shapes ("aten::mm
+  /// 552x384 * 384x1536^T", ^T: a transposed view), largest self time first.
+  std::vector<OpTime> products() const;
 
  private:
   std::optional<at::CallbackHandle> handle_;

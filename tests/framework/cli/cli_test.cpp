@@ -213,6 +213,19 @@ TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
   EXPECT_LE(shares, 1.05);
   EXPECT_GT(step["products_gflop_per_step"].get<double>(), 0);
   EXPECT_LE(step["products_gflop_per_step"].get<double>(), step["step_gflop"].get<double>());
+  // The products by operand shapes, each at its own rate; together no more than all products.
+  const auto& products = step["top_products"];
+  ASSERT_GE(products.size(), 3u);
+  double share = 0;
+  before = 1e9;
+  for (const auto& p : products) {
+    EXPECT_THAT(p["product"].get<std::string>(), ::testing::MatchesRegex("aten::(mm|addmm|bmm) [0-9x]+(\\^T)? \\* [0-9x]+(\\^T)?"));
+    EXPECT_LE(p["self_seconds_per_step"].get<double>(), before) << p["product"];
+    before = p["self_seconds_per_step"];
+    EXPECT_GT(p["gflops"].get<double>(), 0) << p["product"];
+    share += p["share"].get<double>();
+  }
+  EXPECT_LE(share, step["products_share"].get<double>() + 1e-9);
 }
 
 // `plan --svg`: the units along the DAG coloured by device, with what each
