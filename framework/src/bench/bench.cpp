@@ -257,9 +257,12 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
   const Measured one = measure(single, args.steps), two = measure(pipe, args.steps);
   json planned = json::array();  // the schedule simulated with the plan's unit times: balance included
   for (int d = 0; d < p; ++d) planned.push_back(pipe.plan.timeline.bubble(d));
+  // The stage computing the most waits only for the schedule; the others
+  // also for it (the imbalance the split by whole units leaves).
+  const double bottleneck = *std::min_element(two.bubbles.begin(), two.bubbles.end());
   return {{"single_step_seconds", one.seconds}, {"pipeline_step_seconds", two.seconds},
           {"throughput_ratio", one.seconds / two.seconds}, {"micro_batches", m}, {"stages", p},
-          {"measured_bubble", two.bubbles}, {"predicted_bubble", planned},
+          {"measured_bubble", two.bubbles}, {"bottleneck_stage_bubble", bottleneck}, {"predicted_bubble", planned},
           {"ideal_bubble", double(p - 1) / double(m + p - 1)}};
 }
 
