@@ -269,7 +269,11 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
 json frames(const GlobalOptions& global, const Workload& args) {
   runtime::RuntimeOptions one_core;  // one core per logical device, as bench pipeline
   one_core.intra_op_threads = 1;
-  const std::vector<std::string> scenes = {"train.frames=8", "train.min_frames=8"};
+  std::string frames = "8";  // every scene this many frames: 8, or what --set train.frames says
+  for (const auto& o : args.overrides) {
+    if (o.rfind("train.frames=", 0) == 0) frames = o.substr(std::string("train.frames=").size());
+  }
+  const std::vector<std::string> scenes = {"train.frames=" + frames, "train.min_frames=" + frames};
   auto with = [&](std::vector<std::string> settings) {
     settings.insert(settings.end(), scenes.begin(), scenes.end());
     return settings;
@@ -281,7 +285,8 @@ json frames(const GlobalOptions& global, const Workload& args) {
   const Measured one = measure(single, args.steps), two = measure(sharded, args.steps);
   return {{"single_step_seconds", one.seconds}, {"frame_parallel_step_seconds", two.seconds},
           {"throughput_ratio", one.seconds / two.seconds}, {"devices", 2},
-          {"frames", 8}, {"single_peak_bytes", one.peaks}, {"frame_parallel_peak_bytes", two.peaks}};
+          {"frames", single.plan.shape.frames}, {"single_peak_bytes", one.peaks},
+          {"frame_parallel_peak_bytes", two.peaks}};
 }
 
 json data(const GlobalOptions& global, const Workload& args) {

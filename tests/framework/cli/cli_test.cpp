@@ -251,6 +251,22 @@ TEST(Cli, BenchPipelineComparesTwoStagesWithOneDevice) {
                    std::min(measured[0].get<double>(), measured[1].get<double>()));
 }
 
+// `bench frames`: one device against frame-parallel over two, at the frames
+// --set asks for (8 unless it says), each device holding part of the activations.
+TEST(Cli, BenchFramesShardsEachScenesFramesOverTwoDevices) {
+  auto result = run_command(exe() + " bench frames " + std::string(SOURCE_ROOT) + "/experiments/bench.toml --steps 1 "
+                            "--set train.frames=4 --set train.image_height=56 --set train.image_width=56 2>/dev/null");
+  ASSERT_EQ(result.status, 0) << result.output;
+  const auto frames = nlohmann::json::parse(result.output)["frames"];
+  EXPECT_EQ(frames["frames"], 4);
+  const double one = frames["single_step_seconds"], two = frames["frame_parallel_step_seconds"];
+  EXPECT_NEAR(frames["throughput_ratio"].get<double>(), one / two, 1e-9 * one / two);
+  ASSERT_EQ(frames["frame_parallel_peak_bytes"].size(), 2u);
+  for (const auto& peak : frames["frame_parallel_peak_bytes"]) {
+    EXPECT_LT(peak.get<double>(), frames["single_peak_bytes"][0].get<double>());
+  }
+}
+
 // `plan --svg`: the units along the DAG coloured by device, with what each
 // costs on hover, each device's predicted memory, and the predicted schedule.
 TEST(Cli, PlanDrawsTheLayout) {
