@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <numeric>
+#include <optional>
 
 #include "bench/op_profile.hpp"
 #include "experiment/experiment.hpp"
@@ -35,6 +36,24 @@ Experiment open(const GlobalOptions& global, const Workload& args, const std::ve
   GlobalOptions quiet = global;
   quiet.quiet = true;
   return open_experiment(quiet, args.file, overrides);
+}
+
+/// What --set gives `key` ("table.key"), the last if several.
+std::optional<std::string> user_setting(const Workload& args, const std::string& key) {
+  std::optional<std::string> out;
+  for (const auto& o : args.overrides) {
+    if (o.rfind(key + "=", 0) == 0) out = o.substr(key.size() + 1);
+  }
+  return out;
+}
+
+/// The workload without the --set settings of one table (those a benchmark's
+/// own layout there would not take).
+Workload without_table(Workload args, const std::string& table) {
+  args.overrides.erase(std::remove_if(args.overrides.begin(), args.overrides.end(),
+                                      [&](const std::string& o) { return o.rfind(table + ".", 0) == 0; }),
+                       args.overrides.end());
+  return args;
 }
 
 struct Prepared {
@@ -246,14 +265,19 @@ json placement(const GlobalOptions& global, const Workload& args) {
 json pipeline(const GlobalOptions& global, const Workload& args) {
   // One core per logical device: the single device gets one, the two pipeline
   // stages one each (2 cores in all).
-  const int m = 8, p = 2;
+  // 8 micro-batches, 1F1B, balanced by time, unless --set says otherwise.
+  const int p = 2;
   runtime::RuntimeOptions one_core;
   one_core.intra_op_threads = 1;
-  Experiment single_e = open(global, args, {"devices.count=1", "placement.plugin=single"});
+  Experiment single_e = open(global, without_table(args, "placement"), {"devices.count=1", "placement.plugin=single"});
   Prepared single = prepare(single_e, args.steps, one_core);
-  Experiment pipe_e = open(global, args, {"devices.count=2", "placement.plugin=pipeline", "placement.micro_batches=8",
-                                          "placement.schedule=1f1b", "placement.balance=time"});
+  Experiment pipe_e = open(global, without_table(args, "placement"),
+                           {"devices.count=2", "placement.plugin=pipeline",
+                            "placement.micro_batches=" + user_setting(args, "placement.micro_batches").value_or("8"),
+                            "placement.schedule=" + user_setting(args, "placement.schedule").value_or("1f1b"),
+                            "placement.balance=" + user_setting(args, "placement.balance").value_or("time")});
   Prepared pipe = prepare(pipe_e, args.steps, one_core);
+  const int m = std::min<int>(pipe.plan.plan.micro_batches, int(pipe.plan.shape.batch));  // as the runtime splits
   const Measured one = measure(single, args.steps), two = measure(pipe, args.steps);
   json planned = json::array();  // the schedule simulated with the plan's unit times: balance included
   for (int d = 0; d < p; ++d) planned.push_back(pipe.plan.timeline.bubble(d));
@@ -269,10 +293,7 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
 json frames(const GlobalOptions& global, const Workload& args) {
   runtime::RuntimeOptions one_core;  // one core per logical device, as bench pipeline
   one_core.intra_op_threads = 1;
-  std::string frames = "8";  // every scene this many frames: 8, or what --set train.frames says
-  for (const auto& o : args.overrides) {
-    if (o.rfind("train.frames=", 0) == 0) frames = o.substr(std::string("train.frames=").size());
-  }
+  const std::string frames = user_setting(args, "train.frames").value_or("8");  // every scene this many
   const std::vector<std::string> scenes = {"train.frames=" + frames, "train.min_frames=" + frames};
   auto with = [&](std::vector<std::string> settings) {
     settings.insert(settings.end(), scenes.begin(), scenes.end());

@@ -229,17 +229,18 @@ TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
 }
 
 // `bench pipeline`: the whole model on one core against two stages on one
-// core each, with each stage's idle share of the step beside the plan's and
-// the schedule's own, (p-1)/(m+p-1).
+// core each (8 micro-batches unless --set says), with each stage's idle share
+// of the step beside the plan's and the schedule's own, (p-1)/(m+p-1).
 TEST(Cli, BenchPipelineComparesTwoStagesWithOneDevice) {
   auto result = run_command(exe() + " bench pipeline " + std::string(SOURCE_ROOT) + "/experiments/bench.toml --steps 1 "
                             "--set train.frames=2 --set train.min_frames=2 --set train.image_height=56 "
-                            "--set train.image_width=56 2>/dev/null");
+                            "--set train.image_width=56 --set placement.micro_batches=4 2>/dev/null");
   ASSERT_EQ(result.status, 0) << result.output;
   const auto pipe = nlohmann::json::parse(result.output)["pipeline"];
   const double one = pipe["single_step_seconds"], two = pipe["pipeline_step_seconds"];
   EXPECT_NEAR(pipe["throughput_ratio"].get<double>(), one / two, 1e-9 * one / two);
-  EXPECT_DOUBLE_EQ(pipe["ideal_bubble"].get<double>(), 1.0 / 9.0);  // 2 stages, 8 micro-batches
+  EXPECT_EQ(pipe["micro_batches"], 4);
+  EXPECT_DOUBLE_EQ(pipe["ideal_bubble"].get<double>(), 1.0 / 5.0);  // 2 stages, 4 micro-batches
   const auto& measured = pipe["measured_bubble"];
   ASSERT_EQ(measured.size(), 2u);
   ASSERT_EQ(pipe["predicted_bubble"].size(), 2u);
