@@ -34,10 +34,10 @@ int command_infer(const GlobalOptions& global, const InferArgs& args) {
   if (!plan.problems.empty()) throw InputError("the plan does not fit:\n" + plan_text(plan));
   auto instance = train::build_model(in.model, train_options);
   if (args.checkpoint) {
+    const NamedTensors weights = train::model_weights(*args.checkpoint);
     LoadReport report;
     try {
-      report = load_state_dict(instance->module(), train::model_weights(*args.checkpoint), true,
-                               args.checkpoint->string());
+      report = load_state_dict(instance->module(), weights, true, args.checkpoint->string());
     } catch (const InputError& e) {
       throw InputError(std::string(e.what()) + " (a run's model options are [model] in its config.resolved.toml; "
                        "--config " + args.config.string() + " gives these)");

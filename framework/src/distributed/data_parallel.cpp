@@ -21,18 +21,6 @@
 namespace vggt_lab::distributed {
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* text = std::getenv(name);
-  if (!text || !*text) return fallback;
-  char* end = nullptr;
-  long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0) {
-    throw InputError(std::string("environment variable ") + name + "='" + text +
-                     "' is not a non-negative integer; set it as torchrun does, or unset it for one process");
-  }
-  return int(value);
-}
-
 std::chrono::milliseconds millis(double seconds) { return std::chrono::milliseconds(std::int64_t(seconds * 1000)); }
 
 /// Runs of tensors of one type, each at most `cap_mb` (a larger tensor alone).

@@ -25,18 +25,6 @@ const Launcher kLaunchers[] = {
     {"SLURM", "SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "SLURM_LOCALID", nullptr},
 };
 
-int env_int(const char* name, int fallback) {
-  const char* text = std::getenv(name);
-  if (!text || !*text) return fallback;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0) {
-    throw InputError(std::string("environment variable ") + name + "='" + text +
-                     "' is not a non-negative integer; set it as the launcher does, or unset it for one process");
-  }
-  return int(value);
-}
-
 /// This node's tasks from SLURM_STEP_TASKS_PER_NODE ("2(x3),1": 2 on each of
 /// nodes 0-2, 1 on node 3) and SLURM_NODEID; `fallback` when it is missing.
 int slurm_tasks_here(int fallback) {
@@ -55,6 +43,18 @@ int slurm_tasks_here(int fallback) {
 }
 
 }  // namespace
+
+int env_int(const char* name, int fallback) {
+  const char* text = std::getenv(name);
+  if (!text || !*text) return fallback;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 0) {
+    throw InputError(std::string("environment variable ") + name + "='" + text +
+                     "' is not a non-negative integer; set it as the launcher does, or unset it for one process");
+  }
+  return int(value);
+}
 
 std::optional<LaunchedRanks> launched_ranks() {
   const auto found = std::find_if(std::begin(kLaunchers), std::end(kLaunchers),

@@ -22,6 +22,10 @@ struct LaunchedRanks {
 /// non-negative integer.
 VGGT_LAB_API std::optional<LaunchedRanks> launched_ranks();
 
+/// The integer in environment variable `name`, `fallback` when unset or
+/// empty; InputError naming it when it is not a non-negative integer.
+VGGT_LAB_API int env_int(const char* name, int fallback);
+
 /// The ranks on this host: launched_ranks()'s local size, 1 without a
 /// launcher or when its variables cannot be read.
 VGGT_LAB_API int ranks_on_this_host();
