@@ -427,6 +427,16 @@ TEST(Launch, ARankWhoseMasterPortIsHeldByAForeignServerFailsWithinTheTimeout) {
   EXPECT_LT(seconds, 3.0 + 15.0);  // the timeout, plus starting the process and its plugins
 }
 
+TEST(Launch, AConfigurationErrorIsReportedOnceBeforeAnyRankStarts) {
+  auto result = testing::run_command(testing::vggt_lab_exe() + " launch -n 2" + kSmallRun + " --set train.frames=0");
+  EXPECT_EQ(result.status, 2) << result.output;
+  const std::string message = "'frames' in [train] must be at least 1, got 0";
+  const auto first = result.output.find(message);
+  ASSERT_NE(first, std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find(message, first + 1), std::string::npos) << result.output;
+  EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("rank 0 exited")));
+}
+
 TEST(Launch, ATakenPortIsNamedAsTaken) {
   ForeignServer foreign;
   testing::TempDir dir;
