@@ -269,9 +269,10 @@ json pipeline(const GlobalOptions& global, const Workload& args) {
   const int p = 2;
   runtime::RuntimeOptions one_core;
   one_core.intra_op_threads = 1;
-  Experiment single_e = open(global, without_table(args, "placement"), {"devices.count=1", "placement.plugin=single"});
+  const Workload workload = without_table(args, "placement");  // the layouts' settings are set below
+  Experiment single_e = open(global, workload, {"devices.count=1", "placement.plugin=single"});
   Prepared single = prepare(single_e, args.steps, one_core);
-  Experiment pipe_e = open(global, without_table(args, "placement"),
+  Experiment pipe_e = open(global, workload,
                            {"devices.count=2", "placement.plugin=pipeline",
                             "placement.micro_batches=" + user_setting(args, "placement.micro_batches").value_or("8"),
                             "placement.schedule=" + user_setting(args, "placement.schedule").value_or("1f1b"),

@@ -25,9 +25,9 @@ std::string shape_text(const at::Tensor& t) {
   return out + (transposed ? "^T" : "");
 }
 
-/// A matrix product's 2 M N K (batched for bmm) and its operator and
-/// operand shapes; 0 flops for other operators.
-Frame product(const at::RecordFunction& fn) {
+/// The frame of an operator entered now: for a matrix product, its 2 M N K
+/// (batched for bmm) and its operator and operand shapes.
+Frame frame_for(const at::RecordFunction& fn) {
   Frame frame{Clock::now(), 0.0, 0.0, {}};
   const std::string_view name = fn.name();
   if (name != "aten::mm" && name != "aten::addmm" && name != "aten::bmm") return frame;
@@ -69,7 +69,7 @@ std::vector<OpTime> by_time(const std::map<std::string, OpTime>& ops) {
 }
 
 std::unique_ptr<at::ObserverContext> entered(const at::RecordFunction& fn) {
-  t_stack.push_back(product(fn));
+  t_stack.push_back(frame_for(fn));
   return nullptr;
 }
 

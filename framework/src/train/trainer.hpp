@@ -39,7 +39,7 @@ struct TrainSummary {
   double seconds = 0, samples_per_second = 0;
   std::map<std::string, double> final_eval;
   std::filesystem::path checkpoint;
-  std::string stopped;  // why training ended early (a non-finite loss); empty when it ran every step
+  std::string stopped;  // why training ended early (a non-finite loss, an interrupt); empty when it ran every step
   int interrupted = 0;  // the signal (SIGINT, SIGTERM) that stopped it after a step with a checkpoint
 };
 

@@ -239,11 +239,10 @@ TEST(WorldFromEnv, RanksOnSeveralHostsNeedMasterAddr) {
 }
 
 TEST(WorldFromEnv, RejectsARankOutsideTheWorld) {
-  setenv("WORLD_SIZE", "2", 1);
-  setenv("RANK", "2", 1);
-  EXPECT_THROW(world_from_env(), InputError);
-  unsetenv("WORLD_SIZE");
-  unsetenv("RANK");
+  {
+    ScopedEnv env({{"WORLD_SIZE", "2"}, {"RANK", "2"}});
+    EXPECT_THROW(world_from_env(), InputError);
+  }
   EXPECT_FALSE(world_from_env().multi());
 }
 
