@@ -1,10 +1,11 @@
 #pragma once
-// Runs side by side: one table (layout, devices, throughput, peak per device,
-// final loss, eval metrics) and overlaid loss, throughput and memory plots,
+// Runs side by side: one table (layout, devices, steps, state, throughput,
+// peak per device, final loss, eval metrics) and overlaid loss, throughput and memory plots,
 // read from run folders. `vggt-lab compare` and a measuring sweep's report
 // use it.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,22 +17,26 @@ struct RunRecord {
   std::string name;       // the run folder's name
   std::string strategy;   // from plan.json
   int devices = 0;
-  double throughput = 0;  // scenes per second over the run (summary.json)
-  double final_loss = 0;  // the last step's
+  std::string state;      // "finished", why it stopped early, or that it has no summary yet
+  double throughput = 0;  // scenes per second over the steps after the first (metrics.jsonl)
+  std::optional<double> final_loss;  // the last step's; empty when it was not finite
   std::vector<double> peaks;  // largest measured per device, bytes
   std::map<std::string, double> eval;
-  std::vector<double> steps, losses, step_throughput;  // per step
+  std::vector<double> steps, step_throughput;  // per step
+  std::vector<double> loss_steps, losses;      // per step with a finite loss
 };
 
-/// Reads a finished run folder. Throws InputError naming a file that is
-/// missing (a run still going, or not a run folder).
+/// Reads a run folder: a finished one, one stopped early, or one still going
+/// (or killed) that has no summary.json yet. Throws InputError naming a file
+/// that is missing (not a run folder).
 VGGT_LAB_API RunRecord read_run(const std::filesystem::path& dir);
 
 /// The comparison table, in Markdown.
 VGGT_LAB_API std::string comparison_table(const std::vector<RunRecord>& runs);
 
 /// compare.md (the table and the plots), loss.svg, throughput.svg and
-/// memory.svg in `out`.
+/// memory.svg in `out`. Refuses a run folder as `out` (its own plots have
+/// those names).
 VGGT_LAB_API void write_comparison(const std::vector<RunRecord>& runs, const std::filesystem::path& out);
 
 }  // namespace vggt_lab::report

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -306,7 +307,55 @@ TEST(Cli, CompareShowsRunsSideBySide) {
   }
   auto missing = run_command(exe() + " compare " + dir.path().string());
   EXPECT_EQ(missing.status, 2);
-  EXPECT_THAT(missing.output, HasSubstr("plan.json is missing: compare finished run folders"));
+  EXPECT_THAT(missing.output, HasSubstr("plan.json is missing: compare run folders"));
+}
+
+/// Scenes per second over a run's steps after the first, from its metrics.jsonl.
+double steps_throughput(const std::filesystem::path& run) {
+  std::istringstream lines(testing::read_text(run / "metrics.jsonl"));
+  double scenes = 0, seconds = 0;
+  for (std::string text; std::getline(lines, text);) {
+    const auto line = nlohmann::json::parse(text);
+    if (!line.contains("devices") || line["step"] == 1) continue;
+    scenes += line["batch"].get<double>();
+    seconds += line["step_seconds"].get<double>();
+  }
+  return scenes / seconds;
+}
+
+// `compare` on runs that did not finish: one whose loss became NaN, one still
+// going or killed (no summary.json yet, or one older than its last step).
+TEST(Cli, CompareShowsRunsThatStoppedEarlyOrAreStillGoing) {
+  TempDir dir;
+  const auto done = dir.path() / "done", diverged = dir.path() / "diverged";
+  ASSERT_EQ(run_command(quick_run("single.toml", done, 3)).status, 0);
+  auto nan = run_command(quick_run("single.toml", diverged, 8) + " --set optim.lr=1e6 --set optim.start_lr=1e6");
+  ASSERT_EQ(nan.status, 1) << nan.output;
+  const auto killed = dir.path() / "killed", resumed = dir.path() / "resumed";
+  for (const auto& copy : {killed, resumed}) std::filesystem::copy(done, copy, std::filesystem::copy_options::recursive);
+  std::filesystem::remove(killed / "summary.json");
+  auto summary = nlohmann::json::parse(testing::read_text(resumed / "summary.json"));
+  summary["steps"] = 2;  // written by an earlier session of a run resumed since
+  std::ofstream(resumed / "summary.json") << summary.dump();
+
+  auto result = run_command(exe() + " compare " + done.string() + " " + diverged.string() + " " + killed.string() +
+                            " " + resumed.string() + " --out " + (dir.path() / "cmp").string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::ostringstream rate;
+  rate.precision(4);
+  rate << steps_throughput(done);
+  EXPECT_THAT(result.output, HasSubstr("| done | single | 1 | 3 | finished | " + rate.str() + " | "));
+  EXPECT_THAT(result.output, HasSubstr("the loss is nan"));
+  EXPECT_THAT(result.output, HasSubstr("| not finite |"));
+  EXPECT_THAT(result.output, HasSubstr("| killed | single | 1 | 3 | no summary after step 3: running, or killed |"));
+  EXPECT_THAT(result.output, HasSubstr("| resumed | single | 1 | 3 | no summary after step 3: running, or killed |"));
+  EXPECT_THAT(testing::read_text(dir.path() / "cmp" / "loss.svg"), HasSubstr(">diverged</text>"));
+
+  const std::string own = testing::read_text(done / "loss.svg");
+  auto into_run = run_command(exe() + " compare " + done.string() + " " + killed.string() + " --out " + done.string());
+  EXPECT_EQ(into_run.status, 2);
+  EXPECT_THAT(into_run.output, HasSubstr("is a run folder"));
+  EXPECT_EQ(testing::read_text(done / "loss.svg"), own);
 }
 
 TEST(Cli, RunRefusesToOverwriteAnExistingRun) {
