@@ -169,7 +169,8 @@ std::string markdown(const std::string& experiment, const std::string& descripti
   out << "| steps | " << s.steps << " (" << s.skipped << " skipped) |\n";
   out << "| loss, first fifth of the steps | " << s.first_fifth_loss << " |\n";
   out << "| loss, last fifth | " << s.last_fifth_loss << " (" << (s.first_fifth_loss > 0 ? s.last_fifth_loss / s.first_fifth_loss : 0) << "x) |\n";
-  out << "| wall time | " << s.seconds << " s |\n| throughput | " << s.samples_per_second << " scenes/s |\n";
+  out << "| wall time, this process | " << s.seconds << " s |\n| throughput, this process | " << s.samples_per_second
+      << " scenes/s |\n";
   for (const auto& [name, value] : s.final_eval) out << "| eval " << name << " | " << value << " |\n";
   if (const json reduced = allreduce_summary(metrics); !reduced.is_null()) {
     out << "| gradient all-reduce over " << reduced["ranks"].get<int>() << " ranks | "

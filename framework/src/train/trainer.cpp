@@ -335,6 +335,8 @@ class Run {
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
     MetricsLog metrics;
     if (writer()) metrics = MetricsLog(s_.run_dir, first, s_.config->core("output").get<bool>("tensorboard"));
+    if (writer() && first > 0) count_logged_steps(s_.run_dir / "metrics.jsonl");  // the summary covers the run
+    const std::size_t logged_before = losses_.size();
     const int ranks = dp() ? dp()->world().size : 1;
     TrainSummary summary;
     auto start = Clock::now();
@@ -385,12 +387,12 @@ class Run {
       if (!std::isfinite(loss)) line["nonfinite"] = true;  // JSON writes the value as null
       metrics.write(line);
       if (!summary.stopped.empty() || stop_after_step_) break;
-      report_progress(step + 1, steps, loss, start, log_every);
+      report_progress(step + 1, first, steps, loss, start, log_every);
       if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) evaluate(step + 1, metrics);
       if (checkpoint_every > 0 && (step + 1) % checkpoint_every == 0 && step + 1 < steps) save(step + 1, loader.position());
     }
     if (s_.progress_bar && writer()) std::fputs("\n", stderr);
-    summary.steps = first + std::int64_t(losses_.size());
+    summary.steps = first + std::int64_t(losses_.size() - logged_before);
     summary.skipped = skipped_;
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.samples_per_second = summary.seconds > 0 ? samples / summary.seconds : 0;
@@ -424,6 +426,18 @@ class Run {
     log_.log(writer() ? spdlog::level::warn : spdlog::level::info, "{}", summary.stopped);  // once on the terminal
   }
 
+  /// The losses and skipped steps of a resumed run's steps before this
+  /// process, from the metrics it kept.
+  void count_logged_steps(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    for (std::string text; std::getline(in, text);) {
+      const auto line = nlohmann::json::parse(text, nullptr, false);
+      if (line.is_discarded() || !line.contains("devices")) continue;  // evaluations
+      losses_.push_back(line["loss"].is_number() ? line["loss"].get<double>() : std::nan(""));
+      if (line.value("skipped", false)) ++skipped_;
+    }
+  }
+
   void fill_loss_summary(TrainSummary& summary) const {
     const std::size_t n = losses_.size(), fifth = std::max<std::size_t>(1, n / 5);
     if (n == 0) return;
@@ -434,9 +448,11 @@ class Run {
     summary.last_fifth_loss = mean(n - std::min(fifth, n), n);
   }
 
-  void report_progress(std::int64_t step, std::int64_t steps, double loss, Clock::time_point start, std::int64_t log_every) {
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    double remaining = elapsed / double(step) * double(steps - step);
+  /// The bar or a log line at `step`; times per step count the steps since `first`, where this process began.
+  void report_progress(std::int64_t step, std::int64_t first, std::int64_t steps, double loss, Clock::time_point start,
+                       std::int64_t log_every) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double per_step = elapsed / double(step - first), remaining = per_step * double(steps - step);
     if (s_.progress_bar && writer()) {
       int filled = int(30.0 * double(step) / double(steps));
       std::fprintf(stderr, "\r[%s%s] %lld/%lld  loss %.4f  eta %s ", std::string(filled, '#').c_str(),
@@ -444,7 +460,7 @@ class Run {
                    loss, eta(remaining).c_str());
       std::fflush(stderr);
     } else if (step % log_every == 0 || step == steps) {
-      log_.info("step {}/{}  loss {:.4f}  {:.2f} s/step  eta {}", step, steps, loss, elapsed / double(step), eta(remaining));
+      log_.info("step {}/{}  loss {:.4f}  {:.2f} s/step  eta {}", step, steps, loss, per_step, eta(remaining));
     }
   }
 

@@ -34,9 +34,9 @@ struct TrainerSetup {
 };
 
 struct TrainSummary {
-  std::int64_t steps = 0, skipped = 0;
-  double first_fifth_loss = 0, last_fifth_loss = 0;
-  double seconds = 0, samples_per_second = 0;
+  std::int64_t steps = 0, skipped = 0;          // the run's, a resumed one's earlier steps included
+  double first_fifth_loss = 0, last_fifth_loss = 0;  // of the run's steps
+  double seconds = 0, samples_per_second = 0;   // this process's training
   std::map<std::string, double> final_eval;
   std::filesystem::path checkpoint;
   std::string stopped;  // why training ended early (a non-finite loss, an interrupt); empty when it ran every step

@@ -189,6 +189,32 @@ TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
   EXPECT_EQ(metrics(out).back()["step"], 5);
 }
 
+// A run resumed in its folder reports on all its steps: the summary's step
+// count and loss fifths include the steps before the resume, and its progress
+// lines time the steps this process trained, not the run's.
+TEST(Faults, AResumedRunsSummaryAndProgressCoverItsOwnSteps) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  auto resumed = run_command(run("--resume " + out.string() + " --set train.steps=10 --set train.log_every=1") + " -v");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  const auto lines = metrics(out);
+  std::vector<double> losses;
+  for (const auto& line : lines) {
+    if (line.contains("devices")) losses.push_back(line["loss"]);
+  }
+  ASSERT_EQ(losses.size(), 10u);
+  const auto summary = nlohmann::json::parse(testing::read_text(out / "summary.json"));
+  EXPECT_EQ(summary["steps"], 10);
+  EXPECT_DOUBLE_EQ(summary["first_fifth_loss"].get<double>(), (losses[0] + losses[1]) / 2);
+  EXPECT_DOUBLE_EQ(summary["last_fifth_loss"].get<double>(), (losses[8] + losses[9]) / 2);
+  // "step 5/10  loss ...  S s/step": S covers step 5 alone, so at least that step's time.
+  const auto at = resumed.output.find("step 5/10 ");
+  ASSERT_NE(at, std::string::npos) << resumed.output;
+  const auto line = resumed.output.substr(at, resumed.output.find('\n', at) - at);
+  const double per_step = std::stod(line.substr(line.find("s/step") - 5, 5));
+  EXPECT_GE(per_step, 0.9 * lines[4]["step_seconds"].get<double>()) << line;
+}
+
 TEST(Faults, ATrainableParameterWithoutGradientStopsTheRunNamingIt) {
   TempDir dir;
   // The point loss weighs 0, so nothing reaches the point head.
