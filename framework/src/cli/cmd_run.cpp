@@ -226,7 +226,9 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
   setup.data_parallel = dp;
   const train::TrainSummary summary = [&] {
-    StopAfterStepOnInterrupt interrupts(writer);
+    StopOnInterrupt interrupts(writer ? "\nvggt-lab: stopping after this step, with a checkpoint; interrupt again "
+                                        "to stop at once\n"
+                                      : nullptr);
     return train::train(setup);
   }();
   if (!writer) return summary.interrupted ? 128 + summary.interrupted : 0;

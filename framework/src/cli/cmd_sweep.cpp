@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "host/interrupt.hpp"
 #include "sweep/sweep.hpp"
 
 namespace vggt_lab {
@@ -19,7 +20,10 @@ int command_sweep(const GlobalOptions& global, const SweepArgs& args) {
   o.executable = boost::dll::program_location();
   o.plugin_paths = global.plugin_paths;
   o.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
-  const sweep::Results results = sweep::run(file, o, session);
+  const sweep::Results results = [&] {
+    StopOnInterrupt interrupts("\nvggt-lab: stopping after the running trial(s); interrupt again to stop at once\n");
+    return sweep::run(file, o, session);
+  }();
   std::size_t fits = 0, failed = 0, invalid = 0;
   for (const sweep::TrialResult& t : results.trials) {
     fits += t.fits;
@@ -29,7 +33,9 @@ int command_sweep(const GlobalOptions& global, const SweepArgs& args) {
   std::cout << results.trials.size() << " trial(s): " << fits << " fit, " << failed << " failed, " << invalid
             << " invalid (settings that do not go together); see "
             << (args.out / "report.md").string() << (std::filesystem::exists(args.out / "best.toml") ? " and best.toml" : "") << "\n";
-  return 0;
+  if (results.interrupted == 0) return 0;
+  std::cout << "interrupted: the same command again continues with the trials not finished\n";
+  return 128 + results.interrupted;
 }
 
 }  // namespace vggt_lab

@@ -8,7 +8,7 @@ namespace vggt_lab {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
-volatile std::sig_atomic_t g_announce = 0;
+const char* volatile g_announcement = nullptr;
 
 void on_signal(int signal) {
   if (g_signal != 0) {  // the second: as if no handler were installed
@@ -17,17 +17,17 @@ void on_signal(int signal) {
     return;
   }
   g_signal = signal;
-  if (g_announce) {
-    static const char message[] =
-        "\nvggt-lab: stopping after this step, with a checkpoint; interrupt again to stop at once\n";
-    [[maybe_unused]] auto written = ::write(STDERR_FILENO, message, sizeof message - 1);
+  if (const char* text = g_announcement) {
+    std::size_t length = 0;
+    while (text[length] != '\0') ++length;
+    [[maybe_unused]] auto written = ::write(STDERR_FILENO, text, length);
   }
 }
 
 }  // namespace
 
-StopAfterStepOnInterrupt::StopAfterStepOnInterrupt(bool announce) {
-  g_announce = announce ? 1 : 0;
+StopOnInterrupt::StopOnInterrupt(const char* announcement) {
+  g_announcement = announcement;
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
@@ -35,7 +35,7 @@ StopAfterStepOnInterrupt::StopAfterStepOnInterrupt(bool announce) {
   sigaction(SIGTERM, &action, &before_term_);
 }
 
-StopAfterStepOnInterrupt::~StopAfterStepOnInterrupt() {
+StopOnInterrupt::~StopOnInterrupt() {
   sigaction(SIGINT, &before_int_, nullptr);
   sigaction(SIGTERM, &before_term_, nullptr);
 }

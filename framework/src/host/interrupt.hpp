@@ -1,26 +1,27 @@
 #pragma once
-// Ctrl-C (SIGINT) and SIGTERM during training: the first asks the run to
-// stop after the step it is in, with a checkpoint; a second stops it at once.
+// Ctrl-C (SIGINT) and SIGTERM during long work: the first asks it to stop at
+// its next boundary (a training step, with a checkpoint; a sweep's running
+// trials); a second stops the process at once.
 #include <signal.h>
 
 #include "vggt_lab/export.hpp"
 
 namespace vggt_lab {
 
-/// Holds the handlers for its lifetime (training), then puts back those
-/// before; `announce` prints what the first signal does.
-class VGGT_LAB_API StopAfterStepOnInterrupt {
+/// Holds the handlers for its lifetime, then puts back those before. The
+/// first signal prints `announcement` (a string literal; null: nothing).
+class VGGT_LAB_API StopOnInterrupt {
  public:
-  explicit StopAfterStepOnInterrupt(bool announce);
-  ~StopAfterStepOnInterrupt();
-  StopAfterStepOnInterrupt(const StopAfterStepOnInterrupt&) = delete;
-  StopAfterStepOnInterrupt& operator=(const StopAfterStepOnInterrupt&) = delete;
+  explicit StopOnInterrupt(const char* announcement);
+  ~StopOnInterrupt();
+  StopOnInterrupt(const StopOnInterrupt&) = delete;
+  StopOnInterrupt& operator=(const StopOnInterrupt&) = delete;
 
  private:
   struct sigaction before_int_ {}, before_term_{};
 };
 
-/// The first SIGINT or SIGTERM a StopAfterStepOnInterrupt caught, or 0.
+/// The first SIGINT or SIGTERM a StopOnInterrupt caught, or 0.
 VGGT_LAB_API int interrupt_signal();
 
 }  // namespace vggt_lab

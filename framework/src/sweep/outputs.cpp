@@ -1,5 +1,6 @@
 #include "sweep/outputs.hpp"
 
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -93,6 +94,10 @@ void write_report(const SweepFile& s, const Results& results, const std::vector<
   std::ostringstream md;
   md << "# Sweep: " << s.file.filename().string() << "\n\nBase experiment `" << s.base.string() << "`, "
      << results.trials.size() << " trials, mode " << results.mode << ", objective " << s.objective << ".\n\n";
+  if (results.interrupted != 0) {
+    md << "**Interrupted** (" << (results.interrupted == SIGINT ? "SIGINT" : "SIGTERM")
+       << "): these are the trials finished before it; the same command measures the rest.\n\n";
+  }
   if (results.rank_correlation) {
     md << "Cost model against measurement: Spearman rank correlation of throughput **" << *results.rank_correlation
        << "**.\n\n";

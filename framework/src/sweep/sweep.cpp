@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "host/child.hpp"
+#include "host/interrupt.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/split_search.hpp"
 
@@ -254,7 +255,7 @@ std::vector<TrialResult> evaluate(const std::vector<Trial>& trials, const std::v
       std::size_t i;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (next >= trials.size()) return;
+        if (next >= trials.size() || interrupt_signal() != 0) return;
         i = next++;
       }
       auto cached = progress.previous.find(trial_id(trials[i]));
@@ -262,6 +263,7 @@ std::vector<TrialResult> evaluate(const std::vector<Trial>& trials, const std::v
                             ? cached->second
                             : evaluate_trial(trials[i], i < origins.size() ? std::optional(origins[i]) : std::nullopt,
                                              s, o, mode, *session.host);
+      if (row.status == "failed" && interrupt_signal() != 0) return;  // its run was stopped too: not a result
       std::lock_guard<std::mutex> lock(mutex);
       progress.finished(row);
       ++finished;
@@ -276,6 +278,8 @@ std::vector<TrialResult> evaluate(const std::vector<Trial>& trials, const std::v
   for (int j = 0; j < std::max(1, o.jobs); ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   if (o.progress_bar) std::fputs("\n", stderr);
+  rows.erase(std::remove_if(rows.begin(), rows.end(), [](const TrialResult& r) { return r.id.empty(); }),
+             rows.end());  // trials an interrupt left unstarted
   return rows;
 }
 
@@ -387,10 +391,12 @@ Results run(const SweepFile& s, const Settings& o, const Session& session) {
   }
   progress.results.merged_trials = results.merged_trials;
   results.trials = evaluate(trials, {}, s, o, mode, session, progress);
-  if (s.search == "beam") {
+  results.interrupted = interrupt_signal();
+  if (s.search == "beam" && results.interrupted == 0) {
     auto [found, origins] = search_beyond_grid(trials, results.trials, s, *session.host, seen, *session.logger);
     auto more = evaluate(found, origins, s, o, mode, session, progress);
     results.trials.insert(results.trials.end(), more.begin(), more.end());
+    results.interrupted = interrupt_signal();
   }
   results.rank_correlation = rank_correlation(results.trials);
   write_outputs(s, results, o.out);

@@ -60,6 +60,7 @@ struct Results {
   std::size_t merged_trials = 0;  // grid trials identical to another once run
   std::vector<TrialResult> trials;
   std::optional<double> rank_correlation;  // of predicted and measured throughput
+  int interrupted = 0;  // the SIGINT or SIGTERM that stopped it after the trials running then
 };
 
 /// Runs (or resumes) the sweep with the session's plugins and logger.

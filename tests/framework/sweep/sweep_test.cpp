@@ -18,6 +18,7 @@ namespace vggt_lab {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 nlohmann::json read_json(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -156,6 +157,39 @@ TEST(Sweep, AStoppedSweepKeepsTheTrialsItFinished) {
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_EQ(std::filesystem::last_write_time(kept_log), before);
   EXPECT_EQ(read_json(out / "results.json")["trials"].size(), 2u);
+}
+
+// Ctrl-C (SIGINT to the sweep's process group, its trial run included) stops
+// a measuring sweep after the trial running then: it exits 130 with a report
+// on the finished trials, records no stopped trial as failed, and the same
+// command again measures the rest.
+TEST(Sweep, AnInterruptStopsAfterTheRunningTrialAndTheSweepContinues) {
+  testing::TempDir dir;
+  auto sweep = two_measured_trials(dir);
+  auto out = dir.path() / "out";
+  const pid_t pid = start_child(
+      {{"/usr/bin/setsid", exe(), "-q", "sweep", sweep.string(), "--out", out.string()}, {}, dir.path() / "sweep.log"});
+  nlohmann::json partial;
+  for (int polls = 0; polls < 1200 && partial["trials"].empty(); ++polls) {  // up to 2 minutes
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
+  }
+  kill(-pid, SIGINT);
+  const ChildExit exit = wait_child(pid, 120);
+  const std::string log = testing::read_text(dir.path() / "sweep.log");
+  ASSERT_EQ(partial["trials"].size(), 1u) << log;
+  EXPECT_EQ(exit.status, 128 + SIGINT) << log;
+  EXPECT_THAT(log, HasSubstr("the same command again continues"));
+  const auto stopped = read_json(out / "results.json")["trials"];
+  ASSERT_GE(stopped.size(), 1u);  // the second trial too, when it finished before the signal reached it
+  for (const auto& t : stopped) EXPECT_EQ(t["status"], "done") << t.dump();
+  EXPECT_THAT(testing::read_text(out / "report.md"), HasSubstr("**Interrupted** (SIGINT)"));
+  auto again = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
+  ASSERT_EQ(again.status, 0) << again.output;
+  const auto all = read_json(out / "results.json")["trials"];
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& t : all) EXPECT_EQ(t["status"], "done") << t.dump();
+  EXPECT_THAT(testing::read_text(out / "report.md"), Not(HasSubstr("Interrupted")));
 }
 
 TEST(Sweep, BadSweepFilesNameTheProblemWithItsPosition) {
