@@ -198,7 +198,8 @@ void add_model(CLI::App& app, const GlobalOptions& global, CommandAction& action
   convert->add_option("input", convert_args->input,
                       "model.pt (or a .pt holding 'model'), .safetensors, or a vggt-lab run or checkpoint folder")
       ->required();
-  convert->add_option("output", convert_args->output, "*.safetensors or *.pt")->required();
+  convert->add_option("output", convert_args->output, "*.safetensors or *.pt (a new file)")->required();
+  convert->add_flag("--force", convert_args->force, "Replace the output file when it exists");
   convert->callback([&, convert_args] {
     action = [&global, convert_args] { return command_model_convert(global, *convert_args); };
   });

@@ -60,6 +60,9 @@ int command_model_show(const GlobalOptions& global, const ModelShowArgs& args) {
 }
 
 int command_model_convert(const GlobalOptions&, const ModelConvertArgs& args) {
+  if (std::filesystem::exists(args.output) && !args.force) {
+    throw InputError(args.output.string() + " exists: name a new file, or pass --force to replace it");
+  }
   NamedTensors tensors = train::model_weights(args.input);
   std::string extension = args.output.extension().string();
   if (extension == ".safetensors") {

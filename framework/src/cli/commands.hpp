@@ -49,6 +49,7 @@ int command_model_show(const GlobalOptions& global, const ModelShowArgs& args);
 
 struct ModelConvertArgs {
   std::filesystem::path input, output;
+  bool force = false;  // replace an existing output
 };
 int command_model_convert(const GlobalOptions& global, const ModelConvertArgs& args);
 

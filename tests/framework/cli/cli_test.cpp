@@ -82,6 +82,16 @@ TEST(Cli, RunTrainsAndFillsTheRunFolder) {
     ASSERT_TRUE(converted.count(name)) << name;
     EXPECT_TRUE(torch::equal(converted[name], tensor)) << name;
   }
+  // An existing file is replaced only with --force: not a checkpoint's weights by a slip.
+  const auto checkpoint = out / "checkpoints/step-000002/model.safetensors";
+  const std::string weights = testing::read_text(checkpoint);
+  auto over = run_command(exe() + " model convert " + (dir.path() / "model.pt").string() + " " + checkpoint.string());
+  EXPECT_EQ(over.status, 2) << over.output;
+  EXPECT_THAT(over.output, HasSubstr(checkpoint.string() + " exists: name a new file, or pass --force"));
+  EXPECT_EQ(testing::read_text(checkpoint), weights);
+  auto forced = run_command(exe() + " model convert " + checkpoint.string() + " " + (dir.path() / "model.pt").string() +
+                            " --force");
+  EXPECT_EQ(forced.status, 0) << forced.output;
 }
 
 // `run` predicts from unit costs measured on this machine unless told
