@@ -152,25 +152,53 @@ LocatedCheckpoint located(const fs::path& dir, const json& state) {
 
 }  // namespace
 
+namespace {
+
+/// The step folder's files, written into `dir` and flushed.
+void write_step(const fs::path& dir, const NamedTensors& model, const NamedTensors& optimizer,
+                const TrainingState& state, const std::string& plan_json) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  save_safetensors(dir / "model.safetensors", model, {{"format", "pt"}});
+  save_safetensors(dir / "optimizer.safetensors", optimizer);
+  write_file_atomic(dir / "plan.json", plan_json + "\n");
+  json j = {{"step", state.step},
+            {"data_position", state.data_position},
+            {"loss_scale", state.loss_scale},
+            {"scale_growth_tracker", state.scale_growth_tracker},
+            {"finite", state.finite},
+            {"files", file_records(dir)}};
+  write_file_atomic(dir / "state.json", j.dump(2) + "\n");
+  sync_dir(dir);
+}
+
+/// What a run whose checkpoint could not be written can do next.
+std::string after_failed_save(const fs::path& run_dir) {
+  std::ifstream latest(run_dir / "checkpoints" / "latest");
+  std::string newest;
+  if (!std::getline(latest, newest)) {
+    return "No checkpoint of this run was saved: make room (or mend what stopped the write) and start it again";
+  }
+  return "The newest saved checkpoint is " + newest + ": make room (or mend what stopped the write), then "
+         "`vggt-lab run --resume " + run_dir.string() + "` continues from it";
+}
+
+}  // namespace
+
 fs::path save_checkpoint(const fs::path& run_dir, const NamedTensors& model, const NamedTensors& optimizer,
                          const TrainingState& state, const std::string& plan_json, int keep) {
   const auto root = run_dir / "checkpoints";
   const auto final_dir = root / step_name(state.step);
   auto temporary = final_dir;
   temporary += ".tmp";
-  fs::remove_all(temporary);
-  fs::create_directories(temporary);
-  save_safetensors(temporary / "model.safetensors", model, {{"format", "pt"}});
-  save_safetensors(temporary / "optimizer.safetensors", optimizer);
-  write_file_atomic(temporary / "plan.json", plan_json + "\n");
-  json j = {{"step", state.step},
-            {"data_position", state.data_position},
-            {"loss_scale", state.loss_scale},
-            {"scale_growth_tracker", state.scale_growth_tracker},
-            {"finite", state.finite},
-            {"files", file_records(temporary)}};
-  write_file_atomic(temporary / "state.json", j.dump(2) + "\n");
-  sync_dir(temporary);
+  try {
+    write_step(temporary, model, optimizer, state, plan_json);
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    fs::remove_all(temporary, ignored);
+    throw Error("the checkpoint of step " + std::to_string(state.step) + " was not saved: " + e.what() + ". " +
+                after_failed_save(run_dir));
+  }
   fs::remove_all(final_dir);
   fs::rename(temporary, final_dir);
   sync_dir(root);

@@ -175,6 +175,22 @@ TEST(Faults, ANonFiniteLossStopsWithAReportNamingTheStepAndThePolicy) {
   EXPECT_TRUE(fs::exists(out / "loss.svg"));
 }
 
+// A checkpoint that cannot be written (a full disk; here a limit on file
+// size, 2 MiB: the run's logs fit, the tiny model's weights do not) stops the
+// run saying why and what to do, and leaves no partial step folder behind.
+TEST(Faults, ACheckpointThatCannotBeWrittenStopsTheRunLeavingNoPartialFolder) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  const std::string train = run(experiment("single.toml") + " --out " + out.string() +
+                                " --set train.steps=4 --set train.checkpoint_every=2");
+  auto result = run_command("bash -c \"trap '' XFSZ; ulimit -f 2048; exec " + train + "\"");  // EFBIG, not SIGXFSZ
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("the checkpoint of step 2 was not saved: cannot write"));
+  EXPECT_THAT(result.output, HasSubstr("No checkpoint of this run was saved: make room"));
+  EXPECT_TRUE(fs::is_empty(out / "checkpoints"));
+  EXPECT_EQ(metrics(out).size(), 2u);
+}
+
 TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
   TempDir dir;
   const fs::path out = four_steps(dir);
