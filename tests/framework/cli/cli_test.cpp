@@ -25,6 +25,10 @@ using testing::TempDir;
 
 std::string exe() { return testing::vggt_lab_exe(); }
 
+/// `command` with its standard error dropped, for run_command (which adds
+/// 2>&1 after it): its output is then the JSON on standard output alone.
+std::string stdout_of(const std::string& command) { return "(" + command + " 2>/dev/null)"; }
+
 TEST(Cli, BrokenExperimentGivesPreciseErrorStatus2AndWritesNothing) {
   TempDir dir;
   auto file = dir.write("bad.toml",
@@ -199,8 +203,8 @@ TEST(Cli, TheRunsTimelineDrawsComputeNotWaits) {
 // rate of a matrix product measured in the same run; the figures agree with
 // each other, and no step beats the floor by half.
 TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
-  auto result = run_command(exe() + " bench step " + std::string(SOURCE_ROOT) +
-                            "/experiments/bench.toml --steps 1 --set train.batch_size=1 2>/dev/null");
+  auto result = run_command(stdout_of(exe() + " bench step " + std::string(SOURCE_ROOT) +
+                            "/experiments/bench.toml --steps 1 --set train.batch_size=1"));
   ASSERT_EQ(result.status, 0) << result.output;
   const auto step = nlohmann::json::parse(result.output)["step"];
   const double seconds = step["step_seconds_median"], floor = step["floor_seconds"];
@@ -243,9 +247,10 @@ TEST(Cli, BenchStepComparesAStepWithItsFlopFloor) {
 // core each (8 micro-batches unless --set says), with each stage's idle share
 // of the step beside the plan's and the schedule's own, (p-1)/(m+p-1).
 TEST(Cli, BenchPipelineComparesTwoStagesWithOneDevice) {
-  auto result = run_command(exe() + " bench pipeline " + std::string(SOURCE_ROOT) + "/experiments/bench.toml --steps 1 "
-                            "--set train.frames=2 --set train.min_frames=2 --set train.image_height=56 "
-                            "--set train.image_width=56 --set placement.micro_batches=4 2>/dev/null");
+  auto result = run_command(stdout_of(exe() + " bench pipeline " + std::string(SOURCE_ROOT) +
+                                      "/experiments/bench.toml --steps 1 "
+                                      "--set train.frames=2 --set train.min_frames=2 --set train.image_height=56 "
+                                      "--set train.image_width=56 --set placement.micro_batches=4"));
   ASSERT_EQ(result.status, 0) << result.output;
   const auto pipe = nlohmann::json::parse(result.output)["pipeline"];
   const double one = pipe["single_step_seconds"], two = pipe["pipeline_step_seconds"];
@@ -266,8 +271,9 @@ TEST(Cli, BenchPipelineComparesTwoStagesWithOneDevice) {
 // `bench frames`: one device against frame-parallel over two, at the frames
 // --set asks for (8 unless it says), each device holding part of the activations.
 TEST(Cli, BenchFramesShardsEachScenesFramesOverTwoDevices) {
-  auto result = run_command(exe() + " bench frames " + std::string(SOURCE_ROOT) + "/experiments/bench.toml --steps 1 "
-                            "--set train.frames=4 --set train.image_height=56 --set train.image_width=56 2>/dev/null");
+  auto result = run_command(stdout_of(exe() + " bench frames " + std::string(SOURCE_ROOT) +
+                                      "/experiments/bench.toml --steps 1 "
+                                      "--set train.frames=4 --set train.image_height=56 --set train.image_width=56"));
   ASSERT_EQ(result.status, 0) << result.output;
   const auto frames = nlohmann::json::parse(result.output)["frames"];
   EXPECT_EQ(frames["frames"], 4);
@@ -277,6 +283,76 @@ TEST(Cli, BenchFramesShardsEachScenesFramesOverTwoDevices) {
   for (const auto& peak : frames["frame_parallel_peak_bytes"]) {
     EXPECT_LT(peak.get<double>(), frames["single_peak_bytes"][0].get<double>());
   }
+}
+
+/// `vggt-lab bench NAME FILE` at a small step (2 frames of 56x56), its JSON.
+nlohmann::json bench(const std::string& name, const std::string& experiment, const std::string& settings = "") {
+  auto result = run_command(stdout_of(exe() + " bench " + name + " " + std::string(SOURCE_ROOT) + "/experiments/" +
+                                      experiment + " --steps 1 --set train.frames=2 --set train.min_frames=2 " +
+                                      "--set train.image_height=56 --set train.image_width=56 " + settings));
+  EXPECT_EQ(result.status, 0) << result.output;
+  return result.status == 0 ? nlohmann::json::parse(result.output) : nlohmann::json::object();
+}
+
+/// The largest relative error of the predictions `key` against the measured peaks.
+double worst_error(const nlohmann::json& devices, const std::string& key) {
+  double worst = 0;
+  for (const auto& d : devices) {
+    const double measured = d["measured_peak_bytes"];
+    worst = std::max(worst, std::abs(d[key].get<double>() - measured) / measured);
+  }
+  return worst;
+}
+
+// `bench placement`: every built-in strategy trained on its devices, measured
+// peaks beside the plan's, the balance and the errors computed from them.
+TEST(Cli, BenchPlacementMeasuresEveryStrategyBesideItsPlan) {
+  const auto rows = bench("placement", "bench_placement.toml", "--set model.depth=4 --set model.dpt_layers=[0,1,2,3]");
+  ASSERT_EQ(rows["placement"].size(), 4u) << rows.dump();
+  const std::vector<std::pair<std::string, std::size_t>> expected = {
+      {"single", 1}, {"per-head", 4}, {"balanced-memory", 4}, {"pipeline", 4}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& row = rows["placement"][i];
+    EXPECT_EQ(row["strategy"], expected[i].first);
+    ASSERT_EQ(row["devices"].size(), expected[i].second) << row.dump();
+    double max = 0, sum = 0;
+    for (const auto& d : row["devices"]) {
+      EXPECT_GT(d["measured_peak_bytes"].get<double>(), 0) << row.dump();
+      max = std::max(max, d["measured_peak_bytes"].get<double>());
+      sum += d["measured_peak_bytes"].get<double>();
+    }
+    EXPECT_NEAR(row["max_over_mean"].get<double>(), max / (sum / double(row["devices"].size())), 1e-9);
+    EXPECT_NEAR(row["worst_prediction_error"].get<double>(), worst_error(row["devices"], "predicted_peak_bytes"), 1e-9);
+    EXPECT_NEAR(row["worst_analytic_error"].get<double>(), worst_error(row["devices"], "analytic_peak_bytes"), 1e-9);
+    EXPECT_LT(row["worst_prediction_error"].get<double>(), 0.25) << row.dump();  // from costs measured here
+    EXPECT_GT(row["measured_step_seconds"].get<double>(), 0);
+  }
+}
+
+// `bench data`, `bench overhead` and `bench data-parallel`: their ratios are
+// those of the times they measured, and reducing after backward hides nothing.
+TEST(Cli, BenchDataOverheadAndDataParallelReportTheirOwnRatios) {
+  const auto data = bench("data", "bench.toml", "--set train.batch_size=8")["data"];
+  ASSERT_EQ(data.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(data[i]["workers"], i + 1);
+    EXPECT_NEAR(data[i]["scenes_per_second"].get<double>(), 8 * data[i]["batches_per_second"].get<double>(), 1e-6);
+  }
+  const auto overhead = bench("overhead", "bench.toml")["overhead"];
+  EXPECT_NEAR(overhead["overhead"].get<double>(),
+              overhead["vggt_lab_seconds"].get<double>() / overhead["handwritten_seconds"].get<double>() - 1, 1e-9);
+  const auto dp = bench("data-parallel", "bench.toml")["data-parallel"];
+  const double one = dp["one_rank_scenes_per_second"], two = dp["two_ranks_scenes_per_second"];
+  EXPECT_NEAR(dp["speedup"].get<double>(), two / one, 1e-9);
+  EXPECT_NEAR(dp["scaling_efficiency"].get<double>(), two / one / 2, 1e-9);
+  EXPECT_EQ(dp["allreduce"]["ranks"], 2);
+  EXPECT_EQ(dp["allreduce"]["steps"], 9);  // 10 steps, the first left out
+  const double hidden = dp["allreduce"]["hidden"];
+  EXPECT_GE(hidden, 0);
+  EXPECT_LE(hidden, 1);
+  EXPECT_EQ(dp["allreduce_after_backward"]["hidden"], 0.0);
+  EXPECT_DOUBLE_EQ(dp["allreduce_after_backward"]["exposed_seconds_per_step"].get<double>(),
+                   dp["allreduce_after_backward"]["seconds_per_step"].get<double>());
 }
 
 // `plan --svg`: the units along the DAG coloured by device, with what each
@@ -478,7 +554,7 @@ TEST(Cli, MissingFileAndBadArgumentsExit2) {
 }
 
 TEST(Cli, PluginsJsonListsWhatIsBuiltWithOptionSchemas) {
-  auto result = run_command(exe() + " plugins --json 2>/dev/null");
+  auto result = run_command(stdout_of(exe() + " plugins --json"));
   ASSERT_EQ(result.status, 0) << result.output;
   auto plugins = nlohmann::json::parse(result.output);
   auto single = std::find_if(plugins.begin(), plugins.end(), [](const auto& p) {
