@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "distributed/data_parallel.hpp"
@@ -76,6 +77,15 @@ Profile measure_experiment(const ProfileRequest& r) {
   options.repeat = int(r.config->core("costs").get<std::int64_t>("repeat"));
   options.autocast = train::autocast_of(train.get<std::string>("precision"));
   options.workers = sharing_first_device(r.topology);
+  auto& log = r.context.logger ? *r.context.logger : *spdlog::default_logger();
+  const auto start = std::chrono::steady_clock::now();
+  auto said = start;
+  options.progress = [&](std::size_t measured, std::size_t units) {  // a line every 10 s or so
+    const auto now = std::chrono::steady_clock::now();
+    if (measured == units || now - said < std::chrono::seconds(10)) return;
+    said = now;
+    log.info("profiled {} of {} units, {:.0f} s", measured, units, std::chrono::duration<double>(now - start).count());
+  };
   return measure(*instance, graph, batch, loss, r.memory, options);
 }
 

@@ -191,7 +191,10 @@ Profile measure(ModelInstance& model, const ModelGraph& graph, const TensorMap& 
   profile.device = options.device.str();
   profile.shape = c.shape;
   profile.memory = memory;
-  for (const Unit& unit : graph.units) profile.units.push_back(measure_unit(c, unit, std::max(1, options.repeat)));
+  for (const Unit& unit : graph.units) {
+    profile.units.push_back(measure_unit(c, unit, std::max(1, options.repeat)));
+    if (options.progress) options.progress(profile.units.size(), graph.units.size());
+  }
   runtime::clear_gradients(model.module().parameters());
   return profile;
 }

@@ -7,6 +7,7 @@
 // model's analytic costs, per kind of unit, for shapes and sizes that are
 // planned without allocating anything (the 1B model).
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +41,7 @@ struct ProfileOptions {
   int repeat = 3;  // timed runs per unit, after one warm-up
   std::optional<torch::ScalarType> autocast;  // bf16 or fp16 compute, as the run's precision
   int workers = 1;  // logical devices sharing a CPU: units run with one worker's share of its cores
+  std::function<void(std::size_t measured, std::size_t units)> progress;  // after each unit, when set
 };
 
 /// Runs every unit alone, in graph order, on inputs from one forward pass of
