@@ -111,8 +111,7 @@ pid_t start_rank(const std::vector<std::string>& arguments, int rank, int world,
 }  // namespace
 
 int command_launch(const GlobalOptions& global, const LaunchArgs& args) {
-  // A configuration error once, here, rather than once from every rank.
-  if (!args.run.file.empty()) open_experiment(global, args.run.file, args.run.overrides);
+  check_run_arguments(global, args.run);  // an error once, here, rather than once from every rank
   if (args.port > 0) check_port_free(args.port);
   const int port = args.port > 0 ? args.port : free_port();
   const auto arguments = run_arguments(global, args.run);

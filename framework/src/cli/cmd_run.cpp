@@ -183,7 +183,26 @@ Experiment experiment_for(const GlobalOptions& global, const RunArgs& args) {
   return own;
 }
 
+/// The checkpoint --resume names, located and verified, with steps left to
+/// train under the experiment's train.steps.
+train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, const std::filesystem::path& where) {
+  train::LocatedCheckpoint at = train::locate_checkpoint(where);
+  const std::int64_t steps = experiment.config.core("train").get<std::int64_t>("steps");
+  if (at.state.step >= steps) {
+    const std::string done = std::to_string(at.state.step);
+    throw InputError("--resume " + where.string() + ": its checkpoint " + at.dir.filename().string() + " is at step " +
+                     done + " and train.steps is " + std::to_string(steps) +
+                     ": nothing is left to train. Train on with --set train.steps=N, N above " + done);
+  }
+  return at;
+}
+
 }  // namespace
+
+void check_run_arguments(const GlobalOptions& global, const RunArgs& args) {
+  const Experiment experiment = experiment_for(global, args);
+  if (args.resume) checkpoint_to_resume(experiment, *args.resume);
+}
 
 int command_run(const GlobalOptions& global, const RunArgs& args) {
   Experiment experiment = experiment_for(global, args);
@@ -200,7 +219,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   }
   runtime::check_runnable(plan.graph, plan.plan, plan.topology);
   std::optional<train::LocatedCheckpoint> resume;  // found before anything is written
-  if (args.resume) resume = train::locate_checkpoint(*args.resume);
+  if (args.resume) resume = checkpoint_to_resume(experiment, *args.resume);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());

@@ -16,6 +16,9 @@ struct RunArgs {
   std::vector<std::string> overrides;
 };
 int command_run(const GlobalOptions& global, const RunArgs& args);
+/// What `run` checks before anything is written: the configuration, and the
+/// checkpoint --resume names with steps left to train. Throws InputError.
+void check_run_arguments(const GlobalOptions& global, const RunArgs& args);
 
 struct LaunchArgs {
   int processes = 2;

@@ -402,7 +402,7 @@ class Run {
       log_.error("{}", summary.stopped);
       return summary;
     }
-    if (stop_after_step_) {
+    if (stop_after_step_ && summary.steps < steps) {  // after the last step the run finishes as usual
       stop_interrupted(summary, steps, loader.position());
       return summary;
     }

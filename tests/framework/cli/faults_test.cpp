@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -189,6 +190,34 @@ TEST(Faults, ACheckpointThatCannotBeWrittenStopsTheRunLeavingNoPartialFolder) {
   EXPECT_THAT(result.output, HasSubstr("No checkpoint of this run was saved: make room"));
   EXPECT_TRUE(fs::is_empty(out / "checkpoints"));
   EXPECT_EQ(metrics(out).size(), 2u);
+}
+
+// Resuming a checkpoint at or past train.steps is refused before anything is
+// written: it saved the last weights again under the smaller step's name, and a
+// later resume trained those steps twice.
+TEST(Faults, ResumingWithNoStepsLeftIsRefusedAndTouchesNoCheckpoint) {
+  TempDir dir;
+  const fs::path out = four_steps(dir);
+  auto listing = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(out / "checkpoints")) names.push_back(entry.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = listing();
+  for (const std::string steps : {"4", "3"}) {
+    auto refused = run_command(run("--resume " + out.string() + " --set train.steps=" + steps));
+    EXPECT_EQ(refused.status, 2) << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("its checkpoint step-000004 is at step 4 and train.steps is " + steps +
+                                          ": nothing is left to train. Train on with --set train.steps=N, N above 4"));
+  }
+  auto launched = run_command(testing::vggt_lab_exe() + " launch -n 2 --resume " + out.string() + " -q");
+  EXPECT_EQ(launched.status, 2) << launched.output;
+  EXPECT_EQ(launched.output.find("nothing is left to train"), launched.output.rfind("nothing is left to train"))
+      << launched.output;  // said once, by launch, not by each rank
+  EXPECT_EQ(listing(), before);
+  EXPECT_EQ(testing::read_text(out / "checkpoints" / "latest"), "step-000004\n");
+  EXPECT_EQ(metrics(out).size(), 4u);
 }
 
 TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
