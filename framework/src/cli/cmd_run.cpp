@@ -183,10 +183,11 @@ Experiment experiment_for(const GlobalOptions& global, const RunArgs& args) {
   return own;
 }
 
-/// The checkpoint --resume names, located and verified, with steps left to
-/// train under the experiment's train.steps.
+/// The checkpoint --resume names, located and verified, with the experiment's
+/// model and steps left to train under its train.steps.
 train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, const std::filesystem::path& where) {
   train::LocatedCheckpoint at = train::locate_checkpoint(where);
+  train::check_weights_match(at, create_model(experiment).call([](Model& m) { return m.state_dict_spec(); }));
   const std::int64_t steps = experiment.config.core("train").get<std::int64_t>("steps");
   if (at.state.step >= steps) {
     const std::string done = std::to_string(at.state.step);

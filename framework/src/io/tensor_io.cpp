@@ -1,10 +1,13 @@
 #include "vggt_lab/tensor_io.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "host/files.hpp"
+#include "io/safetensors_header.hpp"
 #include "io/torch_pickle.hpp"
 #include "vggt_lab/model.hpp"
 #include "vggt_lab/error.hpp"
@@ -79,20 +82,47 @@ NamedTensors tensors_of(const pickle::Dict& dict, const std::filesystem::path& f
   return out;
 }
 
-}  // namespace
-
-TensorFile load_safetensors(const std::filesystem::path& file) {
-  std::string data = read_all(file);
+/// The JSON header of a safetensors file whose first bytes are `data` in a
+/// file of `size` bytes; `header_size` is set to its length.
+nlohmann::json safetensors_header(const std::string& data, std::uint64_t size, const std::filesystem::path& file,
+                                  std::uint64_t& header_size) {
   if (data.size() < 8) corrupt(file, "shorter than its 8-byte header length");
-  uint64_t header_size = 0;
   std::memcpy(&header_size, data.data(), 8);
-  if (header_size > data.size() - 8) corrupt(file, "header runs past the end");
-  nlohmann::json header;
+  if (header_size > size - 8 || header_size > data.size() - 8) corrupt(file, "header runs past the end");
   try {
-    header = nlohmann::json::parse(data.substr(8, header_size));
+    return nlohmann::json::parse(data.substr(8, header_size));
   } catch (const std::exception& e) {
     corrupt(file, std::string("header is not JSON: ") + e.what());
   }
+  return {};
+}
+
+}  // namespace
+
+std::vector<TensorSpec> safetensors_specs(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot open " + file.string());
+  const std::uint64_t size = std::filesystem::file_size(file);
+  std::string data(8, '\0');
+  in.read(data.data(), 8);
+  std::uint64_t header_size = 0;
+  if (in.gcount() == 8) std::memcpy(&header_size, data.data(), 8);
+  if (header_size <= size - std::min<std::uint64_t>(size, 8)) {
+    data.resize(8 + header_size);
+    in.read(data.data() + 8, std::streamsize(header_size));
+  }
+  const nlohmann::json header = safetensors_header(data, size, file, header_size);
+  std::vector<TensorSpec> out;
+  for (const auto& [name, entry] : header.items()) {
+    if (name != "__metadata__") out.push_back({name, entry.at("shape").get<std::vector<std::int64_t>>()});
+  }
+  return out;
+}
+
+TensorFile load_safetensors(const std::filesystem::path& file) {
+  std::string data = read_all(file);
+  std::uint64_t header_size = 0;
+  const nlohmann::json header = safetensors_header(data, data.size(), file, header_size);
   TensorFile out;
   std::vector<std::pair<std::size_t, std::string>> order;
   for (const auto& [name, entry] : header.items()) {

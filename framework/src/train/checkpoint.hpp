@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vggt_lab/model.hpp"
 #include "vggt_lab/tensor_io.hpp"
 
 namespace vggt_lab::train {
@@ -42,6 +43,11 @@ VGGT_LAB_API std::filesystem::path save_checkpoint(const std::filesystem::path& 
 /// folder or its checkpoints/ folder names: the newest intact, finite one,
 /// `latest` first. Throws InputError naming what is missing or damaged.
 VGGT_LAB_API LocatedCheckpoint locate_checkpoint(const std::filesystem::path& where);
+
+/// Throws InputError when the checkpoint's model weights lack a tensor of
+/// `model`, hold one it lacks, or one of another shape: read from the
+/// file's header, before a run folder exists.
+VGGT_LAB_API void check_weights_match(const LocatedCheckpoint& located, const std::vector<TensorSpec>& model);
 
 /// Reads the tensors of a located checkpoint.
 VGGT_LAB_API Checkpoint read_checkpoint(const LocatedCheckpoint& located);

@@ -220,6 +220,22 @@ TEST(Faults, ResumingWithNoStepsLeftIsRefusedAndTouchesNoCheckpoint) {
   EXPECT_EQ(metrics(out).size(), 4u);
 }
 
+// Weights of another model (a wider one here) are refused from the
+// checkpoint's header before the new run folder exists.
+TEST(Faults, ACheckpointOfAnotherModelIsRefusedBeforeARunFolderExists) {
+  TempDir dir;
+  const fs::path out = four_steps(dir), wider = dir.path() / "wider";
+  auto refused = run_command(run(experiment("single.toml") + " --out " + wider.string() + " --resume " +
+                                 out.string() + " --set train.steps=6 --set model.embed_dim=96 --set model.num_heads=4"));
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("step-000004/model.safetensors: does not match the model"));
+  EXPECT_THAT(refused.output, HasSubstr("aggregator.camera_token: file [1, 2, 1, 64] vs model [1, 2, 1, 96]"));
+  EXPECT_FALSE(fs::exists(wider));
+  auto same = run_command(run(experiment("single.toml") + " --out " + wider.string() + " --resume " + out.string() +
+                              " --set train.steps=6"));
+  EXPECT_EQ(same.status, 0) << same.output;
+}
+
 TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
   TempDir dir;
   const fs::path out = four_steps(dir);
