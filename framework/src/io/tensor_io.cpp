@@ -1,6 +1,5 @@
 #include "vggt_lab/tensor_io.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -105,9 +104,10 @@ std::vector<TensorSpec> safetensors_specs(const std::filesystem::path& file) {
   const std::uint64_t size = std::filesystem::file_size(file);
   std::string data(8, '\0');
   in.read(data.data(), 8);
+  data.resize(std::size_t(in.gcount()));
   std::uint64_t header_size = 0;
-  if (in.gcount() == 8) std::memcpy(&header_size, data.data(), 8);
-  if (header_size <= size - std::min<std::uint64_t>(size, 8)) {
+  if (data.size() == 8) std::memcpy(&header_size, data.data(), 8);
+  if (data.size() == 8 && header_size <= size - 8) {  // else the header check below says what is wrong
     data.resize(8 + header_size);
     in.read(data.data() + 8, std::streamsize(header_size));
   }

@@ -128,8 +128,9 @@ std::string comparison_table(const std::vector<RunRecord>& runs) {
   for (const auto& run : runs) {
     std::string peaks;
     for (double peak : run.peaks) peaks += (peaks.empty() ? "" : " / ") + format_bytes(std::int64_t(peak));
-    md << "| " << run.name << " | " << run.strategy << " | " << run.devices << " | " << (run.steps.empty() ? 0 : std::int64_t(run.steps.back())) << " | "
-       << run.state << " | " << number(run.throughput) << " | " << peaks << " | "
+    const std::int64_t steps = run.steps.empty() ? 0 : std::int64_t(run.steps.back());
+    md << "| " << run.name << " | " << run.strategy << " | " << run.devices << " | " << steps << " | " << run.state
+       << " | " << number(run.throughput) << " | " << peaks << " | "
        << (run.final_loss ? number(*run.final_loss) : "not finite") << " |";
     for (const auto& m : metrics) md << " " << (run.eval.count(m) ? number(run.eval.at(m)) : "-") << " |";
     md << "\n";
@@ -143,7 +144,8 @@ void write_comparison(const std::vector<RunRecord>& runs, const std::filesystem:
                      "the run's own. Write it into another folder (--out)");
   }
   std::filesystem::create_directories(out);
-  write_file_atomic(out / "loss.svg", per_step(runs, "Training loss", "loss", &RunRecord::loss_steps, &RunRecord::losses));
+  write_file_atomic(out / "loss.svg",
+                    per_step(runs, "Training loss", "loss", &RunRecord::loss_steps, &RunRecord::losses));
   write_file_atomic(out / "throughput.svg", per_step(runs, "Throughput", "scenes per second", &RunRecord::steps,
                                                      &RunRecord::step_throughput));
   write_file_atomic(out / "memory.svg", memory_plot(runs));

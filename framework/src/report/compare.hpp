@@ -1,7 +1,7 @@
 #pragma once
 // Runs side by side: one table (layout, devices, steps, state, throughput,
-// peak per device, final loss, eval metrics) and overlaid loss, throughput and memory plots,
-// read from run folders. `vggt-lab compare` and a measuring sweep's report
+// peak per device, final loss, eval metrics) and overlaid loss, throughput
+// and memory plots, read from run folders. `vggt-lab compare` and a measuring sweep's report
 // use it.
 #include <filesystem>
 #include <map>

@@ -153,10 +153,6 @@ LocatedCheckpoint located(const fs::path& dir, const json& state) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 /// The step folder's files, written into `dir` and flushed.
 void write_step(const fs::path& dir, const NamedTensors& model, const NamedTensors& optimizer,
                 const TrainingState& state, const std::string& plan_json) {
@@ -247,7 +243,8 @@ void check_weights_match(const LocatedCheckpoint& at, const std::vector<TensorSp
     if (match == expected.end()) {
       report.unexpected.push_back(t.name);
     } else if (match->second->shape != t.shape) {
-      report.mismatched.push_back(t.name + ": file " + shape_text(t.shape) + " vs model " + shape_text(match->second->shape));
+      report.mismatched.push_back(t.name + ": file " + shape_text(t.shape) + " vs model " +
+                                  shape_text(match->second->shape));
     }
     if (match != expected.end()) expected.erase(match);
   }
