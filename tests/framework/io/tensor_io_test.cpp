@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "io/safetensors_header.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/error.hpp"
 #include "vggt_lab/tensor_io.hpp"
@@ -86,6 +87,29 @@ TEST(Safetensors, ShapesAreCheckedAgainstTheFileBeforeAllocating) {
   EXPECT_THAT(error_of([&] { load_safetensors(claiming(dir, "[-4, 1]")); }),
               HasSubstr("negative dimension -4"));
   EXPECT_EQ(load_safetensors(claiming(dir, "[2, 2]")).tensors.at(0).second.sizes(), (std::vector<int64_t>{2, 2}));
+}
+
+// What a checkpoint holds, read from its header alone: names and shapes (by
+// name), and the same errors as reading it whole.
+TEST(Safetensors, SpecsComeFromTheHeaderAlone) {
+  testing::TempDir dir;
+  auto file = dir.path() / "x.safetensors";
+  save_safetensors(file, sample(), {{"format", "pt"}});
+  const auto specs = safetensors_specs(file);
+  ASSERT_EQ(specs.size(), 3u);
+  EXPECT_EQ(specs[0].name, "a.weight");
+  EXPECT_EQ(specs[0].shape, (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(specs[1].shape, (std::vector<std::int64_t>{5}));
+  EXPECT_EQ(specs[2].shape, (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(safetensors_specs(claiming(dir, "[100000, 100000]")).at(0).shape,
+            (std::vector<std::int64_t>{100000, 100000}));  // nothing allocated
+  auto tiny = dir.write("t.safetensors", "abc");
+  EXPECT_THAT(error_of([&] { safetensors_specs(tiny); }), HasSubstr("shorter than its 8-byte"));
+  std::string bytes(8, '\0');
+  bytes[1] = 1;  // a 256-byte header in a 24-byte file
+  auto past = dir.write("p.safetensors", bytes + "{\"x\": 1} padding");
+  EXPECT_THAT(error_of([&] { safetensors_specs(past); }),
+              ::testing::AllOf(HasSubstr(past.string()), HasSubstr("header runs past the end")));
 }
 
 TEST(WeightFiles, FormatsAreToldByTheirFirstBytes) {
