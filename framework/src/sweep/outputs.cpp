@@ -36,7 +36,7 @@ std::vector<std::size_t> ranking(const std::vector<TrialResult>& trials, const s
 }
 
 void write_results_json(const Results& r, const std::filesystem::path& file) {
-  json out{{"sweep", r.sweep.string()}, {"base", r.base.string()}, {"mode", r.mode},
+  json out{{"sweep", r.sweep.string()}, {"base", r.base.string()}, {"mode", r.mode}, {"conditions", r.conditions},
            {"merged_trials", r.merged_trials}, {"trials", r.trials}};
   if (r.rank_correlation) out["rank_correlation"] = *r.rank_correlation;
   write_file_atomic(file, out.dump(2) + "\n");
@@ -49,6 +49,7 @@ Results read_results_json(const std::filesystem::path& file) {
   Results r{j.value("sweep", ""), j.value("base", ""), j.value("mode", ""), j.value("merged_trials", std::size_t{0}),
             j.value("trials", std::vector<TrialResult>{}), std::nullopt};
   if (j.contains("rank_correlation")) r.rank_correlation = j["rank_correlation"].get<double>();
+  r.conditions = j.value("conditions", "");
   return r;
 }
 

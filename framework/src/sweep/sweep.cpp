@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <numeric>
 #include <set>
@@ -11,6 +14,7 @@
 
 #include "host/child.hpp"
 #include "host/interrupt.hpp"
+#include "io/checksum.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/split_search.hpp"
 
@@ -336,12 +340,45 @@ std::vector<Trial> distinct_trials(const SweepFile& s, const PluginHost& host, s
   return trials;
 }
 
+/// What a trial's result depends on besides its settings: the base
+/// experiment as resolved, the memory cap and the steps a trial trains.
+std::string conditions(const SweepFile& s, const PluginHost& host) {
+  std::string text;
+  try {
+    text = trial_config(s, {}, host).to_toml();
+  } catch (const InputError&) {  // a base that resolves only with axis values: its file
+    std::ifstream in(s.base);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  text += "\nmemory_cap=" + std::to_string(s.memory_cap) + "\nsteps=" + std::to_string(s.steps);
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", crc32c(text.data(), text.size()));
+  return hex;
+}
+
 /// Finished trials of an earlier run, by id: measured ones that are done;
-/// in plan mode, every planned one.
-std::map<std::string, TrialResult> earlier_trials(const std::filesystem::path& file, const std::string& mode) {
+/// in plan mode, every planned one. Results of other conditions are planned
+/// again when only planned, and refused when measuring or measured (their
+/// runs are in `dir`).
+std::map<std::string, TrialResult> earlier_trials(const std::filesystem::path& dir, const std::string& mode,
+                                                  const std::string& now, spdlog::logger& log) {
   std::map<std::string, TrialResult> out;
+  const auto file = dir / "results.json";
   if (!std::filesystem::exists(file)) return out;
-  for (TrialResult& t : read_results_json(file).trials) {
+  Results earlier = read_results_json(file);
+  if (!earlier.conditions.empty() && earlier.conditions != now) {
+    const bool measured = std::any_of(earlier.trials.begin(), earlier.trials.end(),
+                                      [](const TrialResult& t) { return t.status == "done"; });
+    if (mode == "measure" || measured) {
+      throw InputError(dir.string() + " holds trials of another sweep, or of this one before its base experiment, "
+                       "memory_cap or steps changed: choose another --out, or remove " + file.string() +
+                       " to run every trial again");
+    }
+    log.info("{}: planned under other conditions (base experiment, memory_cap); planning every trial again",
+             file.string());
+    return out;
+  }
+  for (TrialResult& t : earlier.trials) {
     if (t.status == "done" || (mode == "plan" && !t.status.empty())) out[t.id] = std::move(t);
   }
   return out;
@@ -382,7 +419,8 @@ Results run(const SweepFile& s, const Settings& o, const Session& session) {
   std::filesystem::create_directories(o.out);
   const std::string mode = o.mode.empty() ? s.mode : o.mode;
   Results results{s.file, s.base, mode};
-  Progress progress{results, earlier_trials(o.out / "results.json", mode), o.out / "results.json"};
+  results.conditions = conditions(s, *session.host);
+  Progress progress{results, earlier_trials(o.out, mode, results.conditions, *session.logger), o.out / "results.json"};
   std::set<std::string> seen;
   const std::vector<Trial> trials = distinct_trials(s, *session.host, seen, results.merged_trials);
   if (results.merged_trials > 0) {

@@ -61,6 +61,7 @@ struct Results {
   std::vector<TrialResult> trials;
   std::optional<double> rank_correlation;  // of predicted and measured throughput
   int interrupted = 0;  // the SIGINT or SIGTERM that stopped it after the trials running then
+  std::string conditions;  // a checksum of what results depend on besides settings (base, memory_cap, steps)
 };
 
 /// Runs (or resumes) the sweep with the session's plugins and logger.

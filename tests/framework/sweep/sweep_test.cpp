@@ -59,6 +59,25 @@ TEST(Sweep, PlansTheOneBillionModelOnFourAndEightGpusAndWritesARunnableBest) {
   EXPECT_EQ(results["merged_trials"].get<int>(), 192);
 }
 
+// A planning sweep whose conditions changed (here its memory cap) plans every
+// trial again rather than reusing what was planned under the old ones.
+TEST(Sweep, APlanningSweepPlansAgainWhenItsConditionsChange) {
+  testing::TempDir dir;
+  auto sweep_with_cap = [&](const std::string& cap) {
+    return dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) + "/experiments/single.toml\"\n"
+                               "memory_cap = \"" + cap + "\"\n[axes]\n\"train.frames\" = [2, 3]\n");
+  };
+  auto out = dir.path() / "out";
+  for (const auto& [cap, fits] : {std::pair{"64GiB", true}, {"1MiB", false}}) {
+    auto result = testing::run_command(exe() + " sweep " + sweep_with_cap(cap).string() + " --out " + out.string());
+    ASSERT_EQ(result.status, 0) << result.output;
+    const auto trials = read_json(out / "results.json")["trials"];
+    ASSERT_EQ(trials.size(), 2u);
+    for (const auto& t : trials) EXPECT_EQ(t["fits"].get<bool>(), fits) << cap << " " << t.dump();
+    if (!fits) EXPECT_THAT(result.output, HasSubstr("planning every trial again"));
+  }
+}
+
 // search = "beam": better split points become trials of their own, each
 // predicted at least 1 % faster than the grid trial it was searched from.
 TEST(Sweep, SplitSearchAddsBetterSplitsBeyondTheGrid) {
@@ -122,6 +141,19 @@ TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_EQ(std::filesystem::last_write_time(kept_log), before);
   EXPECT_EQ(read_json(out / "results.json")["trials"].size(), 2u);
+  // Trials of 2 steps are not results of a sweep of 3 steps: refused, kept.
+  const std::string measured = testing::read_text(out / "results.json");
+  auto longer = dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
+                                        "/experiments/single.toml\"\nmode = \"measure\"\nsteps = 3\n"
+                                        "[axes]\n\"train.frames\" = [2, 3]\n");
+  for (const char* mode : {"measure", "plan"}) {
+    auto mixed = testing::run_command(exe() + " sweep " + longer.string() + " --out " + out.string() + " --mode " +
+                                      mode + " -q");
+    EXPECT_EQ(mixed.status, 2) << mixed.output;
+    EXPECT_THAT(mixed.output, HasSubstr(out.string() + " holds trials of another sweep, or of this one before its "
+                                                        "base experiment, memory_cap or steps changed"));
+  }
+  EXPECT_EQ(testing::read_text(out / "results.json"), measured);
   // A trial that outlives its timeout is marked failed; the sweep goes on.
   auto slow = dir.write("slow.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
                                          "/experiments/single.toml\"\nmode = \"measure\"\ntimeout_s = 0.01\n"
