@@ -84,11 +84,13 @@ std::shared_ptr<distributed::DataParallel> join_world(const Experiment& experime
       world, distributed::settings_from(experiment.config.core("distributed"), topology.devices.at(0).physical));
 }
 
-/// Rank 0 makes the run folder and tells the others; rank r logs to rank<r>.log.
-std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& args,
-                                   distributed::DataParallel* dp) {
+/// Rank 0 makes the run folder, holds it (`lock`) and tells the others; rank
+/// r logs to rank<r>.log.
+std::filesystem::path open_run_dir(const Experiment& experiment, const RunArgs& args, distributed::DataParallel* dp,
+                                   std::optional<FolderLock>& lock) {
   const bool writer = distributed::writes_run_folder(dp);
   std::filesystem::path dir = writer ? make_run_dir(experiment.config, args) : std::filesystem::path();
+  if (writer) lock.emplace(dir);  // a run resumed twice at once would write one folder from two processes
   if (dp) dir = dp->share("run_dir", dir.string());
   std::filesystem::create_directories(dir);
   if (!writer) {  // the terminal shows rank 0; other ranks' info lines go to their log
@@ -203,6 +205,7 @@ train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, cons
 void check_run_arguments(const GlobalOptions& global, const RunArgs& args) {
   const Experiment experiment = experiment_for(global, args);
   if (args.resume) checkpoint_to_resume(experiment, *args.resume);
+  if (continues_in_place(args)) FolderLock free_now(*args.resume);
 }
 
 int command_run(const GlobalOptions& global, const RunArgs& args) {
@@ -222,7 +225,8 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   std::optional<train::LocatedCheckpoint> resume;  // found before anything is written
   if (args.resume) resume = checkpoint_to_resume(experiment, *args.resume);
   const bool writer = distributed::writes_run_folder(dp.get());
-  std::filesystem::path dir = open_run_dir(experiment, args, dp.get());
+  std::optional<FolderLock> lock;  // held until the run ends
+  std::filesystem::path dir = open_run_dir(experiment, args, dp.get(), lock);
   if (writer && !in_place) write_file_atomic(dir / "config.resolved.toml", experiment.config.to_toml());
   if (writer) write_file_atomic(dir / "plan.json", plan_json(plan) + "\n");
   if (writer) write_file_atomic(dir / "plan.svg", report::layout_picture(plan));

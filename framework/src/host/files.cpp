@@ -1,6 +1,7 @@
 #include "host/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,5 +45,28 @@ void require_new_or_empty(const std::filesystem::path& dir, const std::string& o
   throw InputError(option + " " + dir.string() + " is not an empty folder; write into a new or empty one "
                    "(nothing there was changed)");
 }
+
+FolderLock::FolderLock(const std::filesystem::path& dir) {
+  const auto file = dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("cannot open " + file.string() + " (" + std::strerror(errno) + ")");
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    [[maybe_unused]] auto n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    throw InputError(dir.string() + " is in use by another vggt-lab process (pid " + std::string(pid) +
+                     "): wait for it to end, or stop it (Ctrl-C or SIGTERM stops a run after its step, with a "
+                     "checkpoint)");
+  }
+  const std::string pid = std::to_string(::getpid());  // for another process's message only
+  [[maybe_unused]] const int truncated = ::ftruncate(fd_, 0);
+  [[maybe_unused]] const auto written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+FolderLock::FolderLock(FolderLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
 
 }  // namespace vggt_lab

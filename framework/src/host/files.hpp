@@ -15,4 +15,20 @@ VGGT_LAB_API void write_file_atomic(const std::filesystem::path& path, const std
 /// folder: outputs are written into new folders, never over what is there.
 VGGT_LAB_API void require_new_or_empty(const std::filesystem::path& dir, const std::string& option);
 
+/// An exclusive hold on a folder one process writes (a run, a sweep): a
+/// lock on `dir`/.lock, released by the kernel when the process ends, however
+/// it ends. Throws InputError naming the process that holds it.
+class VGGT_LAB_API FolderLock {
+ public:
+  explicit FolderLock(const std::filesystem::path& dir);
+  ~FolderLock();
+  FolderLock(FolderLock&& other) noexcept;
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  FolderLock& operator=(FolderLock&&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace vggt_lab

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "host/child.hpp"
+#include "host/files.hpp"
 #include "host/interrupt.hpp"
 #include "io/checksum.hpp"
 #include "sweep/outputs.hpp"
@@ -417,6 +418,7 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
 Results run(const SweepFile& s, const Settings& o, const Session& session) {
   check_axis_values(s, *session.host);
   std::filesystem::create_directories(o.out);
+  const FolderLock lock(o.out);  // two sweeps into one folder would write each other's trials
   const std::string mode = o.mode.empty() ? s.mode : o.mode;
   Results results{s.file, s.base, mode};
   results.conditions = conditions(s, *session.host);

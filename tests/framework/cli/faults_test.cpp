@@ -149,6 +149,31 @@ TEST(Faults, AnInterruptStopsAfterTheStepWithACheckpointAndTheRunContinues) {
   EXPECT_EQ(steps, expected);
 }
 
+// A run folder is written by one process at a time: resuming a run that is
+// still training (from another terminal, say) is refused, naming its process,
+// and works once that process has stopped.
+TEST(Faults, ARunStillTrainingIsNotResumedByASecondProcess) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  ASSERT_EQ(train_single(out, "--set train.steps=1").status, 0);
+  const pid_t pid = start_child({{testing::vggt_lab_exe(), "run", "--resume", out.string(), "-q", "--set",
+                                  "train.steps=1000"},
+                                 {},
+                                 dir.path() / "first.out"});
+  const bool started = testing::wait_for_lines(out / "metrics.jsonl", 3, 120);
+  auto second = run_command(run("--resume " + out.string() + " --set train.steps=2000"));
+  kill(pid, SIGINT);
+  wait_child(pid, 120);
+  ASSERT_TRUE(started) << testing::read_text(dir.path() / "first.out");
+  EXPECT_EQ(second.status, 2) << second.output;
+  EXPECT_THAT(second.output, HasSubstr(out.string() + " is in use by another vggt-lab process (pid " +
+                                       std::to_string(pid) + ")"));
+  const int n = metrics(out).back()["step"];
+  auto after = run_command(run("--resume " + out.string() + " --set train.steps=" + std::to_string(n + 1)));
+  EXPECT_EQ(after.status, 0) << after.output;
+  EXPECT_EQ(metrics(out).back()["step"], n + 1);
+}
+
 TEST(Faults, AMissingLatestFallsBackToTheNewestStepFolder) {
   TempDir dir;
   const fs::path out = four_steps(dir);

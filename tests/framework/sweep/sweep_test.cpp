@@ -194,7 +194,8 @@ TEST(Sweep, AStoppedSweepKeepsTheTrialsItFinished) {
 // Ctrl-C (SIGINT to the sweep's process group, its trial run included) stops
 // a measuring sweep after the trial running then: it exits 130 with a report
 // on the finished trials, records no stopped trial as failed, and the same
-// command again measures the rest.
+// command again measures the rest. While it runs, a second sweep into its
+// folder is refused.
 TEST(Sweep, AnInterruptStopsAfterTheRunningTrialAndTheSweepContinues) {
   testing::TempDir dir;
   auto sweep = two_measured_trials(dir);
@@ -206,8 +207,11 @@ TEST(Sweep, AnInterruptStopsAfterTheRunningTrialAndTheSweepContinues) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
   }
+  auto beside = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
   kill(-pid, SIGINT);
   const ChildExit exit = wait_child(pid, 120);
+  EXPECT_EQ(beside.status, 2) << beside.output;  // one sweep writes a folder at a time
+  EXPECT_THAT(beside.output, HasSubstr(out.string() + " is in use by another vggt-lab process"));
   const std::string log = testing::read_text(dir.path() / "sweep.log");
   ASSERT_EQ(partial["trials"].size(), 1u) << log;
   EXPECT_EQ(exit.status, 128 + SIGINT) << log;
