@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -90,24 +91,41 @@ void write_scalars(EventWriter& events, const nlohmann::json& line) {
 
 /// metrics.jsonl and, unless [output] tensorboard is off, the same numbers
 /// in a TensorBoard event file. Closed (writes nothing) on ranks that do not
-/// write the run folder.
+/// write the run folder. A write that fails (a full disk) is warned about
+/// once and training goes on: the next checkpoint says what to do.
 class MetricsLog {
  public:
   MetricsLog() = default;
   /// A run resumed at step `first` > 0 keeps the lines up to it.
-  MetricsLog(const std::filesystem::path& dir, std::int64_t first, bool tensorboard) {
-    if (first > 0) keep_metrics_until(dir / "metrics.jsonl", first);
-    lines_.open(dir / "metrics.jsonl", first > 0 ? std::ios::app : std::ios::trunc);
+  MetricsLog(const std::filesystem::path& dir, std::int64_t first, bool tensorboard, spdlog::logger& log)
+      : file_(dir / "metrics.jsonl"), log_(&log) {
+    if (first > 0) keep_metrics_until(file_, first);
+    lines_.open(file_, first > 0 ? std::ios::app : std::ios::trunc);
     if (tensorboard) events_.emplace(dir, first > 0 ? first + 1 : 0);
   }
   void write(const nlohmann::json& line) {
     if (!lines_.is_open()) return;
     lines_ << line.dump() << "\n" << std::flush;
-    if (events_) write_scalars(*events_, line);
+    if (!lines_ && !lines_failed_) {
+      lines_failed_ = true;
+      log_->warn("cannot write {} at step {} ({}); training goes on", file_.string(), line.value("step", 0),
+                 std::strerror(errno));
+    }
+    lines_.clear();  // the next line tries again
+    if (!events_) return;
+    try {
+      write_scalars(*events_, line);
+    } catch (const Error& e) {
+      log_->warn("{}; TensorBoard events end at step {}, training goes on", e.what(), line.value("step", 0));
+      events_.reset();
+    }
   }
 
  private:
+  std::filesystem::path file_;
+  spdlog::logger* log_ = nullptr;
   std::ofstream lines_;
+  bool lines_failed_ = false;
   std::optional<EventWriter> events_;
 };
 
@@ -334,7 +352,7 @@ class Run {
     const std::int64_t eval_every = t_.get<std::int64_t>("eval_every");
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
     MetricsLog metrics;
-    if (writer()) metrics = MetricsLog(s_.run_dir, first, s_.config->core("output").get<bool>("tensorboard"));
+    if (writer()) metrics = MetricsLog(s_.run_dir, first, s_.config->core("output").get<bool>("tensorboard"), log_);
     if (writer() && first > 0) count_logged_steps(s_.run_dir / "metrics.jsonl");  // the summary covers the run
     const std::size_t logged_before = losses_.size();
     const int ranks = dp() ? dp()->world().size : 1;

@@ -14,6 +14,7 @@
 #include <numeric>
 
 #include "host/child.hpp"
+#include "report/run_report.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/compat.hpp"
 
@@ -259,6 +260,24 @@ TEST(Faults, ACheckpointOfAnotherModelIsRefusedBeforeARunFolderExists) {
   auto same = run_command(run(experiment("single.toml") + " --out " + wider.string() + " --resume " + out.string() +
                               " --set train.steps=6"));
   EXPECT_EQ(same.status, 0) << same.output;
+}
+
+// Logs that cannot be written (a disk filling up; here a 16 KiB limit on file
+// size) are warned about once each and training goes on to the checkpoint,
+// which then says what to do; the report reader passes over a cut-off line.
+TEST(Faults, LogsThatCannotBeWrittenAreWarnedAboutAndTrainingGoesOn) {
+  TempDir dir;
+  const fs::path out = dir.path() / "run";
+  const std::string train = run(experiment("single.toml") + " --out " + out.string() + " --set train.steps=24");
+  auto result = run_command("bash -c \"trap '' XFSZ; ulimit -f 16; exec " + train + "\"");
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("TensorBoard events end at step"));
+  EXPECT_THAT(result.output, HasSubstr("cannot write " + (out / "metrics.jsonl").string() + " at step"));
+  EXPECT_THAT(result.output, HasSubstr("the checkpoint of step 24 was not saved"));  // every step trained
+  const auto lines = report::read_lines(out / "metrics.jsonl");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_LT(lines.size(), 24u);
+  EXPECT_EQ(lines.back()["step"], int(lines.size()));
 }
 
 TEST(Faults, AResumedRunKeepsItsOwnConfiguration) {
