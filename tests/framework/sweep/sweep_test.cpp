@@ -165,20 +165,28 @@ TEST(Sweep, MeasuresInChildProcessesResumesAndSurvivesFailures) {
   EXPECT_THAT(t["reason"].get<std::string>(), HasSubstr("timed out"));
 }
 
+/// Starts `vggt-lab sweep SWEEP --out OUT` (log: DIR/sweep.log) leading a
+/// process group of its own (setsid: signals to it reach its trial runs), and
+/// returns once results.json lists a trial (`partial`), or after 2 minutes.
+pid_t sweep_until_a_trial_is_done(const testing::TempDir& dir, const std::filesystem::path& sweep,
+                                  const std::filesystem::path& out, nlohmann::json& partial) {
+  const pid_t pid = start_child(
+      {{"/usr/bin/setsid", exe(), "-q", "sweep", sweep.string(), "--out", out.string()}, {}, dir.path() / "sweep.log"});
+  for (int polls = 0; polls < 1200 && partial["trials"].empty(); ++polls) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
+  }
+  return pid;
+}
+
 // A measuring sweep stopped after its first trial keeps that trial in
 // results.json, and the same command again measures only the other.
 TEST(Sweep, AStoppedSweepKeepsTheTrialsItFinished) {
   testing::TempDir dir;
   auto sweep = two_measured_trials(dir);
   auto out = dir.path() / "out";
-  // setsid: the sweep leads a process group of its own, which stops with its trial runs.
-  const pid_t pid = start_child(
-      {{"/usr/bin/setsid", exe(), "-q", "sweep", sweep.string(), "--out", out.string()}, {}, dir.path() / "sweep.log"});
   nlohmann::json partial;
-  for (int polls = 0; polls < 1200 && partial["trials"].empty(); ++polls) {  // up to 2 minutes
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
-  }
+  const pid_t pid = sweep_until_a_trial_is_done(dir, sweep, out, partial);
   kill(-pid, SIGKILL);
   wait_child(pid);
   ASSERT_EQ(partial["trials"].size(), 1u) << testing::read_text(dir.path() / "sweep.log");
@@ -200,13 +208,8 @@ TEST(Sweep, AnInterruptStopsAfterTheRunningTrialAndTheSweepContinues) {
   testing::TempDir dir;
   auto sweep = two_measured_trials(dir);
   auto out = dir.path() / "out";
-  const pid_t pid = start_child(
-      {{"/usr/bin/setsid", exe(), "-q", "sweep", sweep.string(), "--out", out.string()}, {}, dir.path() / "sweep.log"});
   nlohmann::json partial;
-  for (int polls = 0; polls < 1200 && partial["trials"].empty(); ++polls) {  // up to 2 minutes
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (std::filesystem::exists(out / "results.json")) partial = read_json(out / "results.json");
-  }
+  const pid_t pid = sweep_until_a_trial_is_done(dir, sweep, out, partial);
   auto beside = testing::run_command(exe() + " sweep " + sweep.string() + " --out " + out.string() + " -q");
   kill(-pid, SIGINT);
   const ChildExit exit = wait_child(pid, 120);
