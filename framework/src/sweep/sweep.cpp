@@ -16,6 +16,7 @@
 #include "host/files.hpp"
 #include "host/interrupt.hpp"
 #include "io/checksum.hpp"
+#include "report/run_report.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/split_search.hpp"
 
@@ -138,12 +139,10 @@ std::string log_tail(const std::filesystem::path& log) {
 /// Step time, throughput (the first step warms up and is left out), peaks
 /// and bytes moved, from a run folder's metrics.jsonl.
 Measurement read_metrics(const std::filesystem::path& dir) {
-  std::ifstream metrics(dir / "metrics.jsonl");
   Measurement m{dir};
   double seconds = 0, samples = 0;
   int counted = 0;
-  for (std::string line; std::getline(metrics, line);) {
-    json step = json::parse(line);
+  for (const json& step : report::read_lines(dir / "metrics.jsonl")) {
     if (!step.contains("loss")) continue;
     if (step["step"].get<int>() > 1) {
       seconds += step["step_seconds"].get<double>();
