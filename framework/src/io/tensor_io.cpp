@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/files.hpp"
-#include "io/safetensors_header.hpp"
+#include "io/tensor_specs.hpp"
 #include "io/torch_pickle.hpp"
 #include "vggt_lab/model.hpp"
 #include "vggt_lab/error.hpp"

@@ -6,15 +6,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "host/files.hpp"
 #include "io/checksum.hpp"
-#include "io/safetensors_header.hpp"
+#include "io/tensor_specs.hpp"
 #include "vggt_lab/error.hpp"
-#include "vggt_lab/state_dict.hpp"
 
 namespace vggt_lab::train {
 namespace {
@@ -235,25 +233,11 @@ LocatedCheckpoint locate_checkpoint(const fs::path& where) {
 
 void check_weights_match(const LocatedCheckpoint& at, const std::vector<TensorSpec>& model) {
   const fs::path file = at.dir / "model.safetensors";
-  std::map<std::string, const TensorSpec*> expected;
-  for (const TensorSpec& t : model) expected[t.name] = &t;
-  LoadReport report;
-  for (const TensorSpec& t : safetensors_specs(file)) {
-    const auto match = expected.find(t.name);
-    if (match == expected.end()) {
-      report.unexpected.push_back(t.name);
-    } else if (match->second->shape != t.shape) {
-      report.mismatched.push_back(t.name + ": file " + shape_text(t.shape) + " vs model " +
-                                  shape_text(match->second->shape));
-    }
-    if (match != expected.end()) expected.erase(match);
-  }
-  for (const auto& [name, spec] : expected) report.missing.push_back(name);
-  if (report.complete()) return;
-  const std::string summary = report.summary();
-  throw InputError(file.string() + ": does not match the model: " + summary.substr(summary.find(';') + 2) +
-                   ". The [model] options must be those the weights were written with (the run's own are in its "
-                   "config.resolved.toml)");
+  std::vector<std::string> names;
+  for (const TensorSpec& t : model) names.push_back(t.name);
+  require_match(match_specs(safetensors_specs(file), model, names), file.string(),
+                "The [model] options must be those the weights were written with (the run's own are in its "
+                "config.resolved.toml)");
 }
 
 Checkpoint read_checkpoint(const LocatedCheckpoint& at) {

@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "io/safetensors_header.hpp"
+#include "io/tensor_specs.hpp"
 #include "support/support.hpp"
 #include "vggt_lab/error.hpp"
 #include "vggt_lab/tensor_io.hpp"
