@@ -187,9 +187,10 @@ Experiment experiment_for(const GlobalOptions& global, const RunArgs& args) {
 
 /// The checkpoint --resume names, located and verified, with the experiment's
 /// model and steps left to train under its train.steps.
-train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, const std::filesystem::path& where) {
+train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, const PluginObject<Model>& model,
+                                              const std::filesystem::path& where) {
   train::LocatedCheckpoint at = train::locate_checkpoint(where);
-  train::check_weights_match(at, create_model(experiment).call([](Model& m) { return m.state_dict_spec(); }));
+  train::check_weights_match(at, model.call([](Model& m) { return m.state_dict_spec(); }));
   const std::int64_t steps = experiment.config.core("train").get<std::int64_t>("steps");
   if (at.state.step >= steps) {
     const std::string done = std::to_string(at.state.step);
@@ -204,7 +205,7 @@ train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, cons
 
 void check_run_arguments(const GlobalOptions& global, const RunArgs& args) {
   const Experiment experiment = experiment_for(global, args);
-  if (args.resume) checkpoint_to_resume(experiment, *args.resume);
+  if (args.resume) checkpoint_to_resume(experiment, create_model(experiment), *args.resume);
   if (continues_in_place(args)) FolderLock free_now(*args.resume);
 }
 
@@ -222,8 +223,9 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
                      "choose another [placement], more or larger [devices], or a smaller step ([train])");
   }
   runtime::check_runnable(plan.graph, plan.plan, plan.topology);
+  PluginObject<Model> model = create_model(experiment);
   std::optional<train::LocatedCheckpoint> resume;  // found before anything is written
-  if (args.resume) resume = checkpoint_to_resume(experiment, *args.resume);
+  if (args.resume) resume = checkpoint_to_resume(experiment, model, *args.resume);
   const bool writer = distributed::writes_run_folder(dp.get());
   std::optional<FolderLock> lock;  // held until the run ends
   std::filesystem::path dir = open_run_dir(experiment, args, dp.get(), lock);
@@ -246,7 +248,7 @@ int command_run(const GlobalOptions& global, const RunArgs& args) {
   setup.run_dir = dir;
   setup.resume = resume;
   setup.plan = plan;
-  setup.model = create_model(experiment);
+  setup.model = std::move(model);
   setup.progress_bar = isatty(STDERR_FILENO) && !global.quiet;
   setup.data_parallel = dp;
   const train::TrainSummary summary = [&] {

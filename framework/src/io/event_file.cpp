@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <iterator>
@@ -150,7 +151,7 @@ EventWriter::EventWriter(const std::filesystem::path& dir, std::int64_t purge_st
     file_ = dir / ("events.out.tfevents." + std::to_string(seconds) + "." + host_name() + "." + std::to_string(k));
   }
   out_.open(file_, std::ios::binary);
-  if (!out_) throw Error("cannot write " + file_.string());
+  if (!out_) cannot_write();
   record(event(purge_step, bytes_field(3, "brain.Event:2")));  // file_version
   if (purge_step > 0) record(event(purge_step, bytes_field(7, key(1, kVarint) + varint(1))));  // SessionLog START
   flush();
@@ -161,12 +162,18 @@ void EventWriter::scalar(const std::string& tag, std::int64_t step, double value
   record(event(step, bytes_field(5, bytes_field(1, simple))));
 }
 
-void EventWriter::flush() { out_.flush(); }
+void EventWriter::flush() {
+  if (!out_.flush()) cannot_write();
+}
 
 void EventWriter::record(const std::string& event) {
   const std::string length = little_endian(std::uint64_t(event.size()));
   out_ << length << little_endian(masked_crc(length)) << event << little_endian(masked_crc(event));
-  if (!out_) throw Error("cannot write " + file_.string());
+  if (!out_) cannot_write();
+}
+
+void EventWriter::cannot_write() const {
+  throw Error("cannot write " + file_.string() + " (" + std::strerror(errno) + ")");
 }
 
 std::vector<ScalarEvent> read_scalar_events(const std::filesystem::path& file) {

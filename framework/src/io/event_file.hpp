@@ -34,6 +34,7 @@ class VGGT_LAB_API EventWriter {
 
  private:
   void record(const std::string& event);
+  [[noreturn]] void cannot_write() const;
   std::filesystem::path file_;
   std::ofstream out_;
 };

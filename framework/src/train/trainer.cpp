@@ -54,16 +54,20 @@ struct Scaler {
 };
 
 /// Drops the lines of steps after `step` (written after the checkpoint a
-/// resumed run continues from), so no step appears twice.
-void keep_metrics_until(const std::filesystem::path& file, std::int64_t step) {
+/// resumed run continues from), so no step appears twice; returns those kept.
+std::vector<nlohmann::json> keep_metrics_until(const std::filesystem::path& file, std::int64_t step) {
+  std::vector<nlohmann::json> lines;
   std::ifstream in(file);
-  if (!in) return;
+  if (!in) return lines;
   std::string kept;
   for (std::string line; std::getline(in, line);) {
-    const auto json = nlohmann::json::parse(line, nullptr, false);
-    if (!json.is_discarded() && json.value("step", std::int64_t(0)) <= step) kept += line + "\n";
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || json.value("step", std::int64_t(0)) > step) continue;
+    kept += line + "\n";
+    lines.push_back(std::move(json));
   }
   write_file_atomic(file, kept);
+  return lines;
 }
 
 /// A metrics line's numbers as TensorBoard scalars: the loss, its terms
@@ -99,10 +103,12 @@ class MetricsLog {
   /// A run resumed at step `first` > 0 keeps the lines up to it.
   MetricsLog(const std::filesystem::path& dir, std::int64_t first, bool tensorboard, spdlog::logger& log)
       : file_(dir / "metrics.jsonl"), log_(&log) {
-    if (first > 0) keep_metrics_until(file_, first);
+    if (first > 0) earlier_ = keep_metrics_until(file_, first);
     lines_.open(file_, first > 0 ? std::ios::app : std::ios::trunc);
     if (tensorboard) events_.emplace(dir, first > 0 ? first + 1 : 0);
   }
+  /// The lines of the steps before the resume.
+  const std::vector<nlohmann::json>& earlier() const { return earlier_; }
   void write(const nlohmann::json& line) {
     if (!lines_.is_open()) return;
     lines_ << line.dump() << "\n" << std::flush;
@@ -124,6 +130,7 @@ class MetricsLog {
  private:
   std::filesystem::path file_;
   spdlog::logger* log_ = nullptr;
+  std::vector<nlohmann::json> earlier_;
   std::ofstream lines_;
   bool lines_failed_ = false;
   std::optional<EventWriter> events_;
@@ -353,7 +360,7 @@ class Run {
     const std::int64_t checkpoint_every = t_.get<std::int64_t>("checkpoint_every");
     MetricsLog metrics;
     if (writer()) metrics = MetricsLog(s_.run_dir, first, s_.config->core("output").get<bool>("tensorboard"), log_);
-    if (writer() && first > 0) count_logged_steps(s_.run_dir / "metrics.jsonl");  // the summary covers the run
+    count_logged_steps(metrics.earlier());  // the summary covers the run
     const std::size_t logged_before = losses_.size();
     const int ranks = dp() ? dp()->world().size : 1;
     TrainSummary summary;
@@ -446,11 +453,9 @@ class Run {
 
   /// The losses and skipped steps of a resumed run's steps before this
   /// process, from the metrics it kept.
-  void count_logged_steps(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    for (std::string text; std::getline(in, text);) {
-      const auto line = nlohmann::json::parse(text, nullptr, false);
-      if (line.is_discarded() || !line.contains("devices")) continue;  // evaluations
+  void count_logged_steps(const std::vector<nlohmann::json>& lines) {
+    for (const auto& line : lines) {
+      if (!line.contains("devices")) continue;  // evaluations
       losses_.push_back(line["loss"].is_number() ? line["loss"].get<double>() : std::nan(""));
       if (line.value("skipped", false)) ++skipped_;
     }

@@ -271,7 +271,7 @@ TEST(Faults, LogsThatCannotBeWrittenAreWarnedAboutAndTrainingGoesOn) {
   const std::string train = run(experiment("single.toml") + " --out " + out.string() + " --set train.steps=24");
   auto result = run_command("bash -c \"trap '' XFSZ; ulimit -f 16; exec " + train + "\"");
   EXPECT_EQ(result.status, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("TensorBoard events end at step"));
+  EXPECT_THAT(result.output, HasSubstr("(File too large); TensorBoard events end at step"));
   EXPECT_THAT(result.output, HasSubstr("cannot write " + (out / "metrics.jsonl").string() + " at step"));
   EXPECT_THAT(result.output, HasSubstr("the checkpoint of step 24 was not saved"));  // every step trained
   const auto lines = report::read_lines(out / "metrics.jsonl");
