@@ -86,6 +86,35 @@ void read_table(const toml::table& table, const std::filesystem::path& file, Con
   }
 }
 
+/// The experiment files in `folder`, by name.
+std::vector<std::string> toml_files(const std::filesystem::path& folder) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    if (entry.path().extension() == ".toml") names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// Why `file` cannot be read as an experiment, and the experiments near it.
+std::string unreadable(const std::filesystem::path& file) {
+  std::error_code error;
+  if (std::filesystem::is_directory(file, error)) {
+    return "'" + file.string() + "' is a folder: name an experiment file in it (" + join(toml_files(file)) + ")";
+  }
+  if (std::filesystem::exists(file, error)) return "cannot read experiment file '" + file.string() + "'";
+  const std::string missing = "experiment file '" + file.string() + "' does not exist";
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : ".";
+  if (!std::filesystem::is_directory(folder, error)) return missing + ", nor does the folder " + folder.string();
+  const auto files = toml_files(folder);
+  if (files.empty()) return missing + "; " + folder.string() + " holds no .toml file";
+  if (const auto near = nearest(file.filename().string(), files)) {
+    return missing + " (did you mean '" + (folder / *near).string() + "'?)";
+  }
+  return missing + "; " + folder.string() + " holds " + join(files);
+}
+
 class Loader {
  public:
   std::vector<std::string> errors;
@@ -95,7 +124,7 @@ class Loader {
             RawConfig& out) {
     std::filesystem::path canonical = std::filesystem::weakly_canonical(file);
     if (!std::filesystem::is_regular_file(canonical)) {
-      std::string message = "cannot read experiment file '" + file.string() + "'";
+      const std::string message = unreadable(file);
       errors.push_back(included_from.file.empty() ? message : at(included_from, message));
       return;
     }

@@ -534,7 +534,15 @@ TEST(Cli, SwitchingAPluginDropsTheOptionsWrittenForTheOldOne) {
 TEST(Cli, MissingFileAndBadArgumentsExit2) {
   auto missing = run_command(exe() + " run /nonexistent/exp.toml");
   EXPECT_EQ(missing.status, 2);
-  EXPECT_THAT(missing.output, HasSubstr("cannot read experiment file '/nonexistent/exp.toml'"));
+  EXPECT_THAT(missing.output, HasSubstr("experiment file '/nonexistent/exp.toml' does not exist, nor does the folder"));
+  // A misspelt file or a folder: the experiments beside it.
+  const std::string experiments = std::string(SOURCE_ROOT) + "/experiments/1b";
+  auto misspelt = run_command(exe() + " plan " + experiments + "/frame.toml");
+  EXPECT_EQ(misspelt.status, 2);
+  EXPECT_THAT(misspelt.output, HasSubstr("does not exist (did you mean '" + experiments + "/frames.toml'?)"));
+  auto folder = run_command(exe() + " plan " + experiments);
+  EXPECT_EQ(folder.status, 2);
+  EXPECT_THAT(folder.output, HasSubstr("is a folder: name an experiment file in it (balanced.toml, base.toml, "));
   EXPECT_EQ(run_command(exe() + " run").status, 2);
   EXPECT_EQ(run_command(exe() + " frobnicate").status, 2);
   // Counts out of range are refused before any work, naming the option.

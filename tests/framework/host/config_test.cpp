@@ -174,9 +174,12 @@ TEST_F(ConfigTest, IncludeCycleIsReportedAtTheInclude) {
 }
 
 TEST_F(ConfigTest, MissingIncludeIsReportedAtTheInclude) {
-  auto messages = errors("\ninclude = [\"nope.toml\"]\n");
-  EXPECT_THAT(messages, ElementsAre(file() + ":2:12: cannot read experiment file '" +
-                                    (dir_.path() / "nope.toml").string() + "'"));
+  dir_.write("base.toml", "");
+  auto messages = errors("\ninclude = [\"bsae.toml\", \"defaults.toml\"]\n");
+  EXPECT_THAT(messages, ElementsAre(file() + ":2:12: experiment file '" + (dir_.path() / "bsae.toml").string() +
+                                        "' does not exist (did you mean '" + (dir_.path() / "base.toml").string() + "'?)",
+                                    file() + ":2:25: experiment file '" + (dir_.path() / "defaults.toml").string() +
+                                        "' does not exist; " + dir_.path().string() + " holds base.toml, exp.toml"));
 }
 
 TEST_F(ConfigTest, TopLevelKeysAndNestedTablesAreRejected) {
