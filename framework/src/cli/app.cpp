@@ -68,8 +68,9 @@ void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& acti
   });
   auto show = std::make_shared<std::pair<std::string, std::string>>();
   CLI::App* show_cmd = plugins->add_subcommand("show", "Print one plugin's documentation and options");
-  show_cmd->add_option("kind", show->first, "Plugin kind")->required();
-  show_cmd->add_option("name", show->second, "Plugin name")->required();
+  show_cmd->add_option("kind", show->first, "Plugin kind; or the name alone, when one kind has a plugin of that name")
+      ->required();
+  show_cmd->add_option("name", show->second, "Plugin name");
   show_cmd->callback([&, show] {
     action = [&global, show] { return command_plugins_show(global, show->first, show->second); };
   });

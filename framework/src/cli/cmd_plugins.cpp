@@ -71,6 +71,25 @@ Kind parse_kind(const std::string& text) {
                    "; kinds: " + join(kinds));
 }
 
+/// The one plugin called `name`, of whichever kind.
+const RegisteredPlugin& plugin_named(const Registry& registry, const std::string& name) {
+  std::vector<const RegisteredPlugin*> found;
+  std::vector<std::string> names;
+  for (const RegisteredPlugin* plugin : registry.list()) {
+    if (plugin->info.name == name) found.push_back(plugin);
+    names.push_back(plugin->info.name);
+  }
+  if (found.size() == 1) return *found.front();
+  if (found.empty()) {
+    throw InputError("no plugin is called '" + name + "'" + did_you_mean(name, names) +
+                     "; `vggt-lab plugins` lists them all");
+  }
+  std::vector<std::string> kinds;
+  for (const RegisteredPlugin* plugin : found) kinds.emplace_back(to_string(plugin->info.kind));
+  throw InputError("'" + name + "' is a plugin of several kinds (" + join(kinds) +
+                   "): say which, as in `vggt-lab plugins show " + kinds.front() + " " + name + "`");
+}
+
 }  // namespace
 
 int command_plugins_list(const GlobalOptions& global, const PluginsArgs& args) {
@@ -94,9 +113,9 @@ int command_plugins_list(const GlobalOptions& global, const PluginsArgs& args) {
 
 int command_plugins_show(const GlobalOptions& global, const std::string& kind,
                          const std::string& name) {
-  Kind parsed = parse_kind(kind);
   Session session = open_session(global);
-  print_plugin(session.host->registry().get(parsed, name), true);
+  const Registry& registry = session.host->registry();
+  print_plugin(name.empty() ? plugin_named(registry, kind) : registry.get(parse_kind(kind), name), true);
   return 0;
 }
 

@@ -594,6 +594,17 @@ TEST(Cli, PluginsShowPrintsDocAndOptions) {
   auto unknown = run_command(exe() + " plugins show placement singel");
   EXPECT_EQ(unknown.status, 2);
   EXPECT_THAT(unknown.output, HasSubstr("did you mean 'single'?"));
+  // The name alone, when one kind has it.
+  auto by_name = run_command(exe() + " plugins show single");
+  ASSERT_EQ(by_name.status, 0) << by_name.output;
+  EXPECT_EQ(by_name.output, result.output);
+  auto misspelt = run_command(exe() + " plugins show balanced");
+  EXPECT_EQ(misspelt.status, 2);
+  EXPECT_THAT(misspelt.output, HasSubstr("no plugin is called 'balanced' (did you mean 'balanced-memory'?)"));
+  auto ambiguous = run_command(exe() + " plugins show test-two-b --plugin-path " +
+                               testing::test_plugin_dir("test_two_plugins").string());
+  EXPECT_EQ(ambiguous.status, 2);
+  EXPECT_THAT(ambiguous.output, HasSubstr("'test-two-b' is a plugin of several kinds (placement, gradient): say which"));
 }
 
 TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {

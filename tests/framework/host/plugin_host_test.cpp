@@ -113,6 +113,7 @@ TEST(PluginHost, OneLibraryMayRegisterSeveralPlugins) {
   host.load_path(dir_of("test_two_plugins"));
   EXPECT_EQ(host.registry().names(Kind::placement),
             (std::vector<std::string>{"test-two-a", "test-two-b"}));
+  EXPECT_EQ(host.registry().names(Kind::gradient), std::vector<std::string>{"test-two-b"});
   EXPECT_EQ(host.libraries().size(), 1u);
 }
 

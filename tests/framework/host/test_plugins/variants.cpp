@@ -1,6 +1,7 @@
 // One source, several broken or unusual plugin libraries, chosen by
 // TEST_VARIANT at compile time (see tests/CMakeLists.txt).
 #include <stdexcept>
+#include <vggt_lab/optim.hpp>
 #include <vggt_lab/placement.hpp>
 #include <vggt_lab/plugin.hpp>
 
@@ -37,6 +38,11 @@ class CustomSchedule : public vggt_lab::Placement {
     return plan;
   }
 };
+class NoPolicy : public vggt_lab::GradientPolicy {
+ public:
+  vggt_lab::PolicyDecision apply(const std::vector<vggt_lab::NamedParameter>&) const override { return {}; }
+};
+
 class Crashing : public vggt_lab::Placement {
  public:
   vggt_lab::Plan place(const vggt_lab::PlacementProblem&) const override {
@@ -87,9 +93,12 @@ void register_plugins(vggt_lab::Registrar& registrar) {
                                      [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
                                        return std::make_unique<CustomSchedule>();
                                      });
-#elif TEST_VARIANT == 5  // one library, two plugins
+#elif TEST_VARIANT == 5  // one library, two placements and a gradient policy named as one of them
   registrar.add<vggt_lab::Placement>(info("test-two-a"), trivial_factory());
   registrar.add<vggt_lab::Placement>(info("test-two-b"), trivial_factory());
+  registrar.add<vggt_lab::GradientPolicy>(info("test-two-b"), [](const vggt_lab::Options&, const vggt_lab::PluginContext&) {
+    return std::make_unique<NoPolicy>();
+  });
 #else
   registrar.add<vggt_lab::Placement>(info("test-variant"), trivial_factory());
 #endif
