@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "host/files.hpp"
 #include "host/interrupt.hpp"
+#include "host/suggest.hpp"
 #include "report/layout.hpp"
 #include "report/run_report.hpp"
 #include "train/trainer.hpp"
@@ -43,21 +44,52 @@ std::filesystem::path new_run_dir(const ResolvedConfig& config) {
 
 /// The run folder: --out, the run being resumed, or a new one.
 /// An existing run is never overwritten, only continued with --resume.
-std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& args) {
-  std::filesystem::path dir;
-  if (args.out) {
-    dir = *args.out;
-  } else if (args.resume && std::filesystem::exists(*args.resume / "config.resolved.toml")) {
-    dir = *args.resume;
-  } else {
-    return new_run_dir(config);
+/// What `dir` holds beyond the lock and logs a run writes before its
+/// configuration (left by a run stopped that early), first names only.
+std::vector<std::string> files_of_no_run(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const bool log = name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
+    if (name != ".lock" && !log) names.push_back(name);
   }
-  bool continuing = args.resume && std::filesystem::equivalent(dir.empty() ? "." : dir, *args.resume);
-  if (!continuing && std::filesystem::exists(dir / "config.resolved.toml")) {
-    throw InputError("run folder " + dir.string() +
+  std::sort(names.begin(), names.end());
+  if (names.size() > 3) {
+    names.resize(3);
+    names.push_back("...");
+  }
+  return names;
+}
+
+/// The folder --out or --resume names for the run, if any.
+std::optional<std::filesystem::path> named_run_dir(const RunArgs& args) {
+  if (args.out) return *args.out;
+  if (args.resume && std::filesystem::exists(*args.resume / "config.resolved.toml")) return *args.resume;
+  return std::nullopt;
+}
+
+/// Refuses a named run folder that holds another run or files of no run,
+/// unless the run continues there.
+void check_run_dir_free(const RunArgs& args) {
+  const auto dir = named_run_dir(args);
+  if (!dir || (args.resume && std::filesystem::equivalent(dir->empty() ? "." : *dir, *args.resume))) return;
+  if (std::filesystem::exists(*dir / "config.resolved.toml")) {
+    throw InputError("run folder " + dir->string() +
                      " already holds a run; choose another --out, remove that folder, or continue it with --resume " +
-                     dir.string());
+                     dir->string());
   }
+  if (const auto others = files_of_no_run(*dir); !others.empty()) {
+    throw InputError("--out " + dir->string() + " holds files that are not a run's (" + join(others) +
+                     "); a run writes a folder of its own: choose a new or empty --out");
+  }
+}
+
+std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& args) {
+  const auto named = named_run_dir(args);
+  if (!named) return new_run_dir(config);
+  check_run_dir_free(args);
+  const std::filesystem::path dir = *named;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw InputError("cannot create run folder " + dir.string() + ": " + ec.message());
@@ -206,6 +238,7 @@ train::LocatedCheckpoint checkpoint_to_resume(const Experiment& experiment, cons
 void check_run_arguments(const GlobalOptions& global, const RunArgs& args) {
   const Experiment experiment = experiment_for(global, args);
   if (args.resume) checkpoint_to_resume(experiment, create_model(experiment), *args.resume);
+  check_run_dir_free(args);
   if (continues_in_place(args)) FolderLock free_now(*args.resume);
 }
 

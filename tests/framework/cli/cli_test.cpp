@@ -451,6 +451,16 @@ TEST(Cli, RunRefusesToOverwriteAnExistingRun) {
   auto again = run_command(quick_run("single.toml", out, 1));
   EXPECT_EQ(again.status, 2);
   EXPECT_THAT(again.output, HasSubstr("already holds a run"));
+  // A folder of other files is not written into; one left by a run stopped
+  // before its configuration (a lock and a log) is.
+  dir.write("mine/notes.txt", "keep\n");
+  auto foreign = run_command(quick_run("single.toml", dir.path() / "mine", 1));
+  EXPECT_EQ(foreign.status, 2);
+  EXPECT_THAT(foreign.output, HasSubstr("holds files that are not a run's (notes.txt)"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "mine"), std::filesystem::directory_iterator()), 1);
+  dir.write("early/.lock", "");
+  dir.write("early/run.log", "");
+  EXPECT_EQ(run_command(quick_run("single.toml", dir.path() / "early", 1)).status, 0);
 }
 
 // Two runs of one experiment started in the same second (a script starting

@@ -436,6 +436,18 @@ TEST(Launch, AConfigurationErrorIsReportedOnceBeforeAnyRankStarts) {
   EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("rank 0 exited")));
 }
 
+// An --out that holds another run is refused by launch itself: the ranks
+// started, rank 0 refused and the others failed in c10d waiting for it.
+TEST(Launch, AnOutFolderHoldingARunIsRefusedBeforeAnyRankStarts) {
+  testing::TempDir dir;
+  dir.write("run/config.resolved.toml", "# another run\n");
+  auto result = testing::run_command(testing::vggt_lab_exe() + " launch -n 2" + kSmallRun + " --out " +
+                                     (dir.path() / "run").string());
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("already holds a run"));
+  EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("rank 1")));
+}
+
 TEST(Launch, ATakenPortIsNamedAsTaken) {
   ForeignServer foreign;
   testing::TempDir dir;
