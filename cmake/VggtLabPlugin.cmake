@@ -6,8 +6,6 @@
 # LibTorch, written into the plugin folder and installed there.
 include_guard(GLOBAL)
 
-set(_VGGT_LAB_PLUGIN_EXPORTS "${CMAKE_CURRENT_LIST_DIR}/plugin_exports.map")
-
 function(vggt_lab_add_plugin target)
   cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIR" "SOURCES" ${ARGN})
   if(NOT ARG_SOURCES)
@@ -32,8 +30,11 @@ function(vggt_lab_add_plugin target)
   if(TARGET vggt_lab_pch)  # in vggt-lab's own tree: LibTorch's headers precompiled once
     target_precompile_headers(${target} REUSE_FROM vggt_lab_pch)
   endif()
-  target_link_options(${target} PRIVATE "-Wl,--version-script=${_VGGT_LAB_PLUGIN_EXPORTS}" "-Wl,--no-undefined")
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${_VGGT_LAB_PLUGIN_EXPORTS}")
+  # Beside this file, wherever the function is called from (a project may
+  # add several plugins' folders, each finding vggt_lab).
+  set(exports "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/plugin_exports.map")
+  target_link_options(${target} PRIVATE "-Wl,--version-script=${exports}" "-Wl,--no-undefined")
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${exports}")
   if(TARGET vggt_lab_plugins)
     add_dependencies(vggt_lab_plugins ${target})
   endif()

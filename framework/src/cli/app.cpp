@@ -76,7 +76,7 @@ void add_plugins(CLI::App& app, const GlobalOptions& global, CommandAction& acti
   });
   auto scaffold = std::make_shared<ScaffoldArgs>();
   CLI::App* new_cmd = plugins->add_subcommand("new", "Write an out-of-tree plugin project to start from");
-  new_cmd->add_option("kind", scaffold->kind, "Plugin kind (placement)")->required();
+  new_cmd->add_option("kind", scaffold->kind, "Plugin kind: placement, data, gradient or optimizer")->required();
   new_cmd->add_option("name", scaffold->name, "Plugin name, e.g. my-layout")->required();
   new_cmd->add_option("--dir", scaffold->dir, "Folder to create it in")->capture_default_str();
   new_cmd->callback([&, scaffold] {

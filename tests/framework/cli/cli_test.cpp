@@ -617,6 +617,25 @@ TEST(Cli, PluginsShowPrintsDocAndOptions) {
   EXPECT_THAT(ambiguous.output, HasSubstr("'test-two-b' is a plugin of several kinds (placement, gradient): say which"));
 }
 
+// What a scaffold holds is built and run by tests/install; here, what it refuses.
+TEST(Cli, PluginsNewWritesEveryKindButModelAndNeverOverwrites) {
+  TempDir dir;
+  const std::string in = " --dir " + dir.path().string();
+  auto model = run_command(exe() + " plugins new model my-model" + in);
+  EXPECT_EQ(model.status, 2);
+  EXPECT_THAT(model.output, HasSubstr("writes placement, data, gradient, optimizer plugins; got kind 'model' "
+                                      "(a model plugin starts from plugins/models/vggt"));
+  EXPECT_THAT(run_command(exe() + " plugins new dta my-data" + in).output, HasSubstr("did you mean 'data'?"));
+  auto data = run_command(exe() + " plugins new data my-data" + in);
+  ASSERT_EQ(data.status, 0) << data.output;
+  EXPECT_THAT(data.output, HasSubstr("--set data.plugin=my-data"));
+  EXPECT_THAT(testing::read_text(dir.path() / "my-data" / "my_data.cpp"),
+              HasSubstr("VGGT_LAB_PLUGIN(\"data\", \"my-data\", \"0.1\", register_plugins)"));
+  auto again = run_command(exe() + " plugins new gradient my-data" + in);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_THAT(again.output, HasSubstr("already exists"));
+}
+
 TEST(Cli, ABrokenPluginOnThePathIsAnErrorNamingIt) {
   auto result = run_command(exe() + " plugins --plugin-path " +
                             testing::test_plugin_dir("test_bad_api").string());
