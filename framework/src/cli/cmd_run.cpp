@@ -44,24 +44,6 @@ std::filesystem::path new_run_dir(const ResolvedConfig& config) {
 
 /// The run folder: --out, the run being resumed, or a new one.
 /// An existing run is never overwritten, only continued with --resume.
-/// What `dir` holds beyond the lock and logs a run writes before its
-/// configuration (left by a run stopped that early), first names only.
-std::vector<std::string> files_of_no_run(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    const std::string name = entry.path().filename().string();
-    const bool log = name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
-    if (name != ".lock" && !log) names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  if (names.size() > 3) {
-    names.resize(3);
-    names.push_back("...");
-  }
-  return names;
-}
-
 /// The folder --out or --resume names for the run, if any.
 std::optional<std::filesystem::path> named_run_dir(const RunArgs& args) {
   if (args.out) return *args.out;
@@ -79,7 +61,11 @@ void check_run_dir_free(const RunArgs& args) {
                      " already holds a run; choose another --out, remove that folder, or continue it with --resume " +
                      dir->string());
   }
-  if (const auto others = files_of_no_run(*dir); !others.empty()) {
+  // A run stopped before writing its configuration leaves its lock and log.
+  const auto others = foreign_entries(*dir, [](const std::string& name) {
+    return name == ".lock" || (name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0);
+  });
+  if (!others.empty()) {
     throw InputError("--out " + dir->string() + " holds files that are not a run's (" + join(others) +
                      "); a run writes a folder of its own: choose a new or empty --out");
   }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -65,8 +66,12 @@ const Scaffold& scaffold_of(const std::string& kind) {
 
 int command_plugins_new(const GlobalOptions&, const ScaffoldArgs& args) {
   const Scaffold& scaffold = scaffold_of(args.kind);
-  if (args.name.empty() || !std::isalpha(static_cast<unsigned char>(args.name[0]))) {
-    throw InputError("plugin name '" + args.name + "' must start with a letter, e.g. my-" + scaffold.kind);
+  const bool plain = std::all_of(args.name.begin(), args.name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+  if (args.name.empty() || !std::isalpha(static_cast<unsigned char>(args.name[0])) || !plain) {
+    throw InputError("plugin name '" + args.name + "' must start with a letter and hold letters, digits, '-' and '_' "
+                     "only, e.g. my-" + scaffold.kind);
   }
   const std::string id = identifier(args.name);
   const auto dir = args.dir / args.name;

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -44,6 +45,22 @@ void require_new_or_empty(const std::filesystem::path& dir, const std::string& o
   if (!fs::exists(dir) || (fs::is_directory(dir) && fs::is_empty(dir))) return;
   throw InputError(option + " " + dir.string() + " is not an empty folder; write into a new or empty one "
                    "(nothing there was changed)");
+}
+
+std::vector<std::string> foreign_entries(const std::filesystem::path& dir,
+                                         const std::function<bool(const std::string&)>& ours) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!ours(name)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  if (names.size() > 3) {
+    names.resize(3);
+    names.push_back("...");
+  }
+  return names;
 }
 
 FolderLock::FolderLock(const std::filesystem::path& dir) {

@@ -15,6 +15,7 @@
 #include "host/child.hpp"
 #include "host/files.hpp"
 #include "host/interrupt.hpp"
+#include "host/suggest.hpp"
 #include "io/checksum.hpp"
 #include "report/run_report.hpp"
 #include "sweep/outputs.hpp"
@@ -397,6 +398,16 @@ std::optional<double> rank_correlation(const std::vector<TrialResult>& trials) {
   return spearman(predicted, measured);
 }
 
+/// Refuses an --out holding files of no sweep: the report, plots and
+/// best.toml would be written among them, over files of the same names.
+void check_out_holds_a_sweep(const std::filesystem::path& out) {
+  if (std::filesystem::exists(out / "results.json")) return;  // a sweep's folder, continued
+  const auto others = foreign_entries(out, [](const std::string& name) { return name == ".lock" || name == "trials"; });
+  if (others.empty()) return;
+  throw InputError("--out " + out.string() + " holds files that are not a sweep's (" + join(others) +
+                   "); a sweep writes a folder of its own: choose a new or empty --out, or a sweep's folder to continue it");
+}
+
 }  // namespace
 
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
@@ -416,6 +427,7 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
 
 Results run(const SweepFile& s, const Settings& o, const Session& session) {
   check_axis_values(s, *session.host);
+  check_out_holds_a_sweep(o.out);
   std::filesystem::create_directories(o.out);
   const FolderLock lock(o.out);  // two sweeps into one folder would write each other's trials
   const std::string mode = o.mode.empty() ? s.mode : o.mode;

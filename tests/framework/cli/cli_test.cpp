@@ -626,6 +626,8 @@ TEST(Cli, PluginsNewWritesEveryKindButModelAndNeverOverwrites) {
   EXPECT_THAT(model.output, HasSubstr("writes placement, data, gradient, optimizer plugins; got kind 'model' "
                                       "(a model plugin starts from plugins/models/vggt"));
   EXPECT_THAT(run_command(exe() + " plugins new dta my-data" + in).output, HasSubstr("did you mean 'data'?"));
+  EXPECT_THAT(run_command(exe() + " plugins new data 'my data'" + in).output,
+              HasSubstr("must start with a letter and hold letters, digits, '-' and '_' only"));
   auto data = run_command(exe() + " plugins new data my-data" + in);
   ASSERT_EQ(data.status, 0) << data.output;
   EXPECT_THAT(data.output, HasSubstr("--set data.plugin=my-data"));

@@ -76,6 +76,13 @@ TEST(Sweep, APlanningSweepPlansAgainWhenItsConditionsChange) {
     for (const auto& t : trials) EXPECT_EQ(t["fits"].get<bool>(), fits) << cap << " " << t.dump();
     if (!fits) EXPECT_THAT(result.output, HasSubstr("planning every trial again"));
   }
+  // A folder of other files is not a sweep's to write into.
+  dir.write("mine/report.md", "my notes\n");
+  auto foreign = testing::run_command(exe() + " sweep " + sweep_with_cap("64GiB").string() + " --out " +
+                                      (dir.path() / "mine").string());
+  EXPECT_EQ(foreign.status, 2);
+  EXPECT_THAT(foreign.output, HasSubstr("holds files that are not a sweep's (report.md)"));
+  EXPECT_EQ(testing::read_text(dir.path() / "mine" / "report.md"), "my notes\n");
 }
 
 // search = "beam": better split points become trials of their own, each
