@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "host/files.hpp"
+#include "host/suggest.hpp"
 #include "report/run_report.hpp"
 #include "report/svg.hpp"
 #include "vggt_lab/error.hpp"
@@ -142,6 +143,11 @@ void write_comparison(const std::vector<RunRecord>& runs, const std::filesystem:
   if (std::filesystem::exists(out / "plan.json") || std::filesystem::exists(out / "metrics.jsonl")) {
     throw InputError(out.string() + " is a run folder: the comparison's loss.svg and memory.svg would replace "
                      "the run's own. Write it into another folder (--out)");
+  }
+  const auto others = foreign_entries(out, [](const std::string&) { return false; });
+  if (!std::filesystem::exists(out / "compare.md") && !others.empty()) {  // not an earlier comparison
+    throw InputError("--out " + out.string() + " holds files of no comparison (" + join(others) +
+                     "); the comparison writes compare.md and plots of its own: choose a new or empty --out");
   }
   std::filesystem::create_directories(out);
   write_file_atomic(out / "loss.svg",

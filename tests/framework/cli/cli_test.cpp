@@ -394,6 +394,14 @@ TEST(Cli, CompareShowsRunsSideBySide) {
   auto missing = run_command(exe() + " compare " + dir.path().string());
   EXPECT_EQ(missing.status, 2);
   EXPECT_THAT(missing.output, HasSubstr("plan.json is missing: compare run folders"));
+  // An earlier comparison is written again; a folder of other files is not written into.
+  const std::string runs = " compare " + (dir.path() / "single").string() + " " + (dir.path() / "pipeline").string();
+  EXPECT_EQ(run_command(exe() + runs + " --out " + (dir.path() / "cmp").string()).status, 0);
+  dir.write("mine/loss.svg", "<svg/>");
+  auto foreign = run_command(exe() + runs + " --out " + (dir.path() / "mine").string());
+  EXPECT_EQ(foreign.status, 2);
+  EXPECT_THAT(foreign.output, HasSubstr("holds files of no comparison (loss.svg)"));
+  EXPECT_EQ(testing::read_text(dir.path() / "mine" / "loss.svg"), "<svg/>");
 }
 
 /// Scenes per second over a run's steps after the first, from its metrics.jsonl.
