@@ -12,7 +12,7 @@ namespace vggt_lab {
 class Registrar;
 }
 
-#define VGGT_LAB_PLUGIN_API_VERSION 3u
+#define VGGT_LAB_PLUGIN_API_VERSION 4u
 #define VGGT_LAB_PLUGIN_ENTRY_SYMBOL "vggt_lab_plugin_entry"
 
 #define VGGT_LAB_STRINGIFY_(x) #x

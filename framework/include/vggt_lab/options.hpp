@@ -34,6 +34,7 @@ struct OptionSpec {
   std::vector<std::string> choices;          // strings and string-list elements
   std::string doc;
   OptionCheck check;
+  bool path = false;  // strings naming files or folders, see OptionSchema::as_path
 };
 
 class VGGT_LAB_API OptionSchema {
@@ -60,6 +61,11 @@ class VGGT_LAB_API OptionSchema {
 
   /// Attaches a custom check to the most recently added key.
   OptionSchema& with_check(OptionCheck check);
+  /// Marks the most recently added key (a string or string list) as naming
+  /// files or folders: a relative one is read from the folder of the file
+  /// that writes it (the current folder for --set), "~/" from $HOME, and the
+  /// plugin and config.resolved.toml get it absolute.
+  OptionSchema& as_path();
 
   const OptionSpec* find(const std::string& key) const;
   const std::vector<OptionSpec>& specs() const { return specs_; }

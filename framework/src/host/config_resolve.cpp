@@ -156,6 +156,26 @@ std::optional<OptionValue> parse_override(const std::string& text, const OptionS
   return std::nullopt;
 }
 
+/// A path as the file (or --set) that wrote it means it: "~/" from $HOME,
+/// a relative one from the folder of that file (the current folder for --set).
+std::string absolute_path(const std::string& text, const SourceLocation& where) {
+  if (text.empty()) return text;
+  const char* home = std::getenv("HOME");
+  if (text.rfind("~/", 0) == 0 && home) return (std::filesystem::path(home) / text.substr(2)).string();
+  const std::filesystem::path path(text);
+  if (path.is_absolute()) return text;
+  const std::filesystem::path base = where.line > 0 ? std::filesystem::path(where.file).parent_path()
+                                                    : std::filesystem::current_path();
+  return std::filesystem::absolute(base / path).lexically_normal().string();
+}
+
+void resolve_paths(OptionValue& value, const SourceLocation& where) {
+  if (auto* text = std::get_if<std::string>(&value)) *text = absolute_path(*text, where);
+  if (auto* list = std::get_if<std::vector<std::string>>(&value)) {
+    for (auto& text : *list) text = absolute_path(text, where);
+  }
+}
+
 class Validator {
  public:
   std::vector<Located> errors;
@@ -214,6 +234,7 @@ class Validator {
       fail("'" + key + "' in [" + table + "] " + problem->message);
       return;
     }
+    if (spec->path) resolve_paths(*value, entry.where);
     options.set(key, std::move(*value));
   }
 };
@@ -339,17 +360,8 @@ std::vector<std::filesystem::path> config_search_path(const RawConfig& config) {
   const ConfigTable* raw = find_table(config, "plugins");
   Options options = validator.table("plugins", raw, core_schemas().at("plugins"));
   if (!validator.errors.empty()) throw ConfigError(ordered(validator.errors));
-  std::vector<std::filesystem::path> dirs;
-  for (const std::string& dir : options.get<std::vector<std::string>>("search_path")) {
-    const SourceLocation& where = raw->entries.at("search_path").where;
-    // Relative to the file that names the folder; an override is relative to
-    // the current folder.
-    std::filesystem::path base = where.line > 0
-                                     ? std::filesystem::path(where.file).parent_path()
-                                     : std::filesystem::current_path();
-    dirs.push_back(base / dir);
-  }
-  return dirs;
+  const auto dirs = options.get<std::vector<std::string>>("search_path");  // absolute: a path option
+  return {dirs.begin(), dirs.end()};
 }
 
 Options resolve_table(const std::string& name, const ConfigTable& raw, const OptionSchema& schema,

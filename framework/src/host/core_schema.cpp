@@ -65,8 +65,10 @@ std::map<std::string, OptionSchema> make_core_schemas() {
               "a sweep's predictions use analytic)",
               {"auto", "analytic", "measured", "calibrated"})
       .string("calibration", "", "Profile JSON (from `vggt-lab profile --out`) that calibrates the estimates")
+      .as_path()
       .integer("repeat", 5, "Timed runs per unit when profiling, after one warm-up; the fastest counts", 1.0)
-      .string("cache", "", "Folder of cached profiles (empty: $XDG_CACHE_HOME or ~/.cache, /vggt-lab/profiles)");
+      .string("cache", "", "Folder of cached profiles (empty: $XDG_CACHE_HOME or ~/.cache, /vggt-lab/profiles)")
+      .as_path();
   schemas["train"]
       .integer("steps", 100, "Optimizer steps to run (unless epochs is set)", 1.0)
       .integer("epochs", 0,
@@ -140,8 +142,9 @@ std::map<std::string, OptionSchema> make_core_schemas() {
                            "paths are relative to the current folder")
       .boolean("tensorboard", true,
                "Write the metrics as TensorBoard scalars too (events.out.tfevents.* in the run folder)");
-  schemas["plugins"].string_list(
-      "search_path", {}, "Extra plugin folders, relative to the file that names them");
+  schemas["plugins"]
+      .string_list("search_path", {}, "Extra plugin folders, relative to the file that names them")
+      .as_path();
   return schemas;
 }
 

@@ -71,6 +71,16 @@ OptionSchema& OptionSchema::with_check(OptionCheck check) {
   return *this;
 }
 
+OptionSchema& OptionSchema::as_path() {
+  if (specs_.empty()) throw Error("OptionSchema::as_path called before any key was added");
+  OptionSpec& spec = specs_.back();
+  if (spec.type != OptionType::string && spec.type != OptionType::string_list) {
+    throw Error("OptionSchema::as_path: '" + spec.key + "' is not a string or string list");
+  }
+  spec.path = true;
+  return *this;
+}
+
 const OptionSpec* OptionSchema::find(const std::string& key) const {
   for (const OptionSpec& spec : specs_) {
     if (spec.key == key) return &spec;

@@ -43,10 +43,8 @@ TensorMap planned_batch(const ProfileRequest& r) {
 }
 
 std::filesystem::path cache_dir(const ProfileRequest& r) {
-  const std::string dir = r.config->core("costs").get<std::string>("cache");
-  if (dir.empty()) return default_cache();
-  std::filesystem::path path = dir;
-  return path.is_absolute() ? path : std::filesystem::path(r.context.config_dir) / path;
+  const std::string dir = r.config->core("costs").get<std::string>("cache");  // absolute: a path option
+  return dir.empty() ? default_cache() : std::filesystem::path(dir);
 }
 
 /// Logical devices on the physical device the profile runs on.
@@ -164,14 +162,11 @@ ModelGraph calibrated_graph(const ProfileRequest& r, ModelGraph graph) {
                      ": [costs] source = \"calibrated\" needs calibration = \"FILE.json\", a profile written by "
                      "`vggt-lab profile EXPERIMENT.toml --out FILE.json`");
   }
-  std::filesystem::path path = file;
-  if (path.is_relative()) path = std::filesystem::path(r.context.config_dir) / path;
   Profile profile;
   try {
-    profile = read_profile(path);
+    profile = read_profile(file);  // absolute: a path option
   } catch (const InputError& e) {
-    throw InputError(r.config->file.string() + ": [costs] calibration = \"" + file + "\" (relative to the experiment's "
-                     "folder): " + e.what());
+    throw InputError(r.config->file.string() + ": [costs] calibration = \"" + file + "\": " + e.what());
   }
   return calibrated(std::move(graph), calibrate(profile), r.topology.devices.at(0).physical, r.memory);
 }

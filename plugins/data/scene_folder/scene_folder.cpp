@@ -94,12 +94,12 @@ void register_plugins(vggt_lab::Registrar& registrar) {
       "`vggt-lab data export` writes synthetic scenes in this layout. A scene that cannot be\n"
       "read (missing image, depth of another size, malformed cameras.json) stops training with\n"
       "an error naming the scene and file, or, with on_error = \"skip\", is skipped with a warning.";
-  info.schema.string("root", "", "Folder holding the scenes, relative to the experiment file")
+  info.schema.string("root", "", "Folder holding the scenes, relative to the file that names it")
+      .as_path()
       .string("on_error", "stop", "stop, or skip a scene that cannot be read (with a warning)", {"stop", "skip"});
   registrar.add<vggt_lab::DataSource>(std::move(info), [](const vggt_lab::Options& o, const vggt_lab::PluginContext& c) {
     std::filesystem::path root = o.get<std::string>("root");
     if (root.empty()) throw vggt_lab::InputError("[data] root: name the folder that holds the scenes");
-    if (root.is_relative() && !c.config_dir.empty()) root = std::filesystem::path(c.config_dir) / root;
     const bool skip_bad = o.get<std::string>("on_error") == "skip";
     return std::make_unique<SceneFolder>(discover(root, skip_bad, c.logger.get()), skip_bad, c.logger);
   });

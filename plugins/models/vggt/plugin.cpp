@@ -19,15 +19,6 @@ struct Weights {
   bool strict = true;
 };
 
-/// [model] weights, relative to the experiment file's folder.
-Weights weights_of(const vggt_lab::Options& options, const vggt_lab::PluginContext& context) {
-  Weights weights{options.get<std::string>("weights"), options.get<bool>("strict")};
-  std::filesystem::path file = weights.file;
-  if (!weights.file.empty() && file.is_relative() && !context.config_dir.empty()) {
-    weights.file = (std::filesystem::path(context.config_dir) / file).string();
-  }
-  return weights;
-}
 
 class VggtInstance : public vggt_lab::ModelInstance {
  public:
@@ -117,13 +108,14 @@ void register_plugins(vggt_lab::Registrar& registrar) {
   info.schema
       .string("weights", "",
               "Initial weights: an official model.pt, a training checkpoint with a `model` entry, "
-              "or model.safetensors; relative to the experiment file. Empty: official init")
+              "or model.safetensors; relative to the file that names it. Empty: official init")
+      .as_path()
       .boolean("strict", true,
                "Weights must match the model exactly (missing, unexpected or mis-shaped keys are "
                "errors); false loads what matches and logs the rest");
   registrar.add<vggt_lab::Model>(
       std::move(info), [](const vggt_lab::Options& options, const vggt_lab::PluginContext& context) {
-        return std::make_unique<VggtModel>(make_config(options), weights_of(options, context),
+        return std::make_unique<VggtModel>(make_config(options), Weights{options.get<std::string>("weights"), options.get<bool>("strict")},
                                            context.logger);
       });
 }

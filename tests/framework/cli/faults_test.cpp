@@ -320,6 +320,31 @@ TEST(Faults, AResumedRunsSummaryAndProgressCoverItsOwnSteps) {
   EXPECT_GE(per_step, 0.9 * lines[4]["step_seconds"].get<double>()) << line;
 }
 
+// A relative path means what the file that writes it meant, and on the
+// command line the current folder: config.resolved.toml keeps it absolute,
+// so the run resumes in its own folder (it read the scenes from beside the
+// run folder instead) and --set names a folder as the shell sees it.
+TEST(Faults, RelativePathsAreReadFromTheFileOrTheFolderThatWroteThem) {
+  TempDir dir;
+  const std::string small = " --set train.image_height=56 --set train.image_width=56";
+  ASSERT_EQ(run_command(testing::vggt_lab_exe() + " -q data export " + experiment("single.toml") + " --scenes 2 --out " +
+                        (dir.path() / "scenes").string() + small).status, 0);
+  const fs::path file = dir.write("experiments/scenes.toml", "include = [\"" + experiment("single.toml") +
+                                                                  "\"]\n[data]\nplugin = \"scene-folder\"\nroot = \"../scenes\"\n");
+  const fs::path out = dir.path() / "runs" / "2026" / "run";
+  auto first = run_command(run(file.string() + " --out " + out.string() + " --set train.steps=2"));
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_THAT(testing::read_text(out / "config.resolved.toml"),
+              HasSubstr("root = \"" + (dir.path() / "scenes").string() + "\""));
+  auto resumed = run_command(run("--resume " + out.string() + " --set train.steps=3"));
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  auto from_here = run_command("cd " + dir.path().string() + " && " +
+                               run(file.string() + " --out elsewhere --set train.steps=1 --set data.root=scenes"));
+  ASSERT_EQ(from_here.status, 0) << from_here.output;
+  EXPECT_THAT(testing::read_text(dir.path() / "elsewhere" / "config.resolved.toml"),
+              HasSubstr("root = \"" + (dir.path() / "scenes").string() + "\""));
+}
+
 TEST(Faults, ATrainableParameterWithoutGradientStopsTheRunNamingIt) {
   TempDir dir;
   // The point loss weighs 0, so nothing reaches the point head.
