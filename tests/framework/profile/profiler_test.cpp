@@ -255,13 +255,14 @@ TEST_F(ProfilerTest, ProfilesRoundTripThroughJsonAndBadFilesSayWhatToDo) {
     EXPECT_THAT(e.what(), HasSubstr("calibration = \"FILE.json\""));
   }
   try {
-    plan(config({"costs.source=calibrated", "costs.calibration=missing.json"}));
+    plan(config({"costs.source=calibrated", "costs.calibration=" + (dir.path() / "missing.json").string()}));
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("[costs] calibration = \"missing.json\""));
+    EXPECT_THAT(e.what(), HasSubstr("[costs] calibration = \"" + (dir.path() / "missing.json").string() + "\""));
     EXPECT_THAT(e.what(), HasSubstr("cannot read the profile; check the path"));
   }
-  ResolvedConfig calibrated_config = config({"costs.source=calibrated", "costs.calibration=p.json"});
+  ResolvedConfig calibrated_config =
+      config({"costs.source=calibrated", "costs.calibration=" + (dir.path() / "p.json").string()});
   EXPECT_TRUE(plan(calibrated_config).fits());
 }
 

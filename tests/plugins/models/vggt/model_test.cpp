@@ -220,7 +220,7 @@ TEST_F(VggtModelTest, SavedWeightsLoadBackThroughTheModelOptionsWithEqualOutputs
   TensorMap expected = original->forward(in);
   for (const char* file : {"model.safetensors", "model.pt"}) {
     testing::seed(testing::Stream::weights, 99);  // a different initialisation, overwritten by the file
-    auto loaded = model({"model.preset=tiny", std::string("model.weights=") + file}).object->build();
+    auto loaded = model({"model.preset=tiny", "model.weights=" + (dir_.path() / file).string()}).object->build();
     TensorMap actual = loaded->forward(in);
     for (const auto& [name, tensor] : expected) EXPECT_TRUE(torch::equal(actual.at(name), tensor)) << file << " " << name;
   }
@@ -234,7 +234,7 @@ TEST_F(VggtModelTest, StrictLoadingNamesEveryMismatchAndNonStrictSkipsThem) {
   tensors[3].second = torch::zeros({7});                          // mis-shaped
   save_safetensors(dir_.path() / "bad.safetensors", tensors);
   try {
-    model({"model.preset=tiny", "model.weights=bad.safetensors"}).object->build();
+    model({"model.preset=tiny", "model.weights=" + (dir_.path() / "bad.safetensors").string()}).object->build();
     FAIL() << "no error";
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), HasSubstr("1 missing (aggregator.camera_token)"));
@@ -242,7 +242,7 @@ TEST_F(VggtModelTest, StrictLoadingNamesEveryMismatchAndNonStrictSkipsThem) {
     EXPECT_THAT(e.what(), HasSubstr("vs model"));
     EXPECT_THAT(e.what(), HasSubstr("set [model] strict = false"));
   }
-  auto lenient = model({"model.preset=tiny", "model.weights=bad.safetensors", "model.strict=false"});
+  auto lenient = model({"model.preset=tiny", "model.weights=" + (dir_.path() / "bad.safetensors").string(), "model.strict=false"});
   auto instance = lenient.object->build();
   LoadReport report = load_state_dict(instance->module(), tensors, false, "bad.safetensors");
   EXPECT_EQ(report.loaded, tensors.size() - 2);
