@@ -30,9 +30,10 @@ nlohmann::json read_json(const std::filesystem::path& file) {
 std::string exe() { return testing::vggt_lab_exe(); }
 
 /// A measure-mode sweep of 2-step runs of single.toml with 2 and 3 frames.
-std::filesystem::path two_measured_trials(const testing::TempDir& dir) {
+std::filesystem::path two_measured_trials(const testing::TempDir& dir, int steps = 2) {
   return dir.write("s.toml", "[sweep]\nbase = \"" + std::string(SOURCE_ROOT) +
-                                 "/experiments/single.toml\"\nmode = \"measure\"\nsteps = 2\n"
+                                 "/experiments/single.toml\"\nmode = \"measure\"\nsteps = " +
+                                 std::to_string(steps) + "\n"
                                  "[axes]\n\"train.frames\" = [2, 3]\n");
 }
 
@@ -213,7 +214,7 @@ TEST(Sweep, AStoppedSweepKeepsTheTrialsItFinished) {
 // folder is refused.
 TEST(Sweep, AnInterruptStopsAfterTheRunningTrialAndTheSweepContinues) {
   testing::TempDir dir;
-  auto sweep = two_measured_trials(dir);
+  auto sweep = two_measured_trials(dir, 30);  // the second trial outlasts the second sweep's start on a loaded machine
   auto out = dir.path() / "out";
   nlohmann::json partial;
   const pid_t pid = sweep_until_a_trial_is_done(dir, sweep, out, partial);
