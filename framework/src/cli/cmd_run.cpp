@@ -10,7 +10,6 @@
 #include "cli/commands.hpp"
 #include "host/files.hpp"
 #include "host/interrupt.hpp"
-#include "host/suggest.hpp"
 #include "report/layout.hpp"
 #include "report/run_report.hpp"
 #include "train/trainer.hpp"
@@ -62,13 +61,9 @@ void check_run_dir_free(const RunArgs& args) {
                      dir->string());
   }
   // A run stopped before writing its configuration leaves its lock and log.
-  const auto others = foreign_entries(*dir, [](const std::string& name) {
-    return name == ".lock" || (name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0);
+  require_own_files(*dir, "a run", [](const std::string& name) {
+    return name == ".lock" || std::filesystem::path(name).extension() == ".log";
   });
-  if (!others.empty()) {
-    throw InputError("--out " + dir->string() + " holds files that are not a run's (" + join(others) +
-                     "); a run writes a folder of its own: choose a new or empty --out");
-  }
 }
 
 std::filesystem::path make_run_dir(const ResolvedConfig& config, const RunArgs& args) {

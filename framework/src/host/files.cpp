@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "host/suggest.hpp"
 #include "vggt_lab/error.hpp"
 
 namespace vggt_lab {
@@ -47,20 +48,22 @@ void require_new_or_empty(const std::filesystem::path& dir, const std::string& o
                    "(nothing there was changed)");
 }
 
-std::vector<std::string> foreign_entries(const std::filesystem::path& dir,
-                                         const std::function<bool(const std::string&)>& ours) {
+void require_own_files(const std::filesystem::path& dir, const std::string& what,
+                       const std::function<bool(const std::string&)>& ours, const std::string& hint) {
   std::vector<std::string> names;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (!ours(name)) names.push_back(name);
   }
+  if (names.empty()) return;
   std::sort(names.begin(), names.end());
   if (names.size() > 3) {
     names.resize(3);
     names.push_back("...");
   }
-  return names;
+  throw InputError("--out " + dir.string() + " holds files that are not " + what + "'s (" + join(names) + "); " + what +
+                   " writes a folder of its own: choose a new or empty --out" + hint);
 }
 
 FolderLock::FolderLock(const std::filesystem::path& dir) {

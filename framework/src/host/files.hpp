@@ -2,7 +2,6 @@
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "vggt_lab/export.hpp"
 
@@ -17,10 +16,11 @@ VGGT_LAB_API void write_file_atomic(const std::filesystem::path& path, const std
 /// folder: outputs are written into new folders, never over what is there.
 VGGT_LAB_API void require_new_or_empty(const std::filesystem::path& dir, const std::string& option);
 
-/// The names in `dir` that `ours` does not accept, sorted, at most three
-/// then "...": what a command writing into `dir` would mix its files with.
-VGGT_LAB_API std::vector<std::string> foreign_entries(const std::filesystem::path& dir,
-                                                   const std::function<bool(const std::string&)>& ours);
+/// Throws InputError when `dir` holds names `ours` does not accept (naming up
+/// to three): `what` ("a run", "a sweep") writes a folder of its own, never
+/// among other files. `hint` ends the message (another way out, or nothing).
+VGGT_LAB_API void require_own_files(const std::filesystem::path& dir, const std::string& what,
+                                    const std::function<bool(const std::string&)>& ours, const std::string& hint = "");
 
 /// An exclusive hold on a folder one process writes (a run, a sweep): a
 /// lock on `dir`/.lock, released by the kernel when the process ends, however

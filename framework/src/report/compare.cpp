@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "host/files.hpp"
-#include "host/suggest.hpp"
 #include "report/run_report.hpp"
 #include "report/svg.hpp"
 #include "vggt_lab/error.hpp"
@@ -144,10 +143,8 @@ void write_comparison(const std::vector<RunRecord>& runs, const std::filesystem:
     throw InputError(out.string() + " is a run folder: the comparison's loss.svg and memory.svg would replace "
                      "the run's own. Write it into another folder (--out)");
   }
-  const auto others = foreign_entries(out, [](const std::string&) { return false; });
-  if (!std::filesystem::exists(out / "compare.md") && !others.empty()) {  // not an earlier comparison
-    throw InputError("--out " + out.string() + " holds files of no comparison (" + join(others) +
-                     "); the comparison writes compare.md and plots of its own: choose a new or empty --out");
+  if (!std::filesystem::exists(out / "compare.md")) {  // not an earlier comparison
+    require_own_files(out, "a comparison", [](const std::string&) { return false; });
   }
   std::filesystem::create_directories(out);
   write_file_atomic(out / "loss.svg",

@@ -15,7 +15,6 @@
 #include "host/child.hpp"
 #include "host/files.hpp"
 #include "host/interrupt.hpp"
-#include "host/suggest.hpp"
 #include "io/checksum.hpp"
 #include "report/run_report.hpp"
 #include "sweep/outputs.hpp"
@@ -402,10 +401,8 @@ std::optional<double> rank_correlation(const std::vector<TrialResult>& trials) {
 /// best.toml would be written among them, over files of the same names.
 void check_out_holds_a_sweep(const std::filesystem::path& out) {
   if (std::filesystem::exists(out / "results.json")) return;  // a sweep's folder, continued
-  const auto others = foreign_entries(out, [](const std::string& name) { return name == ".lock" || name == "trials"; });
-  if (others.empty()) return;
-  throw InputError("--out " + out.string() + " holds files that are not a sweep's (" + join(others) +
-                   "); a sweep writes a folder of its own: choose a new or empty --out, or a sweep's folder to continue it");
+  require_own_files(out, "a sweep", [](const std::string& name) { return name == ".lock" || name == "trials"; },
+                    ", or a sweep's folder to continue it");
 }
 
 }  // namespace

@@ -400,7 +400,7 @@ TEST(Cli, CompareShowsRunsSideBySide) {
   dir.write("mine/loss.svg", "<svg/>");
   auto foreign = run_command(exe() + runs + " --out " + (dir.path() / "mine").string());
   EXPECT_EQ(foreign.status, 2);
-  EXPECT_THAT(foreign.output, HasSubstr("holds files of no comparison (loss.svg)"));
+  EXPECT_THAT(foreign.output, HasSubstr("holds files that are not a comparison's (loss.svg)"));
   EXPECT_EQ(testing::read_text(dir.path() / "mine" / "loss.svg"), "<svg/>");
 }
 
