@@ -330,7 +330,8 @@ TEST(Faults, RelativePathsAreReadFromTheFileOrTheFolderThatWroteThem) {
   ASSERT_EQ(run_command(testing::vggt_lab_exe() + " -q data export " + experiment("single.toml") + " --scenes 2 --out " +
                         (dir.path() / "scenes").string() + small).status, 0);
   const fs::path file = dir.write("experiments/scenes.toml", "include = [\"" + experiment("single.toml") +
-                                                                  "\"]\n[data]\nplugin = \"scene-folder\"\nroot = \"../scenes\"\n");
+                                                                  "\"]\n[data]\nplugin = \"scene-folder\"\n"
+                                                                  "root = \"../scenes\"\n");
   const fs::path out = dir.path() / "runs" / "2026" / "run";
   auto first = run_command(run(file.string() + " --out " + out.string() + " --set train.steps=2"));
   ASSERT_EQ(first.status, 0) << first.output;
@@ -338,6 +339,17 @@ TEST(Faults, RelativePathsAreReadFromTheFileOrTheFolderThatWroteThem) {
               HasSubstr("root = \"" + (dir.path() / "scenes").string() + "\""));
   auto resumed = run_command(run("--resume " + out.string() + " --set train.steps=3"));
   ASSERT_EQ(resumed.status, 0) << resumed.output;
+  // [model] weights, included from another file: read from beside that file.
+  const fs::path weights = out / "checkpoints" / "step-000002" / "model.safetensors";
+  dir.write("experiments/weights.toml",
+            "[model]\nweights = \"../runs/2026/run/checkpoints/step-000002/model.safetensors\"\n");
+  const fs::path started =
+      dir.write("elsewhere.toml", "include = [\"experiments/scenes.toml\", \"experiments/weights.toml\"]\n");
+  auto from_weights = run_command(run(started.string() + " --out " + (dir.path() / "from").string() +
+                                      " --set train.steps=1"));
+  ASSERT_EQ(from_weights.status, 0) << from_weights.output;
+  EXPECT_THAT(testing::read_text(dir.path() / "from" / "config.resolved.toml"),
+              HasSubstr("weights = \"" + weights.string() + "\""));
   auto from_here = run_command("cd " + dir.path().string() + " && " +
                                run(file.string() + " --out elsewhere --set train.steps=1 --set data.root=scenes"));
   ASSERT_EQ(from_here.status, 0) << from_here.output;
